@@ -1,0 +1,115 @@
+"""The architecture description: a validated pydantic model of one NPU part.
+
+Units are in the field names. Every preset under ``presets/`` fills every field, each with a
+comment naming its public source or saying ``assumed``. Unknown keys are rejected, so a typo
+in a user's YAML is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Precision = Literal["int8", "fp16"]
+
+# SHAVE op classes: each costs a different number of cycles per element (see ShaveSpec).
+SHAVE_OP_CLASSES = ("elementwise", "activation", "transcendental", "softmax", "normalization",
+                    "reduction", "resize", "gather", "generic")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MpeMode(_Strict):
+    """One DPU execution mode: the output block the MPE grid processes at once.
+
+    Output width, height and channels of a workload are padded up to multiples of the block,
+    and that padding is lost MAC utilisation.
+    """
+
+    name: str
+    block_w: int = Field(ge=1, le=64)
+    block_h: int = Field(ge=1, le=64)
+    block_k: int = Field(ge=1, le=256)
+    precisions: tuple[Precision, ...] = ("int8", "fp16")
+
+
+class DpuSpec(_Strict):
+    dpus_per_tile: int = Field(ge=1, le=64)
+    macs_per_tile: int = Field(ge=16, le=1_048_576, description="int8 MACs per cycle, all DPUs of a tile")
+    fp16_rate: float = Field(gt=0, le=1, description="fp16 MAC rate relative to int8")
+    frequency_mhz: float = Field(gt=0, le=10_000)
+    input_channel_block: int = Field(ge=1, le=256, description="input channels are padded to this")
+    ppe_elements_per_cycle: int = Field(ge=1, le=4096, description="element-wise throughput of the PPE")
+    mpe_modes: tuple[MpeMode, ...] = Field(min_length=1)
+    workloads_per_task: int = Field(ge=1, le=1024, description="workloads a DPU task is split into")
+    workload_overhead_cycles: int = Field(ge=0, le=1_000_000)
+    task_overhead_cycles: int = Field(ge=0, le=10_000_000)
+
+
+class ShaveSpec(_Strict):
+    cores_per_tile: int = Field(ge=1, le=64)
+    vector_lanes_fp16: int = Field(ge=1, le=1024, description="fp16 elements per cycle per core")
+    frequency_mhz: float = Field(gt=0, le=10_000)
+    launch_overhead_cycles: int = Field(ge=0, le=10_000_000)
+    cycles_per_element: dict[str, float] = Field(description="per op class, per vector lane")
+
+    @model_validator(mode="after")
+    def _all_classes_known(self) -> ShaveSpec:
+        unknown = sorted(set(self.cycles_per_element) - set(SHAVE_OP_CLASSES))
+        missing = sorted(set(SHAVE_OP_CLASSES) - set(self.cycles_per_element))
+        if unknown:
+            raise ValueError(f"unknown op class {unknown[0]!r}; allowed: {', '.join(SHAVE_OP_CLASSES)}")
+        if missing:
+            raise ValueError(f"missing op class {missing[0]!r}; required: {', '.join(SHAVE_OP_CLASSES)}")
+        bad = [k for k, v in self.cycles_per_element.items() if not v > 0]
+        if bad:
+            raise ValueError(f"cycles_per_element.{bad[0]} must be > 0")
+        return self
+
+
+class CmxSpec(_Strict):
+    bytes_per_tile: int = Field(ge=1024, le=1 << 34, description="CMX usable by the compiler, per tile")
+    tiling_budget: float = Field(gt=0, le=1, description="fraction of CMX a tiling decision may fill")
+    alignment_bytes: int = Field(ge=1, le=1 << 20)
+    frequency_mhz: float = Field(gt=0, le=10_000)
+    word_bytes: int = Field(ge=1, le=1024)
+
+
+class DmaSpec(_Strict):
+    channels: int = Field(ge=1, le=64, description="DMA ports that run concurrently")
+    engine_width_bytes: int = Field(ge=1, le=4096, description="bytes per DMA clock per channel")
+    frequency_mhz: float = Field(gt=0, le=10_000)
+    ddr_bandwidth_gbps: float = Field(gt=0, le=100_000, description="GB/s shared by all channels")
+    ddr_latency_ns: float = Field(ge=0, le=1_000_000)
+    task_overhead_ns: float = Field(ge=0, le=1_000_000)
+
+    @property
+    def cmx_bandwidth_gbps(self) -> float:
+        """CMX-to-CMX copy bandwidth of one channel (engine width x DMA clock)."""
+        return self.engine_width_bytes * self.frequency_mhz / 1000.0
+
+
+class ArchSpec(_Strict):
+    """One NPU part. ``name`` identifies it in reports and sweeps."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    tiles: int = Field(ge=1, le=256)
+    dpu: DpuSpec
+    shave: ShaveSpec
+    cmx: CmxSpec
+    dma: DmaSpec
+    barriers: int = Field(ge=1, le=65_536, description="hardware barriers")
+    inference_overhead_us: float = Field(ge=0, le=1_000_000, description="fixed cost per inference")
+
+    def macs_per_cycle(self, precision: Precision) -> float:
+        """Peak MACs per DPU cycle of one tile at ``precision``."""
+        rate = 1.0 if precision == "int8" else self.dpu.fp16_rate
+        return self.dpu.macs_per_tile * rate
+
+    def peak_tops(self, precision: Precision) -> float:
+        """Peak tera-ops (2 ops per MAC) of the whole device at ``precision``."""
+        return 2 * self.macs_per_cycle(precision) * self.tiles * self.dpu.frequency_mhz * 1e6 / 1e12
