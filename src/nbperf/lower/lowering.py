@@ -1,0 +1,36 @@
+"""Lowering: IR graph -> NPU ops, as a visible sequence of named rewrites."""
+
+from __future__ import annotations
+
+from nbperf.arch.model import Precision
+from nbperf.frontend.ir import Graph
+from nbperf.lower.npu_ops import Engine, NpuGraph
+from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe
+from nbperf.lower.rules import LowerContext, lower_node
+
+
+def default_precision(graph: Graph) -> Precision:
+    """fp32 and fp16 graphs run as fp16; quantized parts run int8 per op regardless."""
+    return "fp16"
+
+
+def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
+    """Lower an IR graph to NPU ops. ``precision`` forces every op to int8 or fp16."""
+    graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
+    graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
+    graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
+    ctx = LowerContext(graph, default_precision(graph), precision)
+    ops = tuple(lower_node(node, ctx) for node in graph.nodes)
+    aliases = {op.outputs[0]: op.inputs[0] for op in ops
+               if op.engine is Engine.NONE and op.inputs and len(op.outputs) == 1}
+    tensor_bytes: dict[str, int] = {}
+    for op in ops:
+        for t in (*op.inputs, *op.outputs):
+            if t not in tensor_bytes:
+                tensor_bytes[t] = ctx.npu_bytes(t, op.precision)
+    for t in graph.inputs:
+        tensor_bytes.setdefault(t, ctx.npu_bytes(t, precision or ctx.default_precision))
+    unknown = tuple(f"{op.name} ({op.op_type})" for op in ops if op.unknown)
+    return NpuGraph(name=graph.name, ops=ops, tensor_bytes=tensor_bytes, inputs=graph.inputs,
+                    outputs=graph.outputs, aliases=aliases, unknown_ops=unknown,
+                    default_precision=precision or ctx.default_precision)

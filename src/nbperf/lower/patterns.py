@@ -1,0 +1,192 @@
+"""Graph rewrites that run before per-op lowering, in the order ``lower()`` lists them.
+
+Each rewrite replaces a matched group of ONNX nodes by one node and records the members in the
+node's ``fused`` attribute, so the report can say where every ONNX node went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from nbperf.frontend.ir import Graph, Node
+
+FUSED_ATTR = "nbperf_fused"  # names of the ONNX nodes merged into a node
+NBPERF_DOMAIN = "nbperf"
+
+# Ops the DPU runs, whose PPE can absorb a following activation, bias or scale.
+DPU_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "AveragePool",
+                           "GlobalAveragePool", "Add", "Sub", "Mul"})
+PPE_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "PRelu"})
+PPE_CONST_ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
+
+
+def _fused(node: Node) -> tuple[str, ...]:
+    return tuple(node.attrs.get(FUSED_ATTR, ()))
+
+
+def _merge(anchor: Node, members: Iterable[Node], **changes: object) -> Node:
+    names = list(_fused(anchor))
+    for m in members:
+        names.append(m.name)
+        names.extend(_fused(m))
+    attrs = {**anchor.attrs, FUSED_ATTR: tuple(names)}
+    return replace(anchor, attrs=attrs, **changes)
+
+
+def _rebuild(graph: Graph, replaced: dict[str, Node], removed: set[str]) -> Graph:
+    """New graph with nodes swapped (by name) and removed; order is kept."""
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return replace(graph, nodes=nodes)
+
+
+def _is_const(graph: Graph, tensor: str) -> bool:
+    t = graph.tensors.get(tensor)
+    return t is not None and t.is_constant
+
+
+def _const_scalar(graph: Graph, tensor: str) -> float | None:
+    t = graph.tensors.get(tensor)
+    if t is None or not t.is_constant or t.value is None or t.value.size != 1:
+        return None
+    return float(t.value.reshape(-1)[0])
+
+
+def _sole_consumer(graph: Graph, consumers: dict[str, list[Node]], tensor: str) -> Node | None:
+    users = consumers.get(tensor, [])
+    if len(users) != 1 or tensor in graph.outputs:
+        return None
+    return users[0]
+
+
+def fuse_gelu(graph: Graph) -> Graph:
+    """Erf-based GELU: ``x * 0.5 * (1 + erf(x / sqrt(2)))`` in any operand order -> one Gelu node."""
+    producers, consumers = graph.producers(), graph.consumers()
+    replaced: dict[str, Node] = {}
+    removed: set[str] = set()
+    for erf in graph.nodes:
+        if erf.op_type != "Erf" or erf.name in removed:
+            continue
+        scale = producers.get(erf.inputs[0])
+        if scale is None or scale.op_type not in {"Div", "Mul"} or not _is_const(graph, scale.inputs[1]):
+            continue
+        x = scale.inputs[0]
+        members, tail = [scale, erf], erf
+        while True:
+            nxt = _sole_consumer(graph, consumers, tail.outputs[0])
+            if nxt is None or nxt.op_type not in {"Add", "Mul"} or len(members) >= 6:
+                break
+            others = [i for i in nxt.inputs if i != tail.outputs[0]]
+            if not all(o == x or _is_const(graph, o) for o in others):
+                break
+            members.append(nxt)
+            tail = nxt
+        if not any(m.op_type == "Mul" and x in m.inputs for m in members):
+            continue  # erf without the x * ... product is not a GELU
+        gelu = Node(name=f"{erf.name}/gelu", op_type="Gelu", inputs=(x,), outputs=tail.outputs,
+                    attrs={FUSED_ATTR: tuple(m.name for m in members)}, domain=NBPERF_DOMAIN)
+        replaced[tail.name] = gelu
+        removed.update(m.name for m in members if m is not tail)
+    return _rebuild(graph, replaced, removed)
+
+
+def fuse_layernorm(graph: Graph) -> Graph:
+    """Decomposed layer norm ``(x - mean) / sqrt(var + eps) * g + b`` -> one LayerNormalization node."""
+    producers, consumers = graph.producers(), graph.consumers()
+    replaced: dict[str, Node] = {}
+    removed: set[str] = set()
+    for mean in graph.nodes:
+        if mean.op_type != "ReduceMean" or mean.name in removed:
+            continue
+        x = mean.inputs[0]
+        sub = _sole_consumer(graph, consumers, mean.outputs[0])
+        if sub is None or sub.op_type != "Sub" or sub.inputs != (x, mean.outputs[0]):
+            continue
+        chain = _follow_variance(graph, consumers, producers, sub)
+        if chain is None:
+            continue
+        members, tail = chain
+        for op in ("Mul", "Add"):  # optional gamma, beta
+            nxt = _sole_consumer(graph, consumers, tail.outputs[0])
+            if nxt is not None and nxt.op_type == op and any(_is_const(graph, i) for i in nxt.inputs):
+                members.append(nxt)
+                tail = nxt
+        ln = Node(name=f"{mean.name}/layernorm", op_type="LayerNormalization", inputs=(x,),
+                  outputs=tail.outputs, attrs={FUSED_ATTR: tuple(m.name for m in [mean, *members])},
+                  domain=NBPERF_DOMAIN)
+        replaced[tail.name] = ln
+        removed.update(m.name for m in [mean, *members] if m is not tail)
+    return _rebuild(graph, replaced, removed)
+
+
+def _follow_variance(graph: Graph, consumers: dict[str, list[Node]], producers: dict[str, Node],
+                     sub: Node) -> tuple[list[Node], Node] | None:
+    """From ``d = x - mean``: Pow(d,2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(d, .) ."""
+    d = sub.outputs[0]
+    users = consumers.get(d, [])
+    sq = next((u for u in users if (u.op_type == "Pow" and _const_scalar(graph, u.inputs[1]) == 2.0)
+               or (u.op_type == "Mul" and u.inputs == (d, d))), None)
+    div = next((u for u in users if u.op_type == "Div" and u.inputs[0] == d), None)
+    if sq is None or div is None or len(users) != 2:
+        return None
+    var = _sole_consumer(graph, consumers, sq.outputs[0])
+    eps = var and _sole_consumer(graph, consumers, var.outputs[0])
+    sqrt = eps and _sole_consumer(graph, consumers, eps.outputs[0])
+    if not (var and var.op_type == "ReduceMean" and eps and eps.op_type == "Add"
+            and sqrt and sqrt.op_type == "Sqrt" and producers.get(div.inputs[1]) is sqrt):
+        return None
+    return [sub, sq, var, eps, sqrt, div], div
+
+
+def fuse_ppe(graph: Graph) -> Graph:
+    """Fold bias, scale and ReLU-family activations into the DPU op that produces their input.
+
+    The PPE applies them on the way out of the MAC array at no extra cost. Only a sole consumer of
+    a DPU op's output is fused, and only constant operands (bias, scale, PReLU slope).
+    """
+    consumers = graph.consumers()
+    absorbed: dict[str, Node] = {}  # DPU producer name -> producer with fused members
+    removed: set[str] = set()
+    for node in graph.nodes:
+        if node.op_type not in DPU_PRODUCERS or node.name in removed or node.domain == NBPERF_DOMAIN:
+            continue
+        if node.op_type in {"Add", "Sub", "Mul"} and not _is_dpu_eltwise(graph, node):
+            continue
+        current = absorbed.get(node.name, node)
+        while True:
+            nxt = _sole_consumer(graph, consumers, current.outputs[0])
+            if nxt is None or not _is_ppe_member(graph, nxt, current.outputs[0]):
+                break
+            current = _merge(current, [nxt], outputs=nxt.outputs)
+            removed.add(nxt.name)
+        if current is not node:
+            absorbed[node.name] = current
+    return _rebuild(graph, absorbed, removed)
+
+
+def _is_ppe_member(graph: Graph, node: Node, source: str) -> bool:
+    others = [i for i in node.inputs[1:] if i]
+    if node.op_type in PPE_ACTIVATIONS:
+        return node.inputs[0] == source and all(_is_const(graph, i) for i in others)
+    if node.op_type in PPE_CONST_ARITH:
+        operands = [i for i in node.inputs if i != source]
+        if len(operands) != 1 or not _is_const(graph, operands[0]):
+            return False
+        if node.op_type in {"Sub", "Div"} and node.inputs[0] != source:
+            return False  # const - x and const / x are not a PPE scale/bias
+        const = graph.tensors[operands[0]]
+        out = graph.tensors[node.outputs[0]]
+        channels = out.shape[1] if len(out.shape) == 4 else (out.shape[-1] if out.shape else 1)
+        return const.elements in {1, channels}  # scalar or per-channel only
+    if node.op_type == "BatchNormalization":
+        return all(_is_const(graph, i) for i in node.inputs[1:])
+    return False
+
+
+def _is_dpu_eltwise(graph: Graph, node: Node) -> bool:
+    """Add/Sub/Mul of two activations with the same shape: a DPU element-wise task."""
+    if len(node.inputs) != 2 or any(_is_const(graph, i) for i in node.inputs):
+        return False
+    a, b = (graph.tensors[i].shape for i in node.inputs)
+    return a == b
+

@@ -1,0 +1,260 @@
+"""Per-op lowering rules: one small function per family of ONNX ops, registered by op type.
+
+A rule reads one (possibly pattern-fused) IR node and returns the ``NpuOp`` it becomes.
+Ops without a rule fall back to ``lower_unknown``: a generic SHAVE element-wise cost, flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nbperf.arch.model import Precision
+from nbperf.frontend.ir import Graph, Node, Tensor
+from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
+from nbperf.lower.patterns import FUSED_ATTR
+
+WEIGHT_TABLE_BYTES_PER_CHANNEL = 16  # one weight-table entry per output channel (compiler layout)
+
+
+@dataclass(frozen=True)
+class LowerContext:
+    """What a rule may read: the graph and how to size tensors at NPU precision."""
+
+    graph: Graph
+    default_precision: Precision
+    force_precision: Precision | None
+
+    def precision_of(self, node: Node) -> Precision:
+        if self.force_precision is not None:
+            return self.force_precision
+        tensors = [self.graph.tensors[t] for t in (*node.inputs, *node.outputs) if t]
+        if any(t.name in self.graph.quantized or t.dtype in {"int8", "uint8"} for t in tensors):
+            return "int8"
+        return self.default_precision
+
+    def npu_bytes(self, tensor: str, precision: Precision) -> int:
+        """Size of a tensor on the NPU: floats at the op precision, integers as int32 at most."""
+        t = self.graph.tensors[tensor]
+        if t.dtype in {"float32", "float16", "bfloat16", "float64", "int8", "uint8"}:
+            return t.elements * (1 if precision == "int8" else 2)
+        return t.elements * min(4, max(1, t.size_bytes // max(1, t.elements)))
+
+    def is_const(self, tensor: str) -> bool:
+        return bool(tensor) and self.graph.tensors[tensor].is_constant
+
+    def activations(self, node: Node) -> tuple[str, ...]:
+        return tuple(i for i in node.inputs if i and not self.is_const(i))
+
+    def tensor(self, name: str) -> Tensor:
+        return self.graph.tensors[name]
+
+
+Rule = Callable[[Node, LowerContext], NpuOp]
+RULES: dict[str, Rule] = {}
+
+
+def register(*op_types: str) -> Callable[[Rule], Rule]:
+    def deco(rule: Rule) -> Rule:
+        for op in op_types:
+            RULES[op] = rule
+        return rule
+    return deco
+
+
+def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> NpuOp:
+    """Common fields: activation inputs and outputs sized at the node's precision."""
+    precision = ctx.precision_of(node)
+    inputs = ctx.activations(node)
+    outputs = tuple(o for o in node.outputs if o)
+    return NpuOp(
+        name=node.name,
+        op_type=node.op_type,
+        engine=engine,
+        precision=precision,
+        inputs=inputs,
+        outputs=outputs,
+        input_bytes=sum(ctx.npu_bytes(i, precision) for i in inputs),
+        output_bytes=sum(ctx.npu_bytes(o, precision) for o in outputs),
+        fused=tuple(node.attrs.get(FUSED_ATTR, ())),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _nchw(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Any rank as (N, C, H, W): 1-D convs get H = 1; extra spatial dims fold into H."""
+    if len(shape) >= 4:
+        return shape[0], shape[1], math.prod(shape[2:-1]), shape[-1]
+    if len(shape) == 3:
+        return shape[0], shape[1], 1, shape[2]
+    if len(shape) == 2:
+        return shape[0], shape[1], 1, 1
+    return 1, math.prod(shape), 1, 1
+
+
+def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
+    value = node.attrs.get(attr)
+    return [int(v) for v in value] if value else default
+
+
+def _weight_bytes(ctx: LowerContext, node: Node, precision: Precision, out_channels: int) -> int:
+    const = sum(ctx.npu_bytes(i, precision) for i in node.inputs if ctx.is_const(i))
+    return const + WEIGHT_TABLE_BYTES_PER_CHANNEL * out_channels
+
+
+@register("Conv")
+def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
+    n, c, _, _ = _nchw(ctx.tensor(node.inputs[0]).shape)
+    _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
+    w_shape = ctx.tensor(node.inputs[1]).shape
+    kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
+    strides = _ints(node, "strides", [1, 1])
+    group = int(node.attrs.get("group", 1))
+    depthwise = group > 1 and group == c and k % group == 0 and w_shape[1] == 1
+    if depthwise:
+        work = DpuWork(DpuKind.DWCONV, out_w=wo, out_h=ho, out_k=k, in_k=1, kernel_h=kh, kernel_w=kw,
+                       stride_h=strides[0], stride_w=strides[-1], batch=n)
+    else:
+        work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group, kernel_h=kh,
+                       kernel_w=kw, stride_h=strides[0], stride_w=strides[-1], batch=n * group)
+    macs = n * k * ho * wo * (c // group) * kh * kw
+    precision = ctx.precision_of(node)
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
+                 weight_bytes=_weight_bytes(ctx, node, precision, k))
+
+
+@register("ConvTranspose")
+def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
+    # The compiler runs it as a stride-1 conv over the zero-inserted input: the DPU pays for the
+    # dense output volume, while useful MACs count only non-zero inputs.
+    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
+    _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
+    w_shape = ctx.tensor(node.inputs[1]).shape
+    kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
+    group = int(node.attrs.get("group", 1))
+    work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group,
+                   kernel_h=kh, kernel_w=kw, batch=n * group)
+    macs = n * c * h * w * (k // group) * kh * kw
+    precision = ctx.precision_of(node)
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
+                 weight_bytes=_weight_bytes(ctx, node, precision, k))
+
+
+@register("MatMul", "Gemm")
+def lower_matmul(node: Node, ctx: LowerContext) -> NpuOp:
+    a = list(ctx.tensor(node.inputs[0]).shape)
+    b = list(ctx.tensor(node.inputs[1]).shape)
+    if node.op_type == "Gemm":
+        if node.attrs.get("transA"):
+            a = a[::-1]
+        if node.attrs.get("transB"):
+            b = b[::-1]
+    a = [1, *a] if len(a) == 1 else a
+    b = [*b, 1] if len(b) == 1 else b
+    m, kdim, ndim = a[-2], a[-1], b[-1]
+    out = ctx.tensor(node.outputs[0]).shape
+    batch = math.prod(out) // max(1, m * ndim)
+    work = DpuWork(DpuKind.MATMUL, out_w=m, out_h=1, out_k=ndim, in_k=kdim, batch=batch, flat_spatial=True)
+    precision = ctx.precision_of(node)
+    # An activation x activation matmul (attention) still needs a weight table per output channel.
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=batch * m * ndim * kdim,
+                 weight_bytes=_weight_bytes(ctx, node, precision, ndim * (1 if ctx.is_const(node.inputs[1])
+                                                                          else batch)))
+
+
+@register("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
+def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
+    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
+    _, _, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
+    if node.op_type.startswith("Global"):
+        kh, kw, sh, sw = h, w, 1, 1
+    else:
+        kernel = _ints(node, "kernel_shape", [1, 1])
+        strides = _ints(node, "strides", [1] * len(kernel))
+        kh, kw, sh, sw = kernel[0], kernel[-1], strides[0], strides[-1]
+    work = DpuWork(DpuKind.POOL, out_w=wo, out_h=ho, out_k=c, in_k=1, kernel_h=kh, kernel_w=kw,
+                   stride_h=sh, stride_w=sw, batch=n)
+    return _base(node, ctx, Engine.DPU, dpu=work)
+
+
+def lower_dpu_eltwise(node: Node, ctx: LowerContext) -> NpuOp:
+    n, c, h, w = _nchw(ctx.tensor(node.outputs[0]).shape)
+    work = DpuWork(DpuKind.ELTWISE, out_w=w, out_h=h, out_k=c, in_k=0, batch=n)
+    return _base(node, ctx, Engine.DPU, dpu=work, elements=work.out_elements)
+
+
+# SHAVE op classes (cycles per element come from the arch's ShaveSpec).
+SHAVE_CLASSES: dict[str, tuple[str, ...]] = {
+    "elementwise": ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "Equal", "Greater",
+                    "GreaterOrEqual", "Less", "LessOrEqual", "Where", "Not", "And", "Or", "Xor", "Cast",
+                    "Abs", "Neg", "Floor", "Ceil", "Round", "Sign", "Mod", "Reciprocal",
+                    "BatchNormalization", "IsNaN", "IsInf", "BitShift", "QuantizeLinear",
+                    "DequantizeLinear", "DynamicQuantizeLinear", "ConstantOfShape", "Range", "Trilu"),
+    "activation": ("Relu", "Clip", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "ThresholdedRelu",
+                   "Shrink", "Celu"),
+    "transcendental": ("Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Gelu", "Softplus", "Softsign",
+                       "Mish", "Swish", "Elu", "Selu", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
+                       "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"),
+    "softmax": ("Softmax", "LogSoftmax", "Hardmax"),
+    "normalization": ("LayerNormalization", "InstanceNormalization", "GroupNormalization",
+                      "LpNormalization", "MeanVarianceNormalization", "RMSNormalization",
+                      "SimplifiedLayerNormalization", "LRN"),
+    "reduction": ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                  "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin",
+                  "CumSum", "LpPool"),
+    "resize": ("Resize", "Upsample", "GridSample"),
+    "gather": ("GatherElements", "GatherND", "ScatterND", "ScatterElements", "TopK", "OneHot"),
+}
+SHAVE_CLASS_OF = {op: cls for cls, ops in SHAVE_CLASSES.items() for op in ops}
+
+
+def lower_shave(node: Node, ctx: LowerContext, shave_class: str, unknown: bool = False) -> NpuOp:
+    # Reductions and resizes touch the larger of input and output; others the output.
+    sizes = [ctx.tensor(t).elements for t in (*ctx.activations(node), *node.outputs) if t]
+    elements = max(sizes, default=0)
+    return _base(node, ctx, Engine.SHAVE, shave_class=shave_class, elements=elements, unknown=unknown)
+
+
+def lower_unknown(node: Node, ctx: LowerContext) -> NpuOp:
+    return lower_shave(node, ctx, "generic", unknown=True)
+
+
+# Ops that only move data: the DMA engine copies (strided) between CMX and DDR.
+DMA_OPS = frozenset({"Concat", "Split", "Slice", "Transpose", "Gather", "Pad", "Tile", "Expand",
+                     "DepthToSpace", "SpaceToDepth", "ReverseSequence"})
+# Ops that change only the view of a buffer.
+VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+
+
+def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
+    precision = ctx.precision_of(node)
+    out_elements = sum(ctx.tensor(o).elements for o in node.outputs if o)
+    # Gathering rows of a constant table (embeddings) reads those rows from DDR.
+    gathered = sum(ctx.npu_bytes(o, precision) for o in node.outputs if o) \
+        if node.op_type == "Gather" and ctx.is_const(node.inputs[0]) else 0
+    return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered)
+
+
+def lower_view(node: Node, ctx: LowerContext) -> NpuOp:
+    return _base(node, ctx, Engine.NONE)
+
+
+def lower_node(node: Node, ctx: LowerContext) -> NpuOp:
+    """Pick the rule for one node. Element-wise ops go to the DPU only for same-shape activations."""
+    op = node.op_type
+    if node.inputs and all(ctx.is_const(i) for i in node.inputs if i):
+        return _base(node, ctx, Engine.NONE)  # compile-time constant expression
+    if op in {"Add", "Sub", "Mul"} and len(ctx.activations(node)) == 2:
+        shapes = {ctx.tensor(i).shape for i in ctx.activations(node)}
+        if len(shapes) == 1:
+            return lower_dpu_eltwise(node, ctx)
+    if op in RULES:
+        return RULES[op](node, ctx)
+    if op in VIEW_OPS:
+        return lower_view(node, ctx)
+    if op in DMA_OPS:
+        return lower_dma(node, ctx)
+    if op in SHAVE_CLASS_OF:
+        return lower_shave(node, ctx, SHAVE_CLASS_OF[op])
+    return lower_unknown(node, ctx)
