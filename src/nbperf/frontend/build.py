@@ -1,0 +1,48 @@
+"""Turn propagation results into the frozen ``ir.Graph``: drop constant-only nodes, keep live tensors."""
+
+from __future__ import annotations
+
+from nbperf.frontend.dtypes import elem_name
+from nbperf.frontend.folding import tensor_value
+from nbperf.frontend.ir import Graph, Tensor
+from nbperf.frontend.propagate import Propagated, TInfo
+
+KEEP_VALUE_ELEMENTS = 1 << 16  # inline initializers up to this size carry their value into the IR
+
+
+def finish(g: Propagated) -> Graph:
+    nodes = []
+    folded = 0
+    for n in g.nodes:
+        outs = [o for o in n.outputs if o]
+        if outs and all(g.tensors[o].const for o in outs):
+            folded += 1  # computed from constants only: folded at compile time
+            continue
+        nodes.append(n)
+
+    live: list[str] = list(g.inputs)
+    for n in nodes:
+        live.extend(i for i in n.inputs if i)
+        live.extend(o for o in n.outputs if o)
+    live.extend(g.outputs)
+
+    tensors: dict[str, Tensor] = {}
+    for name in live:
+        if name not in tensors:
+            tensors[name] = _tensor(name, g.tensors[name])
+    return Graph(
+        name=g.name,
+        nodes=tuple(nodes),
+        tensors=tensors,
+        inputs=tuple(g.inputs),
+        outputs=tuple(g.outputs),
+        quantized=frozenset(q for q in g.quantized if q in tensors),
+        folded_nodes=folded,
+    )
+
+
+def _tensor(name: str, t: TInfo) -> Tensor:
+    value = t.value
+    if value is None and t.proto is not None and t.elements <= KEEP_VALUE_ELEMENTS:
+        value = tensor_value(t.proto)
+    return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value)
