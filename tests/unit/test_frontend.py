@@ -463,3 +463,8 @@ def test_shared_resnet50_shapes(shared_models: Path) -> None:
     assert g.tensor(g.outputs[0]).shape == (1, 1000)
     assert sum(n.op_type == "Conv" for n in g.nodes) == 53
     assert not any(n.op_type == "Identity" for n in g.nodes)
+
+
+def test_input_shapes_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="input shapes must map input names to shapes, got list"):
+        _load(tmp_path, _conv_model("batch"), [(1, 3, 32, 32)])

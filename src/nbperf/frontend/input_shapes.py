@@ -85,6 +85,8 @@ def resolve_input_shapes(
 def _check_given(
     inputs: Sequence[ValueInfoProto], input_shapes: Mapping[str, Sequence[int]]
 ) -> dict[str, tuple[int, ...]]:
+    if not isinstance(input_shapes, Mapping):
+        raise ModelError(f"input shapes must map input names to shapes, got {type(input_shapes).__name__}")
     by_name = {vi.name: vi for vi in inputs}
     checked: dict[str, tuple[int, ...]] = {}
     for name, shape in input_shapes.items():

@@ -42,6 +42,7 @@ def read_model(path: str | Path) -> ModelProto:
         raise invalid(path, "it has no graph")
     if len(model.graph.node) == 0:
         raise invalid(path, "its graph has no nodes")
+    _check_names(model.graph, path)
     check_external_locations(model, path)
     if len(model.functions) > 0:
         model = _inline_functions(model, path)
@@ -58,6 +59,18 @@ def short_reason(e: BaseException) -> str:
     text = str(e).strip()
     line = text.splitlines()[0] if text else type(e).__name__
     return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+
+
+def _check_names(graph: GraphProto, path: str | Path) -> None:
+    """Protobuf hands back invalid UTF-8 in string fields as bytes: refuse such names up front."""
+    for node in graph.node:
+        for s in (node.name, node.op_type, node.domain, *node.input, *node.output):
+            if not isinstance(s, str):
+                raise invalid(path, f"a name in node {s!r} is not valid UTF-8")
+    for group in (graph.initializer, graph.input, graph.output, graph.value_info):
+        for item in group:
+            if not isinstance(item.name, str):
+                raise invalid(path, f"tensor name {item.name!r} is not valid UTF-8")
 
 
 def _inline_functions(model: ModelProto, path: str | Path) -> ModelProto:
@@ -81,6 +94,8 @@ def check_external_locations(model: ModelProto, path: str | Path) -> None:
         location = next((e.value for e in tensor.external_data if e.key == "location"), None)
         if not location:
             raise invalid(path, f"{what} '{tensor.name}' has external data without a location")
+        if not isinstance(location, str):
+            raise invalid(path, f"{what} '{tensor.name}' has an external-data location that is not UTF-8")
         if not _is_safe_location(location):
             raise ModelError(
                 f"{path}: {what} '{tensor.name}' points its external data at '{location}', "
