@@ -1,0 +1,139 @@
+"""The ``nbperf`` command line.
+
+User errors end in one line on stderr and exit code 2; a bug in nbperf ends in one line and
+exit code 3 (set NBPERF_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nbperf.errors import NbperfError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Estimate how fast a neural network runs on a tiled NPU.")
+arch_app = typer.Typer(no_args_is_help=True, help="List and show architecture presets.")
+app.add_typer(arch_app, name="arch")
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def parse_input_shape(item: str) -> tuple[str, tuple[int, ...]]:
+    """``name=1x3x224x224`` -> ("name", (1, 3, 224, 224))."""
+    name, sep, dims = item.rpartition("=")
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if not sep or not name or not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"--input-shape {item!r} must look like name=1x3x224x224 with positive dimensions")
+    return name, shape
+
+
+@app.command()
+def estimate(
+    model: Annotated[Path, typer.Argument(help="ONNX model file (weights may be absent)")],
+    arch: Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")] = "npu4000",
+    precision: Annotated[str | None, typer.Option(help="force int8 or fp16 for every op")] = None,
+    input_shape: Annotated[list[str] | None, typer.Option(
+        "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")] = None,
+    cost: Annotated[str, typer.Option(help="cost model")] = "math",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
+    top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the latency line")] = False,
+) -> None:
+    """Estimate latency, FPS and per-layer cost of MODEL on an NPU."""
+    from nbperf.api import estimate as run_estimate
+    from nbperf.report import print_report, write_csv, write_json
+
+    if precision not in (None, "int8", "fp16"):
+        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
+    if top is not None and top <= 0:
+        raise UsageError(f"--top must be a positive number of layers, got {top}")
+    shapes = dict(parse_input_shape(s) for s in input_shape or [])
+    result = run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
+                          arch_overrides=set_ or [], cost_model=cost)
+    if result.unknown_ops:
+        stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
+                     f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
+    if json_path:
+        write_json(result, json_path)
+    if csv_path:
+        write_csv(result, csv_path)
+    if quiet:
+        line = f"{result.model} on {result.arch.name}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS"
+        stdout.print(line, markup=False)
+    else:
+        print_report(result, stdout, top)
+
+
+@arch_app.command("list")
+def arch_list() -> None:
+    """List the shipped architecture presets."""
+    from nbperf.arch import load_arch, preset_names
+
+    table = Table(header_style="bold")
+    for col in ("name", "tiles", "int8 MACs/tile", "DPU MHz", "CMX/tile", "DDR GB/s", "peak int8 TOPS",
+                "description"):
+        table.add_column(col)
+    for name in preset_names():
+        a = load_arch(name)
+        table.add_row(name, str(a.tiles), str(a.dpu.macs_per_tile), f"{a.dpu.frequency_mhz:g}",
+                      f"{a.cmx.bytes_per_tile // 1024} KB", f"{a.dma.ddr_bandwidth_gbps:g}",
+                      f"{a.peak_tops('int8'):.1f}", a.description)
+    stdout.print(table)
+
+
+@arch_app.command("show")
+def arch_show(name: Annotated[str, typer.Argument(help="preset name or YAML file")]) -> None:
+    """Print a preset's YAML with the source of every number (or a file's validated fields)."""
+    from nbperf.arch import load_arch, preset_names, preset_text
+
+    if name in preset_names():
+        stdout.print(preset_text(name), markup=False, end="")
+        return
+    import yaml
+
+    spec = load_arch(name)
+    stdout.print(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), markup=False, end="")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the CLI, turning errors into one stderr line."""
+    try:
+        app(args=argv, prog_name="nbperf", standalone_mode=False)
+    except NbperfError as exc:
+        stderr.print(f"nbperf: error: {exc.message}", markup=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        stderr.print("nbperf: aborted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors and, if ever, bugs
+        import click
+
+        if isinstance(exc, click.ClickException):
+            stderr.print(f"nbperf: error: {exc.format_message()}", markup=False)
+            return 2
+        if os.environ.get("NBPERF_DEBUG"):
+            raise
+        stderr.print(f"nbperf: internal error: {type(exc).__name__}: {exc} (set NBPERF_DEBUG=1 for details)",
+                     markup=False)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

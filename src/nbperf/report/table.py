@@ -1,0 +1,70 @@
+"""The terminal report: a per-layer table and the totals, rendered with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from nbperf.api import Estimate
+
+
+def _si(value: float, unit: str = "") -> str:
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f} {prefix}{unit}"
+    return f"{value:.0f} {unit}".rstrip()
+
+
+def layer_table(estimate: Estimate, top: int | None = None) -> Table:
+    """Per-layer rows in execution order; with ``top``, only the ``top`` slowest layers."""
+    tasks = list(estimate.schedule.tasks)
+    total_ns = estimate.schedule.makespan_ns or 1.0
+    if top is not None and top < len(tasks):
+        keep = {id(t) for t in sorted(tasks, key=lambda t: -t.duration_ns)[:top]}
+        tasks = [t for t in tasks if id(t) in keep]
+    title = f"{estimate.model} on {estimate.arch.name} ({estimate.precision}, {estimate.cost_model} model)"
+    if top is not None and top < len(estimate.schedule.tasks):
+        title += f": {top} slowest of {len(estimate.schedule.tasks)} layers"
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col, justify in (("layer", "left"), ("op", "left"), ("engine", "left"), ("MACs", "right"),
+                         ("bytes", "right"), ("cycles", "right"), ("time us", "right"), ("share", "right"),
+                         ("util", "right"), ("bound", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "layer", overflow="fold")
+    for t in tasks:
+        moved = t.op.input_bytes + t.op.output_bytes + t.op.weight_bytes
+        util = t.compute.mac_utilisation
+        op_label = t.op.op_type + ("*" if t.op.unknown else "")
+        table.add_row(
+            t.op.name, op_label, t.op.engine.value, _si(t.op.macs) if t.op.macs else "-",
+            _si(moved, "B"), f"{t.compute.cycles:,}", f"{t.duration_ns / 1e3:,.2f}",
+            f"{100 * t.duration_ns / total_ns:.1f}%", f"{100 * util:.0f}%" if util is not None else "-",
+            t.bound,
+        )
+    return table
+
+
+def totals_table(estimate: Estimate) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    peak = estimate.arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")
+    rows = [
+        ("latency", f"{estimate.latency_ms:.3f} ms  ({estimate.fps:,.1f} FPS)"),
+        ("of which fixed per-inference cost", f"{estimate.arch.inference_overhead_us:.1f} us"),
+        ("MACs", _si(estimate.macs)),
+        ("achieved", f"{estimate.achieved_tops:.2f} TOPS of {peak:.1f} peak"),
+        ("DDR traffic", f"{_si(estimate.ddr_bytes, 'B')} (weights {_si(estimate.weight_ddr_bytes, 'B')}, "
+                        f"activations {_si(estimate.activation_ddr_bytes, 'B')})"),
+        ("spilled to DDR", _si(estimate.schedule.spilled_bytes, "B")),
+        ("schedule", estimate.schedule.description),
+    ]
+    if estimate.unknown_ops:
+        rows.append(("[red]unknown ops (generic SHAVE cost)[/red]", ", ".join(estimate.unknown_ops)))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def print_report(estimate: Estimate, console: Console, top: int | None = None) -> None:
+    console.print(layer_table(estimate, top))
+    console.print(totals_table(estimate))

@@ -1,0 +1,24 @@
+"""Shared fixtures: where the repo's example models and ../shared/models live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples" / "models"
+SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """../shared/models beside the checkout; the test is skipped when it is absent."""
+    if not SHARED_MODELS.is_dir() or not any(SHARED_MODELS.glob("*.onnx")):
+        pytest.skip(f"shared models not found at {SHARED_MODELS} (they live beside the repo checkout)")
+    return SHARED_MODELS
