@@ -22,7 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 arch_app = typer.Typer(no_args_is_help=True, help="List and show architecture presets.")
 app.add_typer(arch_app, name="arch")
 
-stdout = Console(highlight=False)
+# Piped output keeps whole rows: rich would squeeze the table to 80 columns otherwise.
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

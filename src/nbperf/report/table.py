@@ -29,7 +29,8 @@ def layer_table(estimate: Estimate, top: int | None = None) -> Table:
     for col, justify in (("layer", "left"), ("op", "left"), ("engine", "left"), ("MACs", "right"),
                          ("bytes", "right"), ("cycles", "right"), ("time us", "right"), ("share", "right"),
                          ("util", "right"), ("bound", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "layer", overflow="fold")
+        table.add_column(col, justify=justify, no_wrap=col != "layer", overflow="fold",
+                         min_width=16 if col == "layer" else None)
     for t in tasks:
         moved = t.op.input_bytes + t.op.output_bytes + t.op.weight_bytes
         util = t.compute.mac_utilisation

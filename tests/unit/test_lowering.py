@@ -1,0 +1,152 @@
+"""Lowering maps every ONNX op to exactly one place: a DPU/SHAVE/DMA task, a fused op, or a view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from nbperf.frontend import load_model
+from nbperf.lower import DpuKind, Engine, lower
+from tests.onnx_builders import chain_model, conv_model, save, weight
+
+
+def _info(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _lower(tmp_path, model, precision=None):
+    return lower(load_model(save(model, tmp_path)), precision)
+
+
+def _by_type(npu):
+    return {op.op_type: op for op in npu.ops}
+
+
+def test_conv_relu_fuses_into_one_dpu_task(tmp_path):
+    npu = _lower(tmp_path, conv_model(16, 32, 8, 3))
+    (op,) = npu.ops
+    assert op.engine is Engine.DPU and op.dpu.kind is DpuKind.CONV
+    assert op.fused == ("relu",)
+    assert op.macs == 32 * 8 * 8 * 16 * 9
+    assert op.weight_bytes == 32 * 16 * 9 * 2 + 32 * 2 + 16 * 32  # fp16 weights, bias, weight table
+
+
+def test_depthwise_and_grouped_conv(tmp_path):
+    dw = _lower(tmp_path, conv_model(32, 32, 8, 3, group=32)).ops[0]
+    assert dw.dpu.kind is DpuKind.DWCONV and dw.macs == 32 * 64 * 9
+    grouped = _lower(tmp_path, conv_model(32, 64, 8, 3, group=4)).ops[0]
+    assert grouped.dpu.kind is DpuKind.CONV and grouped.dpu.batch == 4 and grouped.dpu.in_k == 8
+    assert grouped.macs == 64 * 64 * 8 * 9
+
+
+def test_conv_transpose_counts_useful_macs_but_computes_dense(tmp_path):
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[4, 4],
+                            strides=[2, 2], pads=[1, 1, 1, 1])
+    model = chain_model([node], [_info("x", [1, 8, 16, 16])], [_info("y", [1, 4, 32, 32])],
+                        [weight("w", (8, 4, 4, 4))])
+    (op,) = _lower(tmp_path, model).ops
+    assert op.macs == 8 * 16 * 16 * 4 * 16
+    assert (op.dpu.out_h, op.dpu.out_w, op.dpu.out_k, op.dpu.in_k) == (32, 32, 4, 8)
+
+
+def test_attention_matmuls_are_batched_dpu_tasks(tmp_path):
+    q = helper.make_node("MatMul", ["q", "k"], ["s"], name="qk")
+    sm = helper.make_node("Softmax", ["s"], ["p"], name="sm", axis=-1)
+    pv = helper.make_node("MatMul", ["p", "v"], ["o"], name="pv")
+    model = chain_model([q, sm, pv], [_info("q", [1, 12, 128, 64]), _info("k", [1, 12, 64, 128]),
+                                      _info("v", [1, 12, 128, 64])], [_info("o", [1, 12, 128, 64])])
+    ops = _by_type(_lower(tmp_path, model))
+    qk = _lower(tmp_path, model).ops[0]
+    assert qk.dpu.batch == 12 and qk.macs == 12 * 128 * 128 * 64
+    assert ops["Softmax"].engine is Engine.SHAVE and ops["Softmax"].shave_class == "softmax"
+
+
+def test_erf_gelu_pattern_becomes_one_shave_op(tmp_path):
+    c = numpy_helper.from_array
+    inits = [c(np.array(1.4142135, np.float32), "sqrt2"), c(np.array(1.0, np.float32), "one"),
+             c(np.array(0.5, np.float32), "half")]
+    nodes = [helper.make_node("Div", ["x", "sqrt2"], ["d"], name="div"),
+             helper.make_node("Erf", ["d"], ["e"], name="erf"),
+             helper.make_node("Add", ["e", "one"], ["a"], name="add"),
+             helper.make_node("Mul", ["x", "a"], ["m"], name="mul"),
+             helper.make_node("Mul", ["m", "half"], ["y"], name="half_mul")]
+    model = chain_model(nodes, [_info("x", [1, 128, 768])], [_info("y", [1, 128, 768])], inits)
+    (op,) = _lower(tmp_path, model).ops
+    assert op.op_type == "Gelu" and op.engine is Engine.SHAVE and op.shave_class == "transcendental"
+    assert set(op.fused) == {"div", "erf", "add", "mul", "half_mul"}
+    assert op.outputs == ("y",)
+
+
+def test_decomposed_layernorm_becomes_one_shave_op(tmp_path):
+    c = numpy_helper.from_array
+    inits = [c(np.array(2.0, np.float32), "two"), c(np.array(1e-5, np.float32), "eps"),
+             c(np.ones(64, np.float32), "gamma"), c(np.zeros(64, np.float32), "beta"),
+             c(np.array([-1], np.int64), "axes")]
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["mu"], name="mean", keepdims=1),
+             helper.make_node("Sub", ["x", "mu"], ["d"], name="sub"),
+             helper.make_node("Pow", ["d", "two"], ["sq"], name="pow"),
+             helper.make_node("ReduceMean", ["sq", "axes"], ["var"], name="var", keepdims=1),
+             helper.make_node("Add", ["var", "eps"], ["ve"], name="add_eps"),
+             helper.make_node("Sqrt", ["ve"], ["std"], name="sqrt"),
+             helper.make_node("Div", ["d", "std"], ["n"], name="div"),
+             helper.make_node("Mul", ["n", "gamma"], ["g"], name="gamma_mul"),
+             helper.make_node("Add", ["g", "beta"], ["y"], name="beta_add")]
+    model = chain_model(nodes, [_info("x", [1, 16, 64])], [_info("y", [1, 16, 64])], inits, opset=18)
+    (op,) = _lower(tmp_path, model).ops
+    assert op.op_type == "LayerNormalization" and op.shave_class == "normalization"
+    assert len(op.fused) == 9
+
+
+@pytest.mark.parametrize("op_type,engine", [
+    ("Concat", Engine.DMA), ("Transpose", Engine.DMA), ("Sigmoid", Engine.SHAVE), ("Tanh", Engine.SHAVE),
+    ("HardSwish", Engine.SHAVE), ("Reshape", Engine.NONE), ("Flatten", Engine.NONE),
+])
+def test_op_families_map_to_their_engine(tmp_path, op_type, engine):
+    inits = []
+    if op_type == "Concat":
+        node = helper.make_node("Concat", ["x", "x"], ["y"], name="n", axis=1)
+        out = [1, 16, 8, 8]
+    elif op_type == "Transpose":
+        node = helper.make_node("Transpose", ["x"], ["y"], name="n", perm=[0, 2, 3, 1])
+        out = [1, 8, 8, 8]
+    elif op_type == "Reshape":
+        inits = [numpy_helper.from_array(np.array([1, 512], np.int64), "shape")]
+        node = helper.make_node("Reshape", ["x", "shape"], ["y"], name="n")
+        out = [1, 512]
+    elif op_type == "Flatten":
+        node = helper.make_node("Flatten", ["x"], ["y"], name="n")
+        out = [1, 512]
+    else:
+        node = helper.make_node(op_type, ["x"], ["y"], name="n")
+        out = [1, 8, 8, 8]
+    model = chain_model([node], [_info("x", [1, 8, 8, 8])], [_info("y", out)], inits)
+    (op,) = _lower(tmp_path, model).ops
+    assert op.engine is engine
+
+
+def test_same_shape_add_runs_on_dpu_broadcast_add_on_shave(tmp_path):
+    same = chain_model([helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+                       [_info("a", [1, 8, 4, 4]), _info("b", [1, 8, 4, 4])], [_info("y", [1, 8, 4, 4])])
+    bcast = chain_model([helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+                        [_info("a", [1, 8, 4, 4]), _info("b", [1, 8, 1, 1])], [_info("y", [1, 8, 4, 4])])
+    assert _lower(tmp_path, same).ops[0].engine is Engine.DPU
+    assert _lower(tmp_path, bcast).ops[0].engine is Engine.SHAVE
+
+
+def test_unknown_op_gets_generic_shave_cost_and_is_listed(tmp_path):
+    node = helper.make_node("Celu", ["x"], ["h"], name="known")
+    odd = helper.make_node("Einsum", ["h"], ["y"], name="odd", equation="ij->ji")
+    model = chain_model([node, odd], [_info("x", [4, 8])], [_info("y", [8, 4])], opset=17)
+    npu = _lower(tmp_path, model)
+    assert npu.unknown_ops == ("odd (Einsum)",)
+    odd_op = next(op for op in npu.ops if op.name == "odd")
+    assert odd_op.engine is Engine.SHAVE and odd_op.shave_class == "generic" and odd_op.unknown
+
+
+def test_precision_override_and_byte_sizes(tmp_path):
+    model = conv_model(16, 16, 8, 1, relu=False)
+    fp16 = _lower(tmp_path, model).ops[0]
+    int8 = _lower(tmp_path, model, "int8").ops[0]
+    assert fp16.precision == "fp16" and int8.precision == "int8"
+    assert fp16.input_bytes == 2 * int8.input_bytes == 2 * 16 * 64
