@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.conftest import SHARED_MODELS
 
 import nbperf
 from nbperf.cli import main
-from tests.conftest import SHARED_MODELS
 
 MODELS = sorted(p.name for p in SHARED_MODELS.glob("*.onnx")) or ["(shared models absent)"]
 

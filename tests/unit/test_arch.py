@@ -26,7 +26,8 @@ def test_presets_are_shipped():
 def test_preset_values_match_public_constants(name):
     arch, want = load_arch(name), EXPECTED[name]
     assert arch.name == name
-    assert (arch.tiles, arch.dpu.macs_per_tile, arch.dpu.fp16_rate) == (want["tiles"], want["macs"], want["fp16"])
+    assert (arch.tiles, arch.dpu.macs_per_tile) == (want["tiles"], want["macs"])
+    assert arch.dpu.fp16_rate == want["fp16"]
     assert arch.dpu.frequency_mhz == want["mhz"] and arch.cmx.bytes_per_tile == want["cmx"]
     assert arch.dma.ddr_bandwidth_gbps == want["ddr"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from tests.onnx_builders import chain_model, conv_model, save, weight
 
 from nbperf.frontend import load_model
 from nbperf.lower import DpuKind, Engine, lower
-from tests.onnx_builders import chain_model, conv_model, save, weight
 
 
 def _info(name, shape):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import EXAMPLES
+from tests.onnx_builders import conv_model, save
 
 import nbperf
 from nbperf.frontend import load_model
-from tests.conftest import EXAMPLES
-from tests.onnx_builders import conv_model, save
 
 RESNET = EXAMPLES / "resnet50.onnx"
 
