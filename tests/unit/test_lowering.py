@@ -40,6 +40,16 @@ def test_depthwise_and_grouped_conv(tmp_path):
     assert grouped.macs == 64 * 64 * 8 * 9
 
 
+def test_dilated_conv_pays_for_the_dilated_window(tmp_path):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="dil", kernel_shape=[3, 3], dilations=[2, 2],
+                            pads=[2, 2, 2, 2])
+    model = chain_model([node], [_info("x", [1, 16, 16, 16])], [_info("y", [1, 16, 16, 16])],
+                        [weight("w", (16, 16, 3, 3))])
+    (op,) = _lower(tmp_path, model).ops
+    assert op.macs == 16 * 256 * 16 * 9
+    assert (op.dpu.kernel_h, op.dpu.kernel_w) == (5, 5)
+
+
 def test_conv_transpose_counts_useful_macs_but_computes_dense(tmp_path):
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[4, 4],
                             strides=[2, 2], pads=[1, 1, 1, 1])

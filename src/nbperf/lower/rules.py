@@ -110,14 +110,17 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     w_shape = ctx.tensor(node.inputs[1]).shape
     kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
     strides = _ints(node, "strides", [1, 1])
+    dilations = _ints(node, "dilations", [1, 1])
+    # The compiler expands a dilated kernel with zeros: the DPU pays for the dilated window.
+    dkh, dkw = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[-1] + 1
     group = int(node.attrs.get("group", 1))
     depthwise = group > 1 and group == c and k % group == 0 and w_shape[1] == 1
     if depthwise:
-        work = DpuWork(DpuKind.DWCONV, out_w=wo, out_h=ho, out_k=k, in_k=1, kernel_h=kh, kernel_w=kw,
+        work = DpuWork(DpuKind.DWCONV, out_w=wo, out_h=ho, out_k=k, in_k=1, kernel_h=dkh, kernel_w=dkw,
                        stride_h=strides[0], stride_w=strides[-1], batch=n)
     else:
-        work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group, kernel_h=kh,
-                       kernel_w=kw, stride_h=strides[0], stride_w=strides[-1], batch=n * group)
+        work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group, kernel_h=dkh,
+                       kernel_w=dkw, stride_h=strides[0], stride_w=strides[-1], batch=n * group)
     macs = n * k * ho * wo * (c // group) * kh * kw
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
