@@ -92,6 +92,17 @@ class DmaSpec(_Strict):
         return self.engine_width_bytes * self.frequency_mhz / 1000.0
 
 
+class CompilerSpec(_Strict):
+    """Rules of the NPU compiler that nbperf emulates (multi-tile splits and tiling)."""
+
+    soh_rows_width_multiple: int = Field(ge=1, le=1024, description="SOH: width x rows per tile multiple")
+    sok_channel_block: int = Field(ge=1, le=1024, description="SOK splits output channels in these blocks")
+    halo_mode: Literal["neighbour_read", "overlapped"] = Field(
+        description="SOH halo rows: read from the neighbour tile's CMX, or written into each tile by DMA")
+    pipelined_tiling_budget: float = Field(gt=0, le=1,
+                                           description="CMX fraction per sub-tile when pipelining")
+
+
 class ArchSpec(_Strict):
     """One NPU part. ``name`` identifies it in reports and sweeps."""
 
@@ -102,6 +113,7 @@ class ArchSpec(_Strict):
     shave: ShaveSpec
     cmx: CmxSpec
     dma: DmaSpec
+    compiler: CompilerSpec
     barriers: int = Field(ge=1, le=65_536, description="hardware barriers")
     inference_overhead_us: float = Field(ge=0, le=1_000_000, description="fixed cost per inference")
 

@@ -50,6 +50,8 @@ class DpuWork:
     stride_w: int = 1
     batch: int = 1
     flat_spatial: bool = False  # matmul rows: padded as one dimension, not as a W x H grid
+    in_h: int = 0  # input rows and columns (0: same as the output), for split footprints
+    in_w: int = 0
 
     @property
     def out_elements(self) -> int:
@@ -80,6 +82,7 @@ class NpuOp:
     shave_class: str | None = None
     elements: int = 0  # SHAVE: elements processed; DMA: elements moved
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
+    weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost
 
     @property

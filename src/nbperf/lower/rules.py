@@ -105,7 +105,7 @@ def _weight_bytes(ctx: LowerContext, node: Node, precision: Precision, out_chann
 
 @register("Conv")
 def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
-    n, c, _, _ = _nchw(ctx.tensor(node.inputs[0]).shape)
+    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
     _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
     w_shape = ctx.tensor(node.inputs[1]).shape
     kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
@@ -117,10 +117,11 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     depthwise = group > 1 and group == c and k % group == 0 and w_shape[1] == 1
     if depthwise:
         work = DpuWork(DpuKind.DWCONV, out_w=wo, out_h=ho, out_k=k, in_k=1, kernel_h=dkh, kernel_w=dkw,
-                       stride_h=strides[0], stride_w=strides[-1], batch=n)
+                       stride_h=strides[0], stride_w=strides[-1], batch=n, in_h=h, in_w=w)
     else:
         work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group, kernel_h=dkh,
-                       kernel_w=dkw, stride_h=strides[0], stride_w=strides[-1], batch=n * group)
+                       kernel_w=dkw, stride_h=strides[0], stride_w=strides[-1], batch=n * group,
+                       in_h=h, in_w=w)
     macs = n * k * ho * wo * (c // group) * kh * kw
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
@@ -137,7 +138,7 @@ def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
     kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
     group = int(node.attrs.get("group", 1))
     work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group,
-                   kernel_h=kh, kernel_w=kw, batch=n * group)
+                   kernel_h=kh, kernel_w=kw, batch=n * group, in_h=h, in_w=w)
     macs = n * c * h * w * (k // group) * kh * kw
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
@@ -158,12 +159,14 @@ def lower_matmul(node: Node, ctx: LowerContext) -> NpuOp:
     m, kdim, ndim = a[-2], a[-1], b[-1]
     out = ctx.tensor(node.outputs[0]).shape
     batch = math.prod(out) // max(1, m * ndim)
-    work = DpuWork(DpuKind.MATMUL, out_w=m, out_h=1, out_k=ndim, in_k=kdim, batch=batch, flat_spatial=True)
+    work = DpuWork(DpuKind.MATMUL, out_w=m, out_h=1, out_k=ndim, in_k=kdim, batch=batch, flat_spatial=True,
+                   in_h=1, in_w=m)
     precision = ctx.precision_of(node)
+    weight_like = () if ctx.is_const(node.inputs[1]) else (node.inputs[1],)
     # An activation x activation matmul (attention) still needs a weight table per output channel.
-    return _base(node, ctx, Engine.DPU, dpu=work, macs=batch * m * ndim * kdim,
-                 weight_bytes=_weight_bytes(ctx, node, precision, ndim * (1 if ctx.is_const(node.inputs[1])
-                                                                          else batch)))
+    table_channels = ndim * (batch if weight_like else 1)
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=batch * m * ndim * kdim, weight_inputs=weight_like,
+                 weight_bytes=_weight_bytes(ctx, node, precision, table_channels))
 
 
 @register("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
@@ -177,7 +180,7 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
         strides = _ints(node, "strides", [1] * len(kernel))
         kh, kw, sh, sw = kernel[0], kernel[-1], strides[0], strides[-1]
     work = DpuWork(DpuKind.POOL, out_w=wo, out_h=ho, out_k=c, in_k=1, kernel_h=kh, kernel_w=kw,
-                   stride_h=sh, stride_w=sw, batch=n)
+                   stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
     return _base(node, ctx, Engine.DPU, dpu=work)
 
 
