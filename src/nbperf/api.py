@@ -16,6 +16,7 @@ from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.lower import NpuGraph, lower
 from nbperf.schedule import Schedule, schedule_serial
+from nbperf.strategy import StrategyPlan, choose_strategies
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Estimate:
     precision: str  # "fp16", "int8", or "mixed" when quantized and float ops coexist
     cost_model: str
     graph: NpuGraph
+    plan: StrategyPlan
     schedule: Schedule
 
     @property
@@ -78,13 +80,17 @@ def estimate(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     arch_overrides: list[str] | tuple[str, ...] = (),
     cost_model: str = "math",
+    policy: str = "optimal",
+    strategies: dict[str, str] | None = None,
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
     ``model``: an ONNX path or an already loaded ``Graph``; ``arch``: a preset name, a YAML path
     or an ``ArchSpec``; ``precision`` forces int8 or fp16 (default: fp16, int8 where the model is
     quantized); ``input_shapes`` fills dynamic input dimensions; ``arch_overrides`` are
-    ``section.field=value`` edits applied to a named or file arch.
+    ``section.field=value`` edits applied to a named or file arch; ``policy`` picks strategies by
+    whole-graph search (``optimal``) or the NPU compiler's greedy rule (``compiler``);
+    ``strategies`` forces strategies by layer name (``{"conv1": "SOK", "all": "SOH"}``).
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
@@ -97,9 +103,10 @@ def estimate(
     backend = get_backend(cost_model)
     graph = model if isinstance(model, Graph) else load_model(model, input_shapes)  # frontend
     npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
-    schedule = schedule_serial(npu_graph, spec, backend)  # schedule + cost: timed single-tile tasks
+    plan = choose_strategies(npu_graph, spec, backend, policy, strategies)  # strategy: split per op
+    schedule = schedule_serial(npu_graph, spec, plan)  # schedule: CMX residency, transitions, time
     used = {t.op.precision for t in schedule.tasks}
     name = graph.name if isinstance(model, Graph) else Path(model).name
     return Estimate(model=name, arch=spec, precision="mixed" if len(used) > 1 else (used.pop() if used
                     else npu_graph.default_precision), cost_model=backend.name, graph=npu_graph,
-                    schedule=schedule)
+                    plan=plan, schedule=schedule)

@@ -35,7 +35,7 @@ def test_estimate_prints_table_and_totals(capsys):
     code, out, err = run(capsys, "estimate", RESNET, "--arch", "npu3720", "--top", "5")
     assert code == 0, err
     assert "5 slowest of" in out and "latency" in out and "FPS" in out and "TOPS" in out
-    assert "serial single-tile" in out
+    assert "layer-serial schedule on up to 2 tiles" in out
 
 
 def test_json_and_csv_outputs_agree(capsys, tmp_path):

@@ -15,6 +15,14 @@ def _si(value: float, unit: str = "") -> str:
     return f"{value:.0f} {unit}".rstrip()
 
 
+SHORT = {"SplitOverHeight": "SOH", "SplitOverWidth": "SOW", "SplitOverKernel": "SOK"}
+
+
+def _strategy_label(task) -> str:
+    label = SHORT.get(task.strategy, task.strategy)
+    return f"{label} x{task.subtiles}" if task.subtiles > 1 else label
+
+
 def layer_table(estimate: Estimate, top: int | None = None) -> Table:
     """Per-layer rows in execution order; with ``top``, only the ``top`` slowest layers."""
     tasks = list(estimate.schedule.tasks)
@@ -26,7 +34,8 @@ def layer_table(estimate: Estimate, top: int | None = None) -> Table:
     if top is not None and top < len(estimate.schedule.tasks):
         title += f": {top} slowest of {len(estimate.schedule.tasks)} layers"
     table = Table(title=title, title_justify="left", header_style="bold")
-    for col, justify in (("layer", "left"), ("op", "left"), ("engine", "left"), ("MACs", "right"),
+    for col, justify in (("layer", "left"), ("op", "left"), ("engine", "left"), ("strategy", "left"),
+                         ("MACs", "right"),
                          ("bytes", "right"), ("cycles", "right"), ("time us", "right"), ("share", "right"),
                          ("util", "right"), ("bound", "left")):
         table.add_column(col, justify=justify, no_wrap=col != "layer", overflow="fold",
@@ -36,7 +45,7 @@ def layer_table(estimate: Estimate, top: int | None = None) -> Table:
         util = t.compute.mac_utilisation
         op_label = t.op.op_type + ("*" if t.op.unknown else "")
         table.add_row(
-            t.op.name, op_label, t.op.engine.value, _si(t.op.macs) if t.op.macs else "-",
+            t.op.name, op_label, t.op.engine.value, _strategy_label(t), _si(t.op.macs) if t.op.macs else "-",
             _si(moved, "B"), f"{t.compute.cycles:,}", f"{t.duration_ns / 1e3:,.2f}",
             f"{100 * t.duration_ns / total_ns:.1f}%", f"{100 * util:.0f}%" if util is not None else "-",
             t.bound,
@@ -48,8 +57,11 @@ def totals_table(estimate: Estimate) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
+    arch, tasks = estimate.arch, estimate.schedule.tasks
     peak = estimate.arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")
     rows = [
+        ("arch", f"{arch.name}: {arch.tiles} tiles x {arch.dpu.macs_per_tile} int8 MACs "
+                 f"at {arch.dpu.frequency_mhz:g} MHz"),
         ("latency", f"{estimate.latency_ms:.3f} ms  ({estimate.fps:,.1f} FPS)"),
         ("of which fixed per-inference cost", f"{estimate.arch.inference_overhead_us:.1f} us"),
         ("MACs", _si(estimate.macs)),
@@ -57,8 +69,12 @@ def totals_table(estimate: Estimate) -> Table:
         ("DDR traffic", f"{_si(estimate.ddr_bytes, 'B')} (weights {_si(estimate.weight_ddr_bytes, 'B')}, "
                         f"activations {_si(estimate.activation_ddr_bytes, 'B')})"),
         ("spilled to DDR", _si(estimate.schedule.spilled_bytes, "B")),
+        ("strategy transitions", f"{_si(sum(t.transition_dma_bytes for t in tasks), 'B')} moved, "
+                                 f"{sum(t.transition_ns for t in tasks) / 1e3:,.1f} us"),
         ("schedule", estimate.schedule.description),
     ]
+    for note in estimate.plan.notes:
+        rows.append(("strategy note", note))
     if estimate.unknown_ops:
         rows.append(("[red]unknown ops (generic SHAVE cost)[/red]", ", ".join(estimate.unknown_ops)))
     for key, value in rows:

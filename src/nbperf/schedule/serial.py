@@ -1,10 +1,10 @@
-"""Serial single-tile schedule: every task runs on one tile, one after another.
+"""Layer-serial schedule: tasks run one after another, each on the tiles its strategy uses.
 
-Each task costs max(compute, its DMA), i.e. weight and activation transfers are double-buffered
-against compute. Activations stay in CMX while they fit the tiling budget; when they do not,
-the live tensor used furthest in the future is spilled to DDR and reloaded by its next reader.
-A task whose own footprint exceeds the budget is tiled: it streams its inputs and outputs
-through DDR in sub-tiles. Multi-tile strategies and overlap across tasks build on this later.
+A task first pays the DMA that moves its inputs into the distribution its strategy needs (the
+plan's transitions), then costs max(compute of its slowest tile, its own DMA): weights and
+streamed activations are double-buffered against compute. Activations stay in CMX while they fit
+the tiling budget of a tile; when they do not, the live tensor used furthest in the future is
+spilled to DDR and reloaded by its next reader. Overlap across tasks comes with the emulator.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import math
 from dataclasses import dataclass, field
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.base import CostBackend
 from nbperf.cost.dma import Path, transfer_ns
-from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
+from nbperf.lower.npu_ops import Engine, NpuGraph
 from nbperf.schedule.timeline import Schedule, TimedTask
-
-# While a sub-tile computes, the next one's DMA fills a second buffer: the compiler's tiling
-# budget drops from 0.9 to 0.85 of CMX when it pipelines.
-PIPELINED_BUDGET = 0.85
+from nbperf.strategy import Dist, Placement, StrategyPlan
+from nbperf.strategy.distribution import per_tile_bytes
 
 
 def align(nbytes: int, alignment: int) -> int:
@@ -29,19 +26,16 @@ def align(nbytes: int, alignment: int) -> int:
 
 @dataclass
 class _Cmx:
-    """Live activation tensors in one tile's CMX, with their aligned sizes."""
+    """Live activation tensors in CMX with their per-tile aligned sizes (the fullest tile)."""
 
     budget: int
     live: dict[str, int] = field(default_factory=dict)
-    in_ddr: set[str] = field(default_factory=set)
+    evicted: set[str] = field(default_factory=set)
     peak: int = 0
 
     @property
     def used(self) -> int:
         return sum(self.live.values())
-
-    def note_peak(self, extra: int = 0) -> None:
-        self.peak = max(self.peak, self.used + extra)
 
 
 def _uses(graph: NpuGraph) -> dict[str, list[int]]:
@@ -56,89 +50,93 @@ def _next_use(uses: dict[str, list[int]], tensor: str, after: int) -> int | None
     return next((u for u in uses.get(tensor, ()) if u > after), None)
 
 
-def schedule_serial(graph: NpuGraph, arch: ArchSpec, backend: CostBackend) -> Schedule:
+def schedule_serial(graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan) -> Schedule:
     align_to = arch.cmx.alignment_bytes
     cmx = _Cmx(budget=int(arch.cmx.bytes_per_tile * arch.cmx.tiling_budget))
-    cmx.in_ddr.update(graph.resolve(t) for t in graph.inputs)
     outputs = {graph.resolve(t) for t in graph.outputs}
     uses = _uses(graph)
+
+    def tile_size(tensor: str) -> int:
+        dist = plan.tensor_dist.get(tensor, Dist.DDR)
+        return align(per_tile_bytes(graph.tensor_bytes.get(tensor, 0), dist, arch.tiles), align_to)
+
     tasks: list[TimedTask] = []
     now = 0.0
     spilled = 0
     for index, op in enumerate(graph.ops):
         if op.is_free:
             continue
-        # Tensors nobody reads any more leave CMX.
+        placement: Placement = plan.placements[op.name]
+        chosen = placement.chosen
         for t in [t for t in cmx.live if _next_use(uses, t, index - 1) is None and t not in outputs]:
             del cmx.live[t]
         ins = list(dict.fromkeys(graph.resolve(t) for t in op.inputs))
         outs = list(dict.fromkeys(graph.resolve(t) for t in op.outputs))
-        size = {t: align(graph.tensor_bytes.get(t, 0), align_to) for t in (*ins, *outs)}
-        weights = align(op.weight_bytes, align_to) if op.weight_bytes else 0
-        footprint = sum(size[t] for t in ins) + sum(size[t] for t in outs) + weights
         act_in = act_out = 0
-        subtiles = 1
-        if footprint > cmx.budget:
-            # Tiled: stream every input from DDR and every output back, in pipelined sub-tiles.
-            subtiles = math.ceil(footprint / (arch.cmx.bytes_per_tile * PIPELINED_BUDGET))
+        if chosen.out_dist is Dist.DDR:  # tiled through DDR: inputs leave CMX, outputs stream out
             for t in ins:
-                if t in cmx.live:
-                    act_out += size[t]  # spill it first: it cannot stay beside the streamed task
-                    spilled += size[t]
-                    del cmx.live[t]
-                    cmx.in_ddr.add(t)
-                act_in += size[t]
-            act_out += sum(size[t] for t in outs)
-            cmx.in_ddr.update(outs)
-            cmx.note_peak(min(footprint, cmx.budget))
+                cmx.live.pop(t, None)
+            act_in, act_out = chosen.stream_ddr_bytes, 0
+            cmx.peak = max(cmx.peak, cmx.used + chosen.cmx_bytes_per_tile)
         else:
-            pinned = set(ins)
-            need = sum(size[t] for t in ins if t not in cmx.live) + sum(size[t] for t in outs) + weights
-            while cmx.used + need > cmx.budget:
-                victims = [t for t in cmx.live if t not in pinned]
-                victim = max(victims, key=lambda t: (_next_use(uses, t, index) or math.inf, t))
-                freed = cmx.live.pop(victim)
-                act_out += freed
-                spilled += freed
-                cmx.in_ddr.add(victim)
+            resident = sum(cmx.live.get(t, 0) for t in ins)
+            need = max(0, chosen.cmx_bytes_per_tile - resident)
+            while cmx.used + need > cmx.budget and any(t not in ins for t in cmx.live):
+                victim = max((t for t in cmx.live if t not in ins),
+                             key=lambda t: (_next_use(uses, t, index) or math.inf, t))
+                cmx.live.pop(victim)
+                act_out += graph.tensor_bytes.get(victim, 0)  # every tile writes its share back
+                spilled += graph.tensor_bytes.get(victim, 0)
+                cmx.evicted.add(victim)
             for t in ins:
-                if t not in cmx.live:
-                    act_in += size[t]
-                    cmx.live[t] = size[t]
-            cmx.note_peak(sum(size[t] for t in outs) + weights)
+                if t in cmx.evicted:  # spilled earlier for lack of space: read it back
+                    act_in += graph.tensor_bytes.get(t, 0)
+                    cmx.evicted.discard(t)
+                    cmx.live[t] = tile_size(t)
+                elif t not in cmx.live and plan.tensor_dist.get(t, Dist.DDR) is not Dist.DDR:
+                    cmx.live[t] = tile_size(t)
+            cmx.peak = max(cmx.peak, cmx.used + need)
             for t in outs:
-                cmx.live[t] = size[t]
-                if t in outputs:
-                    act_out += size[t]  # results go back to DDR for the host
-        compute = backend.compute(op, arch)
-        ddr_bytes = op.weight_bytes + act_in + act_out
-        transfers = sum(1 for moved in (op.weight_bytes, act_in, act_out) if moved)
-        dma_ns = transfer_ns(arch, ddr_bytes, Path.DDR, transfers * subtiles)
-        copy_bytes = op.output_bytes if op.engine is Engine.DMA else 0
-        dma_ns += transfer_ns(arch, copy_bytes, Path.CMX)
-        duration = max(compute.ns, dma_ns)
+                cmx.live[t] = tile_size(t)
+        for t in outs:
+            if t in outputs:
+                act_out += graph.tensor_bytes.get(t, 0) if chosen.out_dist is not Dist.DDR else 0
+        moves = placement.moves_in
+        transition_ddr = sum(m.ddr_bytes for m in moves)
+        transition_cmx = sum(m.cmx_bytes for m in moves)
+        extra_ns = transfer_ns(arch, act_in + act_out, Path.DDR) if chosen.out_dist is not Dist.DDR else 0.0
+        dma_ns = chosen.dma_ns + extra_ns
+        compute_ns = chosen.compute.ns
+        duration = placement.transition_ns_in + max(compute_ns, dma_ns)
         tasks.append(TimedTask(
-            op=op, strategy="Clustering", tiles_used=1, compute=compute, weight_ddr_bytes=op.weight_bytes,
-            act_in_ddr_bytes=act_in, act_out_ddr_bytes=act_out, cmx_copy_bytes=copy_bytes,
-            cmx_bytes=footprint, subtiles=subtiles, dma_ns=dma_ns, start_ns=now, end_ns=now + duration,
-            bound=_bound(op, compute.ns, compute.overhead_cycles, compute.cycles, dma_ns, act_in + act_out),
+            op=op, strategy=chosen.strategy.value, tiles_used=chosen.tiles_used, subtiles=chosen.subtiles,
+            compute=chosen.compute, weight_ddr_bytes=chosen.weight_ddr_bytes, act_in_ddr_bytes=act_in,
+            act_out_ddr_bytes=act_out, transition_ddr_bytes=transition_ddr,
+            transition_cmx_bytes=transition_cmx,
+            cmx_copy_bytes=chosen.copy_cmx_bytes, cmx_bytes=chosen.cmx_bytes_per_tile,
+            transition_ns=placement.transition_ns_in, dma_ns=dma_ns, start_ns=now, end_ns=now + duration,
+            bound=_bound(op.engine, compute_ns, chosen.compute.overhead_cycles, chosen.compute.cycles, dma_ns,
+                         placement.transition_ns_in, chosen.weight_ddr_bytes, act_in + act_out),
         ))
         now += duration
+    tiles = "one tile" if arch.tiles == 1 else f"up to {arch.tiles} tiles"
     return Schedule(
-        kind="serial-single-tile",
-        description="serial single-tile schedule: tasks run one after another on one tile, each "
-                    "costing max(compute, its DMA); multi-tile strategies are not modelled yet",
+        kind="layer-serial",
+        description=f"layer-serial schedule on {tiles}: each task waits for its input transitions, then "
+                    f"costs max(compute, its DMA); strategies chosen by the {plan.policy} policy",
         tasks=tuple(tasks), makespan_ns=now, spilled_bytes=spilled, peak_cmx_bytes=cmx.peak,
     )
 
 
-def _bound(op: NpuOp, compute_ns: float, overhead_cycles: int, cycles: int, dma_ns: float,
-           act_bytes: int) -> str:
-    """What limits the task: the larger of compute and DMA, and which part of it."""
+def _bound(engine: Engine, compute_ns: float, overhead_cycles: int, cycles: int, dma_ns: float,
+           transition_ns: float, weight_bytes: int, act_bytes: int) -> str:
+    """What limits the task: transitions, DMA (and which part), overhead or compute."""
+    if transition_ns > max(compute_ns, dma_ns):
+        return "transition"
     if dma_ns > compute_ns:
-        if op.engine is Engine.DMA:
+        if engine is Engine.DMA:
             return "dma-copy"
-        return "dma-weights" if op.weight_bytes >= act_bytes else "dma-activations"
+        return "dma-weights" if weight_bytes >= act_bytes else "dma-activations"
     if cycles and overhead_cycles * 2 >= cycles:
         return "overhead"
     return "compute"

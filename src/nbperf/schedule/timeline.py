@@ -10,23 +10,29 @@ from nbperf.lower.npu_ops import NpuOp
 
 @dataclass(frozen=True)
 class TimedTask:
-    """One NPU op placed in time, with the data movement the schedule gave it.
+    """One NPU op placed in time, with its strategy and the data movement the schedule gave it.
 
-    DDR byte counts are what this task moves between DDR and CMX: weights, and activations read
-    (graph inputs, reloads of spilled tensors, streamed sub-tiles) or written (graph outputs,
-    spills, streamed sub-tiles). ``cmx_bytes`` is the task's aligned CMX footprint on one tile.
+    DDR byte counts are what this task moves between DDR and CMX: weights; activations read
+    (graph inputs, reloads of tensors spilled for lack of CMX, streamed sub-tiles) or written
+    (graph outputs, spills, streamed sub-tiles); and the transitions its strategy needed (spill +
+    reload between incompatible distributions). ``cmx_bytes`` is the aligned footprint per tile.
+    The task first waits ``transition_ns`` for its input transitions, then runs
+    max(compute, DMA).
     """
 
     op: NpuOp
     strategy: str
     tiles_used: int
+    subtiles: int
     compute: ComputeCost
     weight_ddr_bytes: int
     act_in_ddr_bytes: int
     act_out_ddr_bytes: int
+    transition_ddr_bytes: int
+    transition_cmx_bytes: int
     cmx_copy_bytes: int
     cmx_bytes: int
-    subtiles: int
+    transition_ns: float
     dma_ns: float
     start_ns: float
     end_ns: float
@@ -37,8 +43,13 @@ class TimedTask:
         return self.end_ns - self.start_ns
 
     @property
+    def transition_dma_bytes(self) -> int:
+        return self.transition_ddr_bytes + self.transition_cmx_bytes
+
+    @property
     def ddr_bytes(self) -> int:
-        return self.weight_ddr_bytes + self.act_in_ddr_bytes + self.act_out_ddr_bytes
+        moved = self.act_in_ddr_bytes + self.act_out_ddr_bytes + self.transition_ddr_bytes
+        return self.weight_ddr_bytes + moved
 
 
 @dataclass(frozen=True)
