@@ -39,32 +39,61 @@ def parse_input_shape(item: str) -> tuple[str, tuple[int, ...]]:
     return name, shape
 
 
+def parse_strategy(item: str) -> tuple[str, str]:
+    """``LAYER=SOK`` or ``all=SOH`` -> (layer, strategy)."""
+    layer, sep, strategy = item.rpartition("=")
+    if not sep or not layer or not strategy:
+        raise UsageError(f"--strategy {item!r} must look like LAYER=SOK or all=SOH")
+    return layer, strategy
+
+
+ModelArg = Annotated[Path, typer.Argument(help="ONNX model file (weights may be absent)")]
+ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")]
+PrecisionOpt = Annotated[str | None, typer.Option(help="force int8 or fp16 for every op")]
+InputShapeOpt = Annotated[list[str] | None, typer.Option(
+    "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")]
+CostOpt = Annotated[str, typer.Option(help="cost model")]
+PolicyOpt = Annotated[str, typer.Option(
+    help="strategy choice: optimal (whole-graph search) or compiler (the NPU compiler's greedy rule)")]
+StrategyOpt = Annotated[list[str] | None, typer.Option(
+    "--strategy", help="force a strategy: LAYER=SOK, or all=SOH (repeatable)")]
+
+
+def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] | None,
+         set_: list[str] | None, cost: str, policy: str, strategy: list[str] | None):
+    from nbperf.api import estimate as run_estimate
+
+    if precision not in (None, "int8", "fp16"):
+        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
+    shapes = dict(parse_input_shape(s) for s in input_shape or [])
+    forced = dict(parse_strategy(s) for s in strategy or [])
+    return run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
+                        arch_overrides=set_ or [], cost_model=cost, policy=policy, strategies=forced)
+
+
 @app.command()
 def estimate(
-    model: Annotated[Path, typer.Argument(help="ONNX model file (weights may be absent)")],
-    arch: Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")] = "npu4000",
-    precision: Annotated[str | None, typer.Option(help="force int8 or fp16 for every op")] = None,
-    input_shape: Annotated[list[str] | None, typer.Option(
-        "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")] = None,
-    cost: Annotated[str, typer.Option(help="cost model")] = "math",
+    model: ModelArg,
+    arch: ArchOpt = "npu4000",
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
     top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the latency line")] = False,
 ) -> None:
     """Estimate latency, FPS and per-layer cost of MODEL on an NPU."""
-    from nbperf.api import estimate as run_estimate
     from nbperf.report import print_report, write_csv, write_json
 
-    if precision not in (None, "int8", "fp16"):
-        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
-    shapes = dict(parse_input_shape(s) for s in input_shape or [])
-    result = run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
-                          arch_overrides=set_ or [], cost_model=cost)
+    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy)
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
@@ -77,6 +106,33 @@ def estimate(
         stdout.print(line, markup=False)
     else:
         print_report(result, stdout, top)
+
+
+@app.command()
+def explain(
+    model: ModelArg,
+    arch: ArchOpt = "npu4000",
+    layer: Annotated[str | None, typer.Option(
+        help="the layer to explain; without it, every layer's choice")] = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
+) -> None:
+    """Explain the split strategy of one layer (every candidate and why) or of every layer."""
+    from nbperf.cost import get_backend
+    from nbperf.report.explain_table import candidates_table, plan_table
+    from nbperf.strategy.explain import explain_layer
+
+    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy)
+    if layer is None:
+        stdout.print(plan_table(result))
+        return
+    forced = dict(parse_strategy(s) for s in strategy or [])
+    ex = explain_layer(result.graph, result.arch, get_backend(cost), layer, policy, forced)
+    stdout.print(candidates_table(ex))
 
 
 @arch_app.command("list")

@@ -148,7 +148,8 @@ def _dpu_candidates(op: NpuOp, work: DpuWork, arch: ArchSpec) -> list[Candidate]
         soh_reason = ""
     soh_work = replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)
     for strategy in (Strategy.SOH, Strategy.HKSWITCH):
-        out.append(Candidate(strategy, not soh_reason, soh_reason.replace("SOH", strategy.name), tiles,
+        label = "HKSwitch" if strategy is Strategy.HKSWITCH else "SOH"
+        out.append(Candidate(strategy, not soh_reason, soh_reason.replace("SOH", label), tiles,
                              _tile_op(op, soh_work, rows / max(1, rows_total)), _needs(op, strategy),
                              _OUT_DIST[strategy]))
     # SplitOverWidth: output columns over the tiles.
@@ -233,6 +234,11 @@ def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: Cos
         dma_ns = transfer_ns(arch, weight_ddr, Path.DDR)
         return replace(c, cmx_bytes_per_tile=footprint, fits=True, compute=compute, dma_ns=dma_ns,
                        weight_ddr_bytes=weight_ddr)
+    if c.strategy is Strategy.HKSWITCH:
+        # Its point is a broadcast output resident in CMX; tiled through DDR it is just SOH.
+        return replace(c, legal=False, cmx_bytes_per_tile=footprint,
+                       reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B per tile, "
+                              f"over the CMX budget of {int(budget)} B")
     return _tile_further(c, op, tile_op, sizer, arch, backend, (in_frac, w_frac, out_frac))
 
 

@@ -77,13 +77,19 @@ class Problem:
         for index, choice in enumerate(self.choices):
             for t in choice.ins:
                 self.last_use[t] = index
-        self._move_cache: dict[tuple[str, Dist, Need, str], Move] = {}
+        self._move_cache: dict[tuple[str, Dist, Need, str], tuple[Move, float]] = {}
 
     def moves(self, index: int, cand: Candidate, have: list[Dist]) -> list[Move]:
         choice = self.choices[index]
-        return [self._move(t, d, n, choice.op) for t, d, n in zip(choice.ins, have, cand.needs, strict=True)]
+        triples = zip(choice.ins, have, cand.needs, strict=True)
+        return [self._move(t, d, n, choice.op)[0] for t, d, n in triples]
 
-    def _move(self, tensor: str, have: Dist, need: Need, consumer: NpuOp) -> Move:
+    def move_ns(self, tensor: str, have: Dist, need: Need, consumer: NpuOp) -> float:
+        """DMA time to bring ``tensor`` from ``have`` to what ``consumer`` ``need``s."""
+        return self._move(tensor, have, need, consumer)[1]
+
+    def _move(self, tensor: str, have: Dist, need: Need, consumer: NpuOp) -> tuple[Move, float]:
+        """The move and its time, cached: the search asks for the same ones many times."""
         key = (tensor, have, need, consumer.name)
         hit = self._move_cache.get(key)
         if hit is None:
@@ -95,12 +101,16 @@ class Problem:
             else:
                 halo, rows = 0, 1
             nbytes = self.graph.tensor_bytes.get(tensor, 0)
-            hit = move(have, need, nbytes, self.arch.tiles, halo, rows, self.arch)
+            found = move(have, need, nbytes, self.arch.tiles, halo, rows, self.arch)
+            hit = (found, found.ns(self.arch))
             self._move_cache[key] = hit
         return hit
 
     def step_cost(self, index: int, cand: Candidate, have: list[Dist]) -> float:
-        return cand.cost_ns + sum(m.ns(self.arch) for m in self.moves(index, cand, have))
+        """The op's own time under ``cand`` plus moving its inputs from ``have``."""
+        choice = self.choices[index]
+        triples = zip(choice.ins, have, cand.needs, strict=True)
+        return cand.cost_ns + sum(self._move(t, d, n, choice.op)[1] for t, d, n in triples)
 
     def evaluate(self, picks: list[int]) -> float:
         """The objective of one full assignment (index into each op's ``allowed``)."""
@@ -130,8 +140,12 @@ def _parse_overrides(overrides: dict[str, str], ops: list[NpuOp]) -> dict[str, S
     return parsed
 
 
-def search_optimal(problem: Problem) -> tuple[list[int], float, bool]:
-    """Frontier dynamic programming; returns picks, objective, and whether it stayed exact."""
+def search_optimal(problem: Problem, force: dict[int, int] | None = None) -> tuple[list[int], float, bool]:
+    """Frontier dynamic programming; returns picks, objective, and whether it stayed exact.
+
+    ``force`` pins op index -> pick (used to price alternatives when explaining a choice).
+    """
+    force = force or {}
     frontier: dict[tuple[tuple[str, Dist], ...], float] = {(): 0.0}
     backs: list[dict[tuple[tuple[str, Dist], ...], tuple[tuple[tuple[str, Dist], ...], int]]] = []
     exact = True
@@ -143,6 +157,8 @@ def search_optimal(problem: Problem) -> tuple[list[int], float, bool]:
             have = [dist.get(t, Dist.DDR) for t in choice.ins]
             keep = {t: d for t, d in key if problem.last_use.get(t, -1) > index}
             for pick, cand in enumerate(choice.allowed):
+                if index in force and force[index] != pick:
+                    continue
                 total = cost + problem.step_cost(index, cand, have)
                 state = dict(keep)
                 for t in choice.outs:
@@ -207,13 +223,16 @@ def choose_strategies(graph: NpuGraph, arch: ArchSpec, backend: CostBackend, pol
     if policy not in ("optimal", "compiler"):
         raise UsageError(f"unknown strategy policy {policy!r}; use optimal or compiler")
     problem = Problem(graph, arch, backend, overrides)
-    exact = True
-    if policy == "optimal":
-        picks, objective, exact = search_optimal(problem)
-    else:
-        picks = search_compiler(problem)
-        objective = problem.evaluate(picks)
+    picks, objective, exact = solve(problem, policy)
     return build_plan(problem, picks, policy, objective, exact)
+
+
+def solve(problem: Problem, policy: str) -> tuple[list[int], float, bool]:
+    """Picks per op, the objective, and whether the search was exact, under ``policy``."""
+    if policy == "optimal":
+        return search_optimal(problem)
+    picks = search_compiler(problem)
+    return picks, problem.evaluate(picks), True
 
 
 def build_plan(problem: Problem, picks: list[int], policy: str, objective: float,

@@ -1,0 +1,59 @@
+"""Terminal tables for ``nbperf explain``: one layer's candidates, or every layer's choice."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from nbperf.api import Estimate
+from nbperf.strategy.explain import LayerExplanation
+
+SHORT = {"SplitOverHeight": "SOH", "SplitOverWidth": "SOW", "SplitOverKernel": "SOK"}
+
+
+def _us(ns: float | None) -> str:
+    return "-" if ns is None else f"{ns / 1e3:,.2f}"
+
+
+def _kb(nbytes: int) -> str:
+    return f"{nbytes / 1024:,.1f} KB"
+
+
+def candidates_table(ex: LayerExplanation) -> Table:
+    op = ex.op
+    title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {ex.arch.name}, "
+             f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute us", "own DMA us",
+                "transition in us", "transition out us", "chosen", "reason"):
+        table.add_column(col, overflow="fold")
+    for row in ex.rows:
+        c = row.candidate
+        legal = c.legal
+        table.add_row(
+            SHORT.get(c.strategy.value, c.strategy.value), "yes" if legal else "no",
+            _kb(c.cmx_bytes_per_tile) if legal else "-", ("yes" if c.fits else "no") if legal else "-",
+            str(c.subtiles) if legal else "-", _us(c.compute_ns if legal else None),
+            _us(c.dma_ns if legal else None), _us(row.transition_in_ns), _us(row.transition_out_ns),
+            "[bold green]yes[/]" if row.chosen else "", row.reason,
+        )
+    return table
+
+
+def plan_table(estimate: Estimate) -> Table:
+    """Every layer's chosen strategy with the candidates it beat."""
+    plan = estimate.plan
+    table = Table(title=f"{estimate.model} on {estimate.arch.name}: strategies ({plan.policy} policy)",
+                  title_justify="left", header_style="bold")
+    for col in ("layer", "op", "strategy", "tiles", "CMX/tile", "sub-tiles", "transition in",
+                "legal alternatives"):
+        table.add_column(col, overflow="fold")
+    for task in estimate.schedule.tasks:
+        placement = plan.placements[task.op.name]
+        others = [SHORT.get(c.strategy.value, c.strategy.value) for c in placement.considered
+                  if c.legal and c is not placement.chosen]
+        moves = [m.kind for m in placement.moves_in if m.kind]
+        table.add_row(task.op.name, task.op.op_type, SHORT.get(task.strategy, task.strategy),
+                      str(task.tiles_used), _kb(task.cmx_bytes), str(task.subtiles),
+                      f"{', '.join(moves)} {task.transition_ns / 1e3:,.2f} us" if moves else "-",
+                      ", ".join(others) or "-")
+    return table
