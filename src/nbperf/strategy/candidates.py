@@ -237,8 +237,8 @@ def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: Cos
     if c.strategy is Strategy.HKSWITCH:
         # Its point is a broadcast output resident in CMX; tiled through DDR it is just SOH.
         return replace(c, legal=False, cmx_bytes_per_tile=footprint,
-                       reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B per tile, "
-                              f"over the CMX budget of {int(budget)} B")
+                       reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B "
+                              f"per tile, over the CMX budget of {int(budget)} B")
     return _tile_further(c, op, tile_op, sizer, arch, backend, (in_frac, w_frac, out_frac))
 
 
