@@ -247,33 +247,44 @@ def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: 
     """Split the tile's share into sub-tiles that fit the pipelined budget, streaming via DDR.
 
     Like the compiler: over output channels first when weights outweigh activations, else over
-    H; the sub-tile count grows until a sub-tile fits.
+    H; the sub-tile count grows until a sub-tile fits, over both axes when one is not enough.
     """
     in_frac, w_frac, out_frac = fracs
     budget = arch.cmx.bytes_per_tile * arch.compiler.pipelined_tiling_budget
     acts = sum(sizer.data_bytes) * in_frac + sum(sizer.out_bytes) * out_frac
     weights = sizer.weights * w_frac
     work = tile_op.dpu
-    order = ["K", "H"] if weights > acts else ["H", "K"]
-    for axis in order:
-        limit = (work.out_k // 16 if axis == "K" else work.out_h if not work.flat_spatial else work.out_w) \
-            if work is not None else max(1, tile_op.elements // 1024)
-        for n in range(2, max(2, limit) + 1):
-            if axis == "H":
-                sub = sizer.footprint(in_frac / n, w_frac, out_frac / n)
-            else:
-                sub = sizer.footprint(in_frac, w_frac / n, out_frac / n)
-            if sub <= budget:
-                one = backend.compute(tile_op, arch)
-                extra = one.overhead_cycles * (n - 1)  # every sub-tile is a task of its own
-                compute = replace(one, cycles=one.cycles + extra, overhead_cycles=one.overhead_cycles + extra)
-                streamed = sum(sizer.data_bytes) + sum(sizer.out_bytes) + sizer.weights - op.weight_bytes
-                weight_ddr = op.weight_bytes
-                dma_ns = transfer_ns(arch, streamed + weight_ddr, Path.DDR, n)
-                return replace(c, cmx_bytes_per_tile=sub, fits=False, subtiles=n, tiled_over=axis,
-                               compute=compute, dma_ns=dma_ns, weight_ddr_bytes=weight_ddr,
-                               stream_ddr_bytes=streamed, needs=tuple(Need.DDR for _ in op.inputs),
-                               out_dist=Dist.DDR)
+    if work is not None:
+        max_h = work.out_w if work.flat_spatial else work.out_h
+        max_k = max(1, math.ceil(work.out_k / arch.compiler.sok_channel_block))
+    else:  # SHAVE: split its elements over rows
+        max_h, max_k = max(1, tile_op.elements // 256), 1
+    k_first = weights > acts
+    for n_h, n_k in _splits(max_h, max_k, k_first):
+        sub = sizer.footprint(in_frac / n_h, w_frac / n_k, out_frac / (n_h * n_k))
+        if sub > budget:
+            continue
+        n = n_h * n_k
+        one = backend.compute(tile_op, arch)
+        extra = one.overhead_cycles * (n - 1)  # every sub-tile is a task of its own
+        compute = replace(one, cycles=one.cycles + extra, overhead_cycles=one.overhead_cycles + extra)
+        # Channel sub-tiles re-read the whole input once per channel block.
+        streamed = sum(sizer.data_bytes) * n_k + sum(sizer.out_bytes) + sizer.weights - op.weight_bytes
+        dma_ns = transfer_ns(arch, streamed + op.weight_bytes, Path.DDR, n)
+        axis = "H" if n_k == 1 else "K" if n_h == 1 else "HK"
+        return replace(c, cmx_bytes_per_tile=sub, fits=False, subtiles=n, tiled_over=axis,
+                       compute=compute, dma_ns=dma_ns, weight_ddr_bytes=op.weight_bytes,
+                       stream_ddr_bytes=streamed, needs=tuple(Need.DDR for _ in op.inputs), out_dist=Dist.DDR)
     full = sizer.footprint(in_frac, w_frac, out_frac)
     return replace(c, legal=False, cmx_bytes_per_tile=full,
                    reason=f"does not fit CMX even tiled: {full} B per tile over a budget of {int(budget)} B")
+
+
+def _splits(max_h: int, max_k: int, k_first: bool):
+    """(sub-tiles over H, over K) in the compiler's order: one axis first, then both, growing."""
+    first = [(1, k) for k in range(2, max_k + 1)] if k_first else [(h, 1) for h in range(2, max_h + 1)]
+    second = [(h, 1) for h in range(2, max_h + 1)] if k_first else [(1, k) for k in range(2, max_k + 1)]
+    yield from first
+    yield from second
+    both = ((h, k) for h in range(2, max_h + 1) for k in range(2, max_k + 1))
+    yield from sorted(both, key=lambda hk: hk[0] * hk[1])
