@@ -18,6 +18,7 @@ from onnx import ModelProto, NodeProto, TensorProto, TypeProto, helper, numpy_he
 
 from nbperf.errors import ModelError
 from nbperf.frontend.attrs import convert_attrs
+from nbperf.frontend.checks import check_attributes, check_node, check_shape
 from nbperf.frontend.dtypes import elem_of_array
 from nbperf.frontend.folding import (
     BOUNDED_OUTPUT,
@@ -98,6 +99,7 @@ class _Propagator:
         self._add_initializers()
         inputs = model_inputs(g, set(self.tensors))
         for name, (elem, shape) in resolve_input_shapes(inputs, input_shapes, self.path).items():
+            check_shape(self.path, f"input '{name}'", shape)
             self.tensors[name] = TInfo(elem, shape)
 
         protos = list(g.node)
@@ -140,10 +142,12 @@ class _Propagator:
             shape = tuple(int(d) for d in t.dims)
             if any(d < 0 for d in shape):
                 raise invalid(self.path, f"initializer '{t.name}' has a negative dimension {list(shape)}")
+            check_shape(self.path, f"initializer '{t.name}'", shape)
             inline = t if t.data_location != TensorProto.EXTERNAL else None
             self.tensors[t.name] = TInfo(t.data_type, shape, const=True, proto=inline)
         for s in self.graph.sparse_initializer:
             shape = tuple(int(d) for d in s.dims)
+            check_shape(self.path, f"sparse initializer '{s.values.name}'", shape)
             self.tensors[s.values.name] = TInfo(s.values.data_type, shape, const=True)
 
     # -- one node ------------------------------------------------------------------------------
@@ -158,8 +162,12 @@ class _Propagator:
         ins = [self.tensors[n] if n else None for n in node.input]
         present = [t for t in ins if t is not None]
         all_const = all(t.const for t in present)
+        version = self.opsets.get(domain)
+        schema = self.inferer.schema(op, domain, version) if version is not None else None
+        check_attributes(node, schema, label, self.path)
+        check_node(node, label, self.path, [t.shape if t else None for t in ins], standard=domain == "")
 
-        if domain == "":
+        if domain == "" and node.output[0]:
             if op == "Constant":
                 self._constant(node, label)
                 return tuple(node.output)
@@ -171,8 +179,6 @@ class _Propagator:
                 self._set_value(node.output[0], _shape_op(node, ins[0].shape))
                 return tuple(node.output)
 
-        version = self.opsets.get(domain)
-        schema = self.inferer.schema(op, domain, version) if version is not None else None
         inferred: dict[str, InferredType] = {}
         failure: str | None = None
         if schema is not None:
@@ -186,6 +192,11 @@ class _Propagator:
         foldable = all_const and is_foldable_op(node, domain, [t.value if t else None for t in ins])
         if foldable and version is not None and self._try_evaluate(node, version, ins, inferred):
             return tuple(node.output)
+        if failure is not None:
+            # ONNX rejected the node (wrong ranks, bad attributes...): a shape the file declares for
+            # its output does not make it valid, and lowering must not see it.
+            out = next(o for o in node.output if o)
+            raise self._unresolved(node, label, out, domain, True, inferred, failure)
 
         outputs = list(node.output)
         for k, out in enumerate(outputs):
@@ -193,11 +204,12 @@ class _Propagator:
                 continue
             resolved = self._static(inferred.get(out)) or self._static(_declared(self.declared.get(out)))
             if resolved is None:
-                if out not in self.needed:
+                if k > 0 and out not in self.needed:
                     outputs[k] = ""  # an unused optional output nobody can size: drop it
                     continue
                 raise self._unresolved(node, label, out, domain, schema is not None, inferred, failure)
             elem, shape = resolved
+            check_shape(self.path, f"output '{out}' of node '{label}' ({op})", shape)
             if not elem:
                 elem = present[0].elem if present else TensorProto.FLOAT
             if not foldable and 0 in shape:
@@ -215,7 +227,9 @@ class _Propagator:
             self._set_value(out, value)
         elif proto is not None:
             inline = proto if proto.data_location != TensorProto.EXTERNAL else None
-            self.tensors[out] = TInfo(proto.data_type, tuple(int(d) for d in proto.dims), True, proto=inline)
+            shape = tuple(int(d) for d in proto.dims)
+            check_shape(self.path, f"the value of Constant node '{label}'", shape)
+            self.tensors[out] = TInfo(proto.data_type, shape, True, proto=inline)
         else:
             raise invalid(self.path, f"Constant node '{label}' has no usable value attribute")
 
@@ -273,6 +287,8 @@ class _Propagator:
             tp = self._type_cache.get(name)
             if tp is None:
                 t = self.tensors[name]
+                # ONNX's C++ inference aborts the process on some negative dims: never hand it one.
+                check_shape(self.path, f"tensor '{name}'", t.shape)
                 tp = helper.make_tensor_type_proto(t.elem, t.shape)
                 self._type_cache[name] = tp
             types[name] = tp

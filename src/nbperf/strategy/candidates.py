@@ -100,14 +100,18 @@ class _Sizer:
         self.op, self.arch = op, arch
         self.data = [i for i in op.inputs if i not in op.weight_inputs]
         self.data_bytes = [tensor_bytes.get(i, 0) for i in self.data]
-        self.weights = op.weight_bytes + sum(tensor_bytes.get(i, 0) for i in op.weight_inputs)
+        self.weight_like = [tensor_bytes.get(i, 0) for i in op.weight_inputs]
+        self.weights = op.weight_bytes + sum(self.weight_like)
         self.out_bytes = [tensor_bytes.get(o, 0) for o in op.outputs]
 
     def footprint(self, in_frac: float, weight_frac: float, out_frac: float) -> int:
+        """Per-tile bytes. Activations used as weights (attention K, V) are whole tensors in CMX:
+        only constant weights split over the tiles."""
         a = self.arch.cmx.alignment_bytes
         ins = sum(align(math.ceil(b * in_frac), a) for b in self.data_bytes)
         outs = sum(align(math.ceil(b * out_frac), a) for b in self.out_bytes)
-        w = align(math.ceil(self.weights * weight_frac), a) if self.weights else 0
+        w = align(math.ceil(self.op.weight_bytes * weight_frac), a) if self.op.weight_bytes else 0
+        w += sum(align(b, a) for b in self.weight_like)
         return ins + w + outs
 
 
@@ -120,7 +124,7 @@ def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
     elif op.engine is Engine.SHAVE:
         raw = _shave_candidates(op, arch)
     else:
-        raw = _dma_candidates(op)
+        raw = _dma_candidates(op, arch)
     return [_finish(c, op, sizer, arch, backend) if c.legal else c for c in raw]
 
 
@@ -190,10 +194,14 @@ def _shave_candidates(op: NpuOp, arch: ArchSpec) -> list[Candidate]:
     return out
 
 
-def _dma_candidates(op: NpuOp) -> list[Candidate]:
-    # DMA engines read from any tile or DDR and write the result broadcast (multicast) to all tiles.
+def _dma_candidates(op: NpuOp, arch: ArchSpec) -> list[Candidate]:
+    """DMA engines read from any tile or DDR and write the result broadcast to every tile
+    (Clustering), split over the tiles' rows (SOH), or to DDR when it fits neither."""
     needs = tuple(Need.ANY for _ in op.inputs)
-    return [Candidate(Strategy.CLUSTERING, True, "", 1, op, needs, Dist.DUPLICATED)]
+    out = [Candidate(Strategy.CLUSTERING, True, "", 1, op, needs, Dist.DUPLICATED)]
+    if arch.tiles > 1:
+        out.append(Candidate(Strategy.SOH, True, "", arch.tiles, op, needs, Dist.SEG_H))
+    return out
 
 
 def _fractions(c: Candidate, op: NpuOp) -> tuple[float, float, float]:
@@ -227,9 +235,17 @@ def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: Cos
     compute = backend.compute(tile_op, arch)
     weight_ddr = op.weight_bytes  # weight-like activations (attention K, V) arrive by transitions
     if op.engine is Engine.DMA:
-        dma_ns = transfer_ns(arch, op.output_bytes, Path.CMX) + transfer_ns(arch, op.weight_bytes, Path.DDR)
-        return replace(c, cmx_bytes_per_tile=footprint, fits=True, dma_ns=dma_ns,
-                       weight_ddr_bytes=op.weight_bytes, copy_cmx_bytes=op.output_bytes)
+        # Only the output is this op's: its inputs stay wherever their producers put them.
+        share = 1 / arch.tiles if c.out_dist is Dist.SEG_H else 1.0
+        footprint = sizer.footprint(0.0, 0.0, share)
+        if footprint <= budget:
+            dma_ns = transfer_ns(arch, op.output_bytes, Path.CMX) + transfer_ns(arch, op.weight_bytes, Path.DDR)
+            return replace(c, cmx_bytes_per_tile=footprint, fits=True, dma_ns=dma_ns,
+                           weight_ddr_bytes=op.weight_bytes, copy_cmx_bytes=op.output_bytes)
+        # Too big for CMX: the copy goes straight to DDR.
+        dma_ns = transfer_ns(arch, op.output_bytes + op.weight_bytes, Path.DDR)
+        return replace(c, cmx_bytes_per_tile=0, fits=False, dma_ns=dma_ns, weight_ddr_bytes=op.weight_bytes,
+                       stream_ddr_bytes=op.output_bytes, out_dist=Dist.DDR, tiled_over="DDR")
     if footprint <= budget:
         dma_ns = transfer_ns(arch, weight_ddr, Path.DDR)
         return replace(c, cmx_bytes_per_tile=footprint, fits=True, compute=compute, dma_ns=dma_ns,

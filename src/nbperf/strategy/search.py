@@ -46,6 +46,7 @@ class Problem:
     def __init__(self, graph: NpuGraph, arch: ArchSpec, backend: CostBackend,
                  overrides: dict[str, str] | None = None) -> None:
         self.graph, self.arch = graph, arch
+        self.budget = arch.cmx.bytes_per_tile * arch.cmx.tiling_budget
         self.notes: list[str] = []
         ops = [op for op in graph.ops if not op.is_free]
         forced = _parse_overrides(overrides or {}, ops)
@@ -80,9 +81,24 @@ class Problem:
         self._move_cache: dict[tuple[str, Dist, Need, str], tuple[Move, float]] = {}
 
     def moves(self, index: int, cand: Candidate, have: list[Dist]) -> list[Move]:
+        return [m for m, _ in self._input_moves(index, cand, have)]
+
+    def _input_moves(self, index: int, cand: Candidate, have: list[Dist]) -> list[tuple[Move, float]]:
+        """Moves of every input. A whole (duplicated) copy read as a split stays whole in CMX; if
+        that overflows the tile, the consumer reloads just its split instead (spill + reload)."""
         choice = self.choices[index]
-        triples = zip(choice.ins, have, cand.needs, strict=True)
-        return [self._move(t, d, n, choice.op)[0] for t, d, n in triples]
+        triples = list(zip(choice.ins, have, cand.needs, strict=True))
+        extra = sum(self.graph.tensor_bytes.get(t, 0) * (1 - 1 / self.arch.tiles)
+                    for t, d, n in triples if d is Dist.DUPLICATED and n in (Need.SEG_H, Need.SEG_W))
+        tight = extra and cand.fits and cand.cmx_bytes_per_tile + extra > self.budget
+        moves = []
+        for t, d, n in triples:
+            if tight and d is Dist.DUPLICATED and n in (Need.SEG_H, Need.SEG_W):
+                m = Move("spill-reload", ddr_bytes=2 * self.graph.tensor_bytes.get(t, 0))
+                moves.append((m, m.ns(self.arch)))
+            else:
+                moves.append(self._move(t, d, n, choice.op))
+        return moves
 
     def move_ns(self, tensor: str, have: Dist, need: Need, consumer: NpuOp) -> float:
         """DMA time to bring ``tensor`` from ``have`` to what ``consumer`` ``need``s."""
@@ -108,9 +124,7 @@ class Problem:
 
     def step_cost(self, index: int, cand: Candidate, have: list[Dist]) -> float:
         """The op's own time under ``cand`` plus moving its inputs from ``have``."""
-        choice = self.choices[index]
-        triples = zip(choice.ins, have, cand.needs, strict=True)
-        return cand.cost_ns + sum(self._move(t, d, n, choice.op)[1] for t, d, n in triples)
+        return cand.cost_ns + sum(ns for _, ns in self._input_moves(index, cand, have))
 
     def evaluate(self, picks: list[int]) -> float:
         """The objective of one full assignment (index into each op's ``allowed``)."""

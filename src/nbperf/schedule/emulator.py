@@ -1,0 +1,246 @@
+"""Event-driven emulation of a task graph on the NPU's engines (the VPU-EM role).
+
+Engines: one DPU and one SHAVE queue per tile, and the DMA channels; each runs its tasks in the
+static order, one at a time. DDR transfers share the DDR bandwidth (each active transfer gets an
+equal share, capped by its channel's own rate) after the DDR latency. Every dependency between
+tasks on different engines goes through a hardware barrier: a producer needs a free physical
+barrier to start and holds it until all its consumers have started, so when barriers run out,
+tasks wait, and the wait is recorded. Deterministic: ties break by task order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from nbperf.arch.model import ArchSpec
+from nbperf.cost.dma import Path
+from nbperf.errors import InfeasibleError
+from nbperf.schedule.taskgraph import TaskGraph, TaskKind
+
+
+@dataclass(frozen=True)
+class TaskTime:
+    start_ns: float
+    end_ns: float
+    engine: str
+    barrier_wait_ns: float
+
+
+@dataclass
+class Emulation:
+    graph: TaskGraph
+    times: list[TaskTime]
+    makespan_ns: float
+    engine_busy_ns: dict[str, float]
+    critical_path: list[int]
+    barriers_in_flight_max: int
+    virtual_barriers: int
+    barrier_stall_ns: float
+    barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)  # (acquire, release, producer)
+
+
+def engine_of(task, dma_channel: int) -> str:
+    if task.kind is TaskKind.DMA:
+        return f"DMA{dma_channel}"
+    return f"{task.kind.value}{task.tile}"
+
+
+def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emulation:
+    tasks = tg.tasks
+    n = len(tasks)
+    physical = arch.barriers if barriers is None else barriers
+    channels = arch.dma.channels
+    channel_rate = arch.dma.cmx_bandwidth_gbps  # bytes per ns of one channel
+    ddr_rate = arch.dma.ddr_bandwidth_gbps
+    # Static engine assignment: DMA tasks round-robin over the channels in task order.
+    engine: list[str] = []
+    dma_count = 0
+    for t in tasks:
+        engine.append(engine_of(t, dma_count % channels))
+        dma_count += t.kind is TaskKind.DMA
+    queues: dict[str, list[int]] = {}
+    for t in tasks:
+        queues.setdefault(engine[t.id], []).append(t.id)
+    head = {e: 0 for e in queues}
+    deps = reduce_dependencies(tasks, engine)
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for t in tasks:
+        for d in deps[t.id]:
+            consumers[d].append(t.id)
+    # A producer needs a barrier when a consumer runs on another engine.
+    needs_barrier = [any(engine[c] != engine[t.id] for c in consumers[t.id]) for t in tasks]
+    waiting_starts = [sum(1 for c in consumers[i] if engine[c] != engine[i]) for i in range(n)]
+    remaining_deps = [len(d) for d in deps]
+    start = [0.0] * n
+    end = [-1.0] * n
+    ready_at = [0.0] * n
+    barrier_wait = [0.0] * n
+    free_barriers = physical
+    in_flight = 0
+    max_in_flight = 0
+    acquired_at: dict[int, float] = {}
+    intervals: list[tuple[float, float, int]] = []
+    busy: dict[str, bool] = {e: False for e in queues}
+    busy_ns: dict[str, float] = {e: 0.0 for e in queues}
+    events: list[tuple[float, int, int, str]] = []  # (time, seq, task, kind)
+    seq = 0
+    # DDR sharing: active transfers with remaining bytes; versions invalidate stale completions.
+    active: dict[int, float] = {}
+    last_update = 0.0
+    version = [0] * n
+    now = 0.0
+    done = 0
+
+    def push(time: float, task: int, kind: str) -> None:
+        nonlocal seq
+        heapq.heappush(events, (time, seq, task, kind))
+        seq += 1
+
+    def ddr_share() -> float:
+        return min(channel_rate, ddr_rate / max(1, len(active)))
+
+    def settle(time: float) -> None:
+        nonlocal last_update
+        if active:
+            moved = (time - last_update) * ddr_share()
+            for t in active:
+                active[t] = max(0.0, active[t] - moved)
+        last_update = time
+
+    def reschedule(time: float) -> None:
+        rate = ddr_share()
+        for t, left in active.items():
+            version[t] += 1
+            push(time + left / rate, t, f"end{version[t]}")
+
+    def try_start(time: float) -> None:
+        nonlocal free_barriers, in_flight, max_in_flight
+        progressed = True
+        while progressed:
+            progressed = False
+            for e in sorted(queues):
+                if busy[e] or head[e] >= len(queues[e]):
+                    continue
+                i = queues[e][head[e]]
+                if remaining_deps[i]:
+                    continue
+                if needs_barrier[i]:
+                    if free_barriers == 0:
+                        continue
+                    free_barriers -= 1
+                    in_flight += 1
+                    max_in_flight = max(max_in_flight, in_flight)
+                    acquired_at[i] = time
+                    barrier_wait[i] = time - max(ready_at[i], _engine_free_at.get(e, 0.0))
+                head[e] += 1
+                busy[e] = True
+                start[i] = time
+                _begin(i, time)
+                progressed = True
+                # Starting consumes this task's place in its producers' barriers.
+                for d in deps[i]:
+                    if engine[d] != e and needs_barrier[d]:
+                        waiting_starts[d] -= 1
+                        if waiting_starts[d] == 0:
+                            free_barriers += 1
+                            in_flight -= 1
+                            intervals.append((acquired_at[d], time, d))
+
+    _engine_free_at: dict[str, float] = {}
+
+    def _begin(i: int, time: float) -> None:
+        t = tasks[i]
+        if t.kind is not TaskKind.DMA:
+            push(time + t.duration_ns, i, "end")
+            return
+        setup = arch.dma.task_overhead_ns
+        if t.path is Path.DDR:
+            push(time + setup + arch.dma.ddr_latency_ns, i, "xfer")
+        else:
+            push(time + setup + t.nbytes / channel_rate, i, "end")
+
+    try_start(0.0)
+    while events:
+        now, _, i, kind = heapq.heappop(events)
+        if kind == "xfer":
+            settle(now)
+            active[i] = float(tasks[i].nbytes)
+            reschedule(now)
+            continue
+        if kind.startswith("end") and kind != "end":
+            if i not in active or kind != f"end{version[i]}":
+                continue  # superseded by a rate change
+            settle(now)
+            del active[i]
+            reschedule(now)
+        end[i] = now
+        done += 1
+        e = engine[i]
+        busy[e] = False
+        busy_ns[e] += now - start[i]
+        _engine_free_at[e] = now
+        for c in consumers[i]:
+            remaining_deps[c] -= 1
+            if remaining_deps[c] == 0:
+                ready_at[c] = now
+        if not needs_barrier[i] or waiting_starts[i] == 0:
+            pass
+        try_start(now)
+    if done != n:
+        stuck = next(tasks[queues[e][head[e]]].name for e in sorted(queues) if head[e] < len(queues[e]))
+        raise InfeasibleError(f"the task graph deadlocks with {physical} hardware barriers "
+                              f"(first blocked task: {stuck}); give the arch more barriers")
+    makespan = max(end, default=0.0)
+    times = [TaskTime(start[i], end[i], engine[i], max(0.0, barrier_wait[i])) for i in range(n)]
+    return Emulation(tg, times, makespan, busy_ns, _critical_path(tasks, times, queues),
+                     max_in_flight, sum(needs_barrier), sum(t.barrier_wait_ns for t in times), intervals)
+
+
+def reduce_dependencies(tasks, engine: list[str]) -> list[list[int]]:
+    """Drop dependencies implied by others or by the in-order engine queues.
+
+    Like the compiler before it assigns barriers: only edges that order something new need one.
+    Ancestor sets are bit sets (Python ints); tasks come in a topological order (deps have
+    lower ids).
+    """
+    reach = [0] * len(tasks)
+    last_on_engine: dict[str, int] = {}
+    reduced: list[list[int]] = []
+    for t in tasks:
+        preds = set(t.deps)
+        previous = last_on_engine.get(engine[t.id])
+        if previous is not None:
+            preds.add(previous)
+        ancestors = 0
+        for p in preds:
+            ancestors |= reach[p]
+        keep = sorted(d for d in t.deps if not (ancestors >> d) & 1 and d != previous)
+        reduced.append(keep)
+        for p in preds:
+            ancestors |= 1 << p
+        reach[t.id] = ancestors
+        last_on_engine[engine[t.id]] = t.id
+    return reduced
+
+
+def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -> list[int]:
+    """Walk back from the last task through whatever finished last before each start."""
+    if not tasks:
+        return []
+    previous_on_engine: dict[int, int] = {}
+    for ids in queues.values():
+        for a, b in zip(ids, ids[1:], strict=False):
+            previous_on_engine[b] = a
+    current = max(range(len(tasks)), key=lambda i: (times[i].end_ns, -i))
+    path = [current]
+    while True:
+        options = list(tasks[current].deps)
+        if current in previous_on_engine:
+            options.append(previous_on_engine[current])
+        options = [o for o in options if times[o].end_ns <= times[current].start_ns + 1e-6]
+        if not options:
+            break
+        current = max(options, key=lambda o: (times[o].end_ns, o))
+        path.append(current)
+    return path[::-1]
