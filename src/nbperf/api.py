@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbperf.arch import ArchSpec, Precision, load_arch
-from nbperf.cost import get_backend
+from nbperf.cost import GRAPH_MODELS, get_backend
 from nbperf.errors import UsageError
 from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.lower import NpuGraph, lower
 from nbperf.schedule import Schedule, schedule_serial
+from nbperf.schedule.emulated import schedule_from_emulation
+from nbperf.schedule.emulator import Emulation, emulate
+from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, build_task_graph
 from nbperf.strategy import StrategyPlan, choose_strategies
 
 
@@ -30,6 +33,7 @@ class Estimate:
     graph: NpuGraph
     plan: StrategyPlan
     schedule: Schedule
+    emulation: Emulation | None = None  # the per-task timeline, with --cost emulator
 
     @property
     def inference_overhead_ns(self) -> float:
@@ -82,6 +86,8 @@ def estimate(
     cost_model: str = "math",
     policy: str = "optimal",
     strategies: dict[str, str] | None = None,
+    prefetch_depth: int = DEFAULT_PREFETCH_DEPTH,
+    barriers: int | None = None,
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
@@ -91,6 +97,9 @@ def estimate(
     ``section.field=value`` edits applied to a named or file arch; ``policy`` picks strategies by
     whole-graph search (``optimal``) or the NPU compiler's greedy rule (``compiler``);
     ``strategies`` forces strategies by layer name (``{"conv1": "SOK", "all": "SOH"}``).
+    ``cost_model="emulator"`` runs the task graph in an event-driven emulation (per-task times from
+    the math model), with ``prefetch_depth`` ops of weight prefetch and ``barriers`` overriding the
+    arch's hardware barrier count.
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
@@ -100,13 +109,20 @@ def estimate(
         spec = arch
     else:
         spec = load_arch(arch, arch_overrides)
-    backend = get_backend(cost_model)
+    emulated = cost_model in GRAPH_MODELS
+    backend = get_backend(GRAPH_MODELS.get(cost_model, cost_model))
     graph = model if isinstance(model, Graph) else load_model(model, input_shapes)  # frontend
     npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
     plan = choose_strategies(npu_graph, spec, backend, policy, strategies)  # strategy: split per op
-    schedule = schedule_serial(npu_graph, spec, plan)  # schedule: CMX residency, transitions, time
+    emulation = None
+    if emulated:
+        tasks = build_task_graph(npu_graph, spec, plan, prefetch_depth)  # schedule: tasks, CMX, spills
+        emulation = emulate(tasks, spec, barriers)  # cost: event-driven run on the engines
+        schedule = schedule_from_emulation(npu_graph, spec, plan, emulation)
+    else:
+        schedule = schedule_serial(npu_graph, spec, plan)  # schedule: CMX residency, transitions, time
     used = {t.op.precision for t in schedule.tasks}
     name = graph.name if isinstance(model, Graph) else Path(model).name
     return Estimate(model=name, arch=spec, precision="mixed" if len(used) > 1 else (used.pop() if used
-                    else npu_graph.default_precision), cost_model=backend.name, graph=npu_graph,
-                    plan=plan, schedule=schedule)
+                    else npu_graph.default_precision), cost_model=cost_model, graph=npu_graph,
+                    plan=plan, schedule=schedule, emulation=emulation)

@@ -62,7 +62,7 @@ StrategyOpt = Annotated[list[str] | None, typer.Option(
 
 
 def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] | None,
-         set_: list[str] | None, cost: str, policy: str, strategy: list[str] | None):
+         set_: list[str] | None, cost: str, policy: str, strategy: list[str] | None, **extra):
     from nbperf.api import estimate as run_estimate
 
     if precision not in (None, "int8", "fp16"):
@@ -70,7 +70,8 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
     shapes = dict(parse_input_shape(s) for s in input_shape or [])
     forced = dict(parse_strategy(s) for s in strategy or [])
     return run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
-                        arch_overrides=set_ or [], cost_model=cost, policy=policy, strategies=forced)
+                        arch_overrides=set_ or [], cost_model=cost, policy=policy, strategies=forced,
+                        **extra)
 
 
 @app.command()
@@ -84,6 +85,10 @@ def estimate(
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
+    trace_path: Annotated[Path | None, typer.Option(
+        "--trace", help="write a Perfetto / Chrome trace here (needs --cost emulator)")] = None,
+    prefetch_depth: Annotated[int, typer.Option(help="emulator: ops ahead whose weights are prefetched")] = 2,
+    barriers: Annotated[int | None, typer.Option(help="emulator: override the arch's barrier count")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
     top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the latency line")] = False,
@@ -93,7 +98,12 @@ def estimate(
 
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
-    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy)
+    if trace_path is not None and cost != "emulator":
+        raise UsageError("--trace needs --cost emulator: the math model has no per-engine timeline")
+    if prefetch_depth < 0 or (barriers is not None and barriers < 1):
+        raise UsageError("--prefetch-depth must be >= 0 and --barriers >= 1")
+    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy,
+                  prefetch_depth=prefetch_depth, barriers=barriers)
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
@@ -101,6 +111,10 @@ def estimate(
         write_json(result, json_path)
     if csv_path:
         write_csv(result, csv_path)
+    if trace_path:
+        from nbperf.report.trace import write_trace
+
+        write_trace(result, trace_path)
     if quiet:
         line = f"{result.model} on {result.arch.name}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS"
         stdout.print(line, markup=False)

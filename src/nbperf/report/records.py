@@ -83,4 +83,33 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "inference_overhead_us": _r(arch.inference_overhead_us),
         "unknown_ops": list(estimate.unknown_ops),
         "layers": [layer_record(t, estimate) for t in estimate.schedule.tasks],
+        **({"emulation": emulation_record(estimate)} if estimate.emulation is not None else {}),
+    }
+
+
+def emulation_record(estimate: Estimate) -> dict[str, Any]:
+    """Per-task timeline and resource figures of an emulated estimate."""
+    em = estimate.emulation
+    assert em is not None
+    tg = em.graph
+    span = em.makespan_ns or 1.0
+    return {
+        "tasks_count": len(tg.tasks),
+        "peak_cmx_bytes_per_tile": tg.peak_cmx_bytes,
+        "cmx_fragmentation_at_peak": [_r(f) for f in tg.fragmentation],
+        "spilled_bytes": tg.spilled_bytes,
+        "prefetch_depth": tg.prefetch_depth,
+        "barriers_available": estimate.arch.barriers,
+        "barriers_used": em.barriers_in_flight_max,
+        "virtual_barriers": em.virtual_barriers,
+        "barrier_stall_us": _r(em.barrier_stall_ns / 1e3),
+        "engine_utilisation": {e: _r(busy / span) for e, busy in sorted(em.engine_busy_ns.items())},
+        "critical_path": [tg.tasks[i].name for i in em.critical_path],
+        "tasks": [
+            {"id": t.id, "name": t.name, "layer": t.layer, "kind": t.kind.value, "role": t.role,
+             "engine": tm.engine, "tile": t.tile, "bytes": t.nbytes, "deps": sorted(t.deps),
+             "start_us": _r(tm.start_ns / 1e3), "end_us": _r(tm.end_ns / 1e3),
+             "barrier_wait_us": _r(tm.barrier_wait_ns / 1e3)}
+            for t, tm in zip(tg.tasks, em.times, strict=True)
+        ],
     }

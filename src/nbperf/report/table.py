@@ -73,6 +73,16 @@ def totals_table(estimate: Estimate) -> Table:
                                  f"{sum(t.transition_ns for t in tasks) / 1e3:,.1f} us"),
         ("schedule", estimate.schedule.description),
     ]
+    em = estimate.emulation
+    if em is not None:
+        peak = ", ".join(f"{b / 1024:,.0f} KB" for b in em.graph.peak_cmx_bytes)
+        rows.append(("peak CMX per tile", peak))
+        rows.append(("barriers", f"{em.barriers_in_flight_max} of {arch.barriers} in flight at most, "
+                                 f"{em.virtual_barriers} virtual, "
+                                 f"stalls {em.barrier_stall_ns / 1e3:,.1f} us"))
+        busy = sorted(em.engine_busy_ns.items(), key=lambda kv: -kv[1])[:4]
+        span = em.makespan_ns or 1.0
+        rows.append(("busiest engines", ", ".join(f"{e} {100 * b / span:.0f}%" for e, b in busy)))
     for note in estimate.plan.notes:
         rows.append(("strategy note", note))
     if estimate.unknown_ops:

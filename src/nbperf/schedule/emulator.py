@@ -11,6 +11,7 @@ tasks wait, and the wait is recorded. Deterministic: ties break by task order.
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from nbperf.arch.model import ArchSpec
@@ -37,7 +38,8 @@ class Emulation:
     barriers_in_flight_max: int
     virtual_barriers: int
     barrier_stall_ns: float
-    barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)  # (acquire, release, producer)
+    # (acquired, released, producer task) of every physical barrier use
+    barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)
 
 
 def engine_of(task, dma_channel: int) -> str:
@@ -230,7 +232,7 @@ def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -
         return []
     previous_on_engine: dict[int, int] = {}
     for ids in queues.values():
-        for a, b in zip(ids, ids[1:], strict=False):
+        for a, b in itertools.pairwise(ids):
             previous_on_engine[b] = a
     current = max(range(len(tasks)), key=lambda i: (times[i].end_ns, -i))
     path = [current]

@@ -81,12 +81,13 @@ class _Builder:
         self.prefetch_depth = prefetch_depth
         self.tasks: list[Task] = []
         self.buffers: list[Buffer] = []
-        self.cmx = [CmxAllocator(arch.cmx.bytes_per_tile, arch.cmx.alignment_bytes) for _ in range(arch.tiles)]
+        self.cmx = [CmxAllocator(arch.cmx.bytes_per_tile, arch.cmx.alignment_bytes)
+                    for _ in range(arch.tiles)]
         self.frag = [0.0] * arch.tiles
         self.ops = [op for op in graph.ops if not op.is_free]
         self.resident: dict[str, dict[int, Buffer]] = {}  # tensor -> tile -> buffer (producer's layout)
-        self.in_ddr: dict[str, int] = {graph.resolve(t): -1 for t in graph.inputs}  # tensor -> task that wrote it
-        self.writer: dict[str, int] = {}
+        # tensor -> the task that put it in DDR (-1: the host, for graph inputs)
+        self.in_ddr: dict[str, int] = {graph.resolve(t): -1 for t in graph.inputs}
         self.weights: dict[str, dict[int, Buffer]] = {}  # op -> tile -> weight buffer (prefetched)
         self.uses: dict[str, list[int]] = {}
         for i, op in enumerate(self.ops):
@@ -232,7 +233,7 @@ class _Builder:
                 read_bufs.extend(bufs)
                 ready |= deps
             else:
-                bufs, deps = self._convert(index, op, tensor, move.kind, move.ddr_bytes, move.cmx_bytes, tiles)
+                bufs, deps = self._convert(index, op, tensor, move.kind, move.cmx_bytes, tiles)
                 read_bufs.extend(bufs)
                 ready |= deps
         # 2. weights (maybe prefetched already)
@@ -242,7 +243,8 @@ class _Builder:
         out_tiles = list(range(self.arch.tiles)) if cand.out_dist is Dist.DUPLICATED else tiles
         for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
             share = self._share(self.graph.tensor_bytes.get(t, 0), cand.out_dist, self.arch.tiles)
-            out_bufs[t] = {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}") for tile in out_tiles}
+            out_bufs[t] = {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}")
+                           for tile in out_tiles}
         # 4. compute on every tile (DMA-only ops: one copy task)
         if op.engine is Engine.DMA:
             work = [self.task(f"{op.name}/copy", op.name, TaskKind.DMA, "copy", set(ready),
@@ -265,7 +267,6 @@ class _Builder:
                 for w in writers:
                     self.bind_writer(b, w)
             self.resident[t] = bufs
-            self.writer[t] = work[-1].id
         for b in weight_bufs.values():
             self.free(b)
         self.weights.pop(op.name, None)
@@ -299,7 +300,7 @@ class _Builder:
         self.resident[tensor] = bufs
         return list(bufs.values()), set()
 
-    def _convert(self, index: int, op: NpuOp, tensor: str, kind: str, ddr_bytes: int, cmx_bytes: int,
+    def _convert(self, index: int, op: NpuOp, tensor: str, kind: str, cmx_bytes: int,
                  tiles: list[int]) -> tuple[list[Buffer], set[int]]:
         """A transition: bring ``tensor`` into the consumer's layout in buffers owned by this op."""
         nbytes = self.graph.tensor_bytes.get(tensor, 0)
@@ -319,7 +320,8 @@ class _Builder:
         else:  # broadcast, split-copy, halo: CMX -> CMX from the resident copy
             src, extra = self._ensure_resident(tensor, index)
             deps |= extra
-        need = self.plan.placements[op.name].chosen.needs[[self.graph.resolve(t) for t in op.inputs].index(tensor)]
+        position = [self.graph.resolve(t) for t in op.inputs].index(tensor)
+        need = self.plan.placements[op.name].chosen.needs[position]
         dist = {"seg_h": Dist.SEG_H, "seg_w": Dist.SEG_W}.get(need.value, Dist.DUPLICATED)
         share = self._share(nbytes, dist, len(tiles)) if len(tiles) > 1 else nbytes
         if kind == "halo":
@@ -327,7 +329,7 @@ class _Builder:
         bufs = {tile: self.alloc(tile, share, f"{tensor}>{op.name}", index, f"{op.name} input {tensor}")
                 for tile in tiles}
         path = Path.CMX if kind in ("broadcast", "split-copy", "halo") else Path.DDR
-        moved = cmx_bytes if path is Path.CMX else (nbytes if kind != "spill-reload" else nbytes)
+        moved = cmx_bytes if path is Path.CMX else nbytes
         dma = self.task(f"{tensor}>{op.name}/{kind}", op.name, TaskKind.DMA, "convert", deps, nbytes=moved,
                         path=path)
         if kind in ("broadcast", "split-copy", "halo"):
@@ -409,7 +411,6 @@ class _Builder:
         copy.deps.discard(-1)
         for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
             self.in_ddr[t] = copy.id
-            self.writer[t] = copy.id
 
     def _ping_pong(self, tile: int, nbytes: int, subtiles: int, index: int, layer: str) -> list[Buffer]:
         """Two sub-tile buffers when both fit (load k+1 while k computes), else one."""
@@ -472,7 +473,6 @@ class _Builder:
                 self.free(b)
         for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
             self.in_ddr[t] = last_out[-1]
-            self.writer[t] = last_out[-1]
             self.resident.pop(t, None)
 
 

@@ -239,7 +239,8 @@ def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: Cos
         share = 1 / arch.tiles if c.out_dist is Dist.SEG_H else 1.0
         footprint = sizer.footprint(0.0, 0.0, share)
         if footprint <= budget:
-            dma_ns = transfer_ns(arch, op.output_bytes, Path.CMX) + transfer_ns(arch, op.weight_bytes, Path.DDR)
+            dma_ns = transfer_ns(arch, op.output_bytes, Path.CMX) \
+                + transfer_ns(arch, op.weight_bytes, Path.DDR)
             return replace(c, cmx_bytes_per_tile=footprint, fits=True, dma_ns=dma_ns,
                            weight_ddr_bytes=op.weight_bytes, copy_cmx_bytes=op.output_bytes)
         # Too big for CMX: the copy goes straight to DDR.
