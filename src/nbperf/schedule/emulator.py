@@ -116,16 +116,41 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             version[t] += 1
             push(time + left / rate, t, f"end{version[t]}")
 
+    # Producers sharing one physical barrier form a group; it is free again when every
+    # consumer of every member has started.
+    group = list(range(n))
+    pending = list(waiting_starts)
+
+    def launch(e: str, i: int, time: float) -> None:
+        head[e] += 1
+        busy[e] = True
+        start[i] = time
+        _begin(i, time)
+        # Starting consumes this task's place in its producers' barriers.
+        for d in deps[i]:
+            if engine[d] != e and needs_barrier[d]:
+                g = group[d]
+                pending[g] -= 1
+                if pending[g] == 0:
+                    release(g, time)
+
+    def release(g: int, time: float) -> None:
+        nonlocal free_barriers, in_flight
+        free_barriers += 1
+        in_flight -= 1
+        intervals.append((acquired_at[g], time, g))
+
+    def blocked_heads() -> list[tuple[int, str]]:
+        return sorted((queues[e][head[e]], e) for e in queues
+                      if not busy[e] and head[e] < len(queues[e]) and not remaining_deps[queues[e][head[e]]])
+
     def try_start(time: float) -> None:
         nonlocal free_barriers, in_flight, max_in_flight
         progressed = True
         while progressed:
             progressed = False
-            for e in sorted(queues):
-                if busy[e] or head[e] >= len(queues[e]):
-                    continue
-                i = queues[e][head[e]]
-                if remaining_deps[i]:
+            for i, e in blocked_heads():
+                if busy[e]:
                     continue
                 if needs_barrier[i]:
                     if free_barriers == 0:
@@ -135,19 +160,25 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
                     max_in_flight = max(max_in_flight, in_flight)
                     acquired_at[i] = time
                     barrier_wait[i] = time - max(ready_at[i], _engine_free_at.get(e, 0.0))
-                head[e] += 1
-                busy[e] = True
-                start[i] = time
-                _begin(i, time)
+                    if pending[i] == 0:
+                        release(i, time)
+                launch(e, i, time)
                 progressed = True
-                # Starting consumes this task's place in its producers' barriers.
-                for d in deps[i]:
-                    if engine[d] != e and needs_barrier[d]:
-                        waiting_starts[d] -= 1
-                        if waiting_starts[d] == 0:
-                            free_barriers += 1
-                            in_flight -= 1
-                            intervals.append((acquired_at[d], time, d))
+
+    def share_a_barrier(time: float) -> bool:
+        """Out of barriers with nothing left to finish: like the compiler, make the oldest waiting
+        producer share the oldest barrier in flight (its consumers then wait for both)."""
+        waiting = [(i, e) for i, e in blocked_heads() if needs_barrier[i]]
+        held = sorted((acquired_at[g], g) for g in set(group) if g in acquired_at and pending[g] > 0)
+        if not waiting or not held:
+            return False
+        i, e = waiting[0]
+        g = held[0][1]
+        group[i] = g
+        pending[g] += pending[i]
+        barrier_wait[i] = time - max(ready_at[i], _engine_free_at.get(e, 0.0))
+        launch(e, i, time)
+        return True
 
     _engine_free_at: dict[str, float] = {}
 
@@ -163,7 +194,10 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             push(time + setup + t.nbytes / channel_rate, i, "end")
 
     try_start(0.0)
-    while events:
+    while events or (done < n and share_a_barrier(now)):
+        if not events:
+            try_start(now)
+            continue
         now, _, i, kind = heapq.heappop(events)
         if kind == "xfer":
             settle(now)
@@ -186,8 +220,6 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             remaining_deps[c] -= 1
             if remaining_deps[c] == 0:
                 ready_at[c] = now
-        if not needs_barrier[i] or waiting_starts[i] == 0:
-            pass
         try_start(now)
     if done != n:
         stuck = next(tasks[queues[e][head[e]]].name for e in sorted(queues) if head[e] < len(queues[e]))

@@ -69,7 +69,7 @@ class Buffer:
 class TaskGraph:
     tasks: list[Task]
     buffers: list[Buffer]
-    spilled_bytes: int
+    spilled_bytes: int  # activations written to DDR for lack of CMX: spills, streamed sub-tile outputs
     peak_cmx_bytes: list[int]  # per tile, by the allocator (aligned)
     fragmentation: list[float]  # per tile: 1 - largest hole / free bytes, at the allocator's peak
     prefetch_depth: int
@@ -402,6 +402,7 @@ class _Builder:
     def _copy_to_ddr(self, index: int, op: NpuOp, cand: Candidate, inputs: list[str]) -> None:
         """A data-movement op too big for CMX: one DMA from wherever its inputs are into DDR."""
         copy = self.task(f"{op.name}/copy", op.name, TaskKind.DMA, "copy", nbytes=cand.stream_ddr_bytes)
+        self.spilled += cand.stream_ddr_bytes
         for tensor in inputs:
             if tensor in self.resident:
                 for b in self.resident[tensor].values():
@@ -465,6 +466,7 @@ class _Builder:
                 computes[tile].append(c)
             out = self.task(f"{op.name}/out{k}", op.name, TaskKind.DMA, "stream-out",
                             {computes[t][-1].id for t in tiles}, nbytes=stream_out)
+            self.spilled += stream_out  # activations that live in DDR for lack of CMX
             for tile in tiles:
                 ping[tile][k % len(ping[tile])].readers.append(out.id)
             last_out.append(out.id)

@@ -292,9 +292,10 @@ def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: 
         return replace(c, cmx_bytes_per_tile=sub, fits=False, subtiles=n, tiled_over=axis,
                        compute=compute, dma_ns=dma_ns, weight_ddr_bytes=op.weight_bytes,
                        stream_ddr_bytes=streamed, needs=tuple(Need.DDR for _ in op.inputs), out_dist=Dist.DDR)
-    full = sizer.footprint(in_frac, w_frac, out_frac)
+    full, cap = sizer.footprint(in_frac, w_frac, out_frac), int(budget)
     return replace(c, legal=False, cmx_bytes_per_tile=full,
-                   reason=f"does not fit CMX even tiled: {full} B per tile over a budget of {int(budget)} B")
+                   reason=f"does not fit CMX even tiled: needs {full} B per tile, the budget is {cap} B "
+                          f"({full - cap} B over)")
 
 
 def _splits(max_h: int, max_k: int, k_first: bool):
