@@ -45,10 +45,10 @@ def main() -> None:
         for arch_name in ("npu3720", "npu4000"):
             arch = nbperf.load_arch(arch_name)
             choose_strategies(graph, arch, backend)
-            strategy_s, plan = _median(lambda: choose_strategies(graph, arch, backend), args.repeat)
-            total_s, _ = _median(lambda: nbperf.estimate(path, arch), args.repeat)
+            strategy_s, plan = _median(lambda g=graph, a=arch: choose_strategies(g, a, backend), args.repeat)
+            total_s, _ = _median(lambda p=path, a=arch: nbperf.estimate(p, a), args.repeat)
             print(f"{path.name:<28} {arch_name:<9} {strategy_s * 1e3:>12.1f} {total_s * 1e3:>12.1f} "
-                  f"{str(plan.exact):>6}")
+                  f"{plan.exact!s:>6}")
 
 
 if __name__ == "__main__":

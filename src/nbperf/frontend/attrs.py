@@ -45,7 +45,9 @@ def _convert(a: AttributeProto) -> Any:
         value = helper.get_attribute_value(a)
     except Exception:
         return None
-    return value if isinstance(value, int | float | str) else str(value)
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)
 
 
 def _text(b: bytes) -> str:

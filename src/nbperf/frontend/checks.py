@@ -13,12 +13,22 @@ from collections.abc import Sequence
 from onnx import AttributeProto, NodeProto, defs
 
 from nbperf.errors import ModelError
-from nbperf.frontend.input_shapes import format_dims
+from nbperf.frontend.input_shapes import format_dims as _format_all
 
-# A tensor with more elements than this is not a real network's tensor (2^48 = 281 T elements;
-# the largest activations of 4K video or LLM logits are around 2^30). Beyond it, cost arithmetic
-# would leave the range of floats.
-MAX_TENSOR_ELEMENTS = 1 << 48
+_MAX_SHOWN_DIMS = 8
+
+
+def format_dims(dims: Sequence[int]) -> str:
+    """``[1,3,224,224]``; a hostile rank-10000 shape is cut short to keep messages readable."""
+    if len(dims) <= _MAX_SHOWN_DIMS:
+        return _format_all(dims)
+    return _format_all([*dims[:_MAX_SHOWN_DIMS], f"... ({len(dims)} dims)"])
+
+# A tensor with more elements than this is not a real network's tensor: 2^36 (68.7 G) elements
+# take 64 GiB even at int8, more than the memory an NPU shares with its host. The largest
+# activations of 4K video or LLM logits are around 2^30. Refusing absurd sizes up front keeps cost
+# arithmetic in range and the later stages' work bounded.
+MAX_TENSOR_ELEMENTS = 1 << 36
 
 _CONV_OPS = {"Conv": 1, "ConvTranspose": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> weight input index
 _WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool",
@@ -36,7 +46,7 @@ def check_shape(path: str, what: str, shape: Sequence[int]) -> None:
     if elements > MAX_TENSOR_ELEMENTS:
         raise ModelError(
             f"{path}: {what} has {elements:.3g} elements (shape {format_dims(shape)}); "
-            f"nbperf supports at most 2^48 elements per tensor"
+            "nbperf supports at most 2^36 elements per tensor"
         )
 
 

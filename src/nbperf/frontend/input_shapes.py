@@ -70,6 +70,13 @@ def resolve_input_shapes(
             raise ModelError(
                 f"input '{vi.name}' has an unknown rank; give its shape with --input-shape {vi.name}=..."
             )
+        if any(d.HasField("dim_value") and d.dim_value == 0 for d in vi.type.tensor_type.shape.dim):
+            shown = [0 if d.HasField("dim_value") and d.dim_value == 0 else v
+                     for d, v in zip(vi.type.tensor_type.shape.dim, dims, strict=True)]
+            raise ModelError(
+                f"input '{vi.name}' has a zero-sized dimension (shape {format_dims(shown)}); nbperf cannot "
+                f"estimate empty tensors; give another shape with --input-shape {vi.name}=..."
+            )
         resolved = [bindings.get(d, d) if isinstance(d, str) else d for d in dims]
         for d in resolved:
             if isinstance(d, str):

@@ -15,7 +15,7 @@ from enum import StrEnum
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import ZERO_COST, ComputeCost, CostBackend
 from nbperf.cost.dma import Path, transfer_ns
-from nbperf.lower.npu_ops import DpuWork, Engine, NpuOp
+from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
 from nbperf.strategy.distribution import Dist, Need
 
 
@@ -104,14 +104,14 @@ class _Sizer:
         self.weights = op.weight_bytes + sum(self.weight_like)
         self.out_bytes = [tensor_bytes.get(o, 0) for o in op.outputs]
 
-    def footprint(self, in_frac: float, weight_frac: float, out_frac: float) -> int:
-        """Per-tile bytes. Activations used as weights (attention K, V) are whole tensors in CMX:
-        only constant weights split over the tiles."""
+    def footprint(self, in_frac: float, weight_frac: float, out_frac: float, like_frac: float = 1.0) -> int:
+        """Per-tile bytes. Activations used as weights (attention K, V) stay whole in CMX
+        (``like_frac`` 1) unless a tiled task streams them in channel blocks."""
         a = self.arch.cmx.alignment_bytes
         ins = sum(align(math.ceil(b * in_frac), a) for b in self.data_bytes)
         outs = sum(align(math.ceil(b * out_frac), a) for b in self.out_bytes)
         w = align(math.ceil(self.op.weight_bytes * weight_frac), a) if self.op.weight_bytes else 0
-        w += sum(align(b, a) for b in self.weight_like)
+        w += sum(align(math.ceil(b * like_frac), a) for b in self.weight_like)
         return ins + w + outs
 
 
@@ -277,8 +277,12 @@ def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: 
     else:  # SHAVE: split its elements over rows
         max_h, max_k = max(1, tile_op.elements // 256), 1
     k_first = weights > acts
+    # Element-wise, depthwise and pooling read only their own channels: a channel block of the
+    # output needs only that block of the input.
+    per_channel = work is not None and work.kind in (DpuKind.ELTWISE, DpuKind.DWCONV, DpuKind.POOL)
     for n_h, n_k in _splits(max_h, max_k, k_first):
-        sub = sizer.footprint(in_frac / n_h, w_frac / n_k, out_frac / (n_h * n_k))
+        in_sub = in_frac / n_h / (n_k if per_channel else 1)
+        sub = sizer.footprint(in_sub, w_frac / n_k, out_frac / (n_h * n_k), 1 / n_k)
         if sub > budget:
             continue
         n = n_h * n_k

@@ -1,0 +1,70 @@
+"""Wall time and peak memory of the emulator (task graph + feasible memory schedule + event run).
+
+    python3 benchmarks/bench_emulator.py
+
+Each model runs in a fresh child process so that peak RSS (ru_maxrss) is its own. Goals (issue 5):
+ResNet-50 on npu4000 under 1 s, BERT-base under 2 s, a 1B-parameter decoder under 10 s and 2 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "models"
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {bench!r})
+import nbperf
+path, arch = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+result = nbperf.estimate(path, arch, cost_model="emulator")
+wall = time.perf_counter() - start
+print(json.dumps({{"wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "latency_ms": result.latency_ms, "tasks": len(result.emulation.graph.tasks)}}))
+"""
+
+
+def run(path: Path, arch: str) -> dict:
+    code = CHILD.format(bench=str(REPO / "benchmarks"))
+    out = subprocess.run([sys.executable, "-c", code, str(path), arch], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import onnx
+
+    from transformer_builder import decoder_model, parameter_count
+
+    with tempfile.TemporaryDirectory() as tmp:
+        decoder = decoder_model()
+        decoder_path = Path(tmp) / "decoder_1b.onnx"
+        onnx.save(decoder, decoder_path)
+        cases = [(SHARED / "resnet50.onnx", "npu4000"), (SHARED / "bert_base_s128.onnx", "npu4000"),
+                 (SHARED / "vit_b_16.onnx", "npu4000"), (decoder_path, "npu4000"), (decoder_path, "npu3720")]
+        print(f"decoder: {parameter_count(decoder) / 1e9:.2f} G parameters, seq 512, "
+              f"{len(decoder.graph.node)} nodes")
+        print("each row: a fresh process; wall time of load + strategy + task graph + emulation")
+        print(f"{'model':<24} {'arch':<9} {'wall s':>7} {'peak RSS MB':>12} {'tasks':>7} {'latency ms':>11}")
+        for path, arch in cases:
+            if not path.exists():
+                print(f"{path.name:<24} {arch:<9} (absent)")
+                continue
+            try:
+                r = run(path, arch)
+            except subprocess.CalledProcessError as exc:
+                print(f"{path.name:<24} {arch:<9} failed: {exc.stderr.strip().splitlines()[-1]}")
+                continue
+            print(f"{path.name:<24} {arch:<9} {r['wall_s']:>7.2f} {r['rss_mb']:>12.0f} {r['tasks']:>7} "
+                  f"{r['latency_ms']:>11.3f}")
+
+
+if __name__ == "__main__":
+    main()
