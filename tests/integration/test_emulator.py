@@ -162,3 +162,18 @@ def test_trace_needs_the_emulator(capsys, tmp_path):
 def test_serial_latency_uses_the_same_transfer_model():
     arch = nbperf.load_arch("npu4000")
     assert transfer_ns(arch, 45_000, Path.DDR) > arch.dma.ddr_latency_ns
+
+
+def test_a_small_decoder_from_the_benchmark_builder_emulates(tmp_path):
+    import onnx
+
+    from benchmarks.transformer_builder import decoder_model
+
+    path = tmp_path / "decoder.onnx"
+    onnx.save(decoder_model(layers=2, d_model=256, heads=4, ffn=1024, vocab=1000, seq=64), path)
+    for arch in ARCHS:
+        result = _emulate(path, arch)
+        assert result.unknown_ops == ()
+        assert {t.op.op_type for t in result.schedule.tasks} >= {"MatMul", "Softmax", "Gelu", "LayerNormalization"}
+        check_invariants(result)
+        check_bounds(result)
