@@ -103,12 +103,23 @@ def _weight_bytes(ctx: LowerContext, node: Node, precision: Precision, out_chann
     return const + WEIGHT_TABLE_BYTES_PER_CHANNEL * out_channels
 
 
-@register("Conv")
-def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
-    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
+ConvGeometry = tuple[tuple[int, int, int, int], int, int, int, int, int]
+
+
+def _conv_geometry(node: Node, ctx: LowerContext) -> ConvGeometry:
+    """((N, C, H, W) of the input, K, Ho, Wo of the output, kernel height, kernel width)."""
+    nchw = _nchw(ctx.tensor(node.inputs[0]).shape)
     _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
     w_shape = ctx.tensor(node.inputs[1]).shape
-    kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
+    kh = w_shape[2] if len(w_shape) > 3 else 1
+    kw = w_shape[-1] if len(w_shape) > 2 else 1
+    return nchw, k, ho, wo, kh, kw
+
+
+@register("Conv")
+def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
+    (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
+    w_shape = ctx.tensor(node.inputs[1]).shape
     strides = _ints(node, "strides", [1, 1])
     dilations = _ints(node, "dilations", [1, 1])
     # The compiler expands a dilated kernel with zeros: the DPU pays for the dilated window.
@@ -132,10 +143,7 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
 def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
     # The compiler runs it as a stride-1 conv over the zero-inserted input: the DPU pays for the
     # dense output volume, while useful MACs count only non-zero inputs.
-    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
-    _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
-    w_shape = ctx.tensor(node.inputs[1]).shape
-    kh, kw = (w_shape[2] if len(w_shape) > 3 else 1), w_shape[-1] if len(w_shape) > 2 else 1
+    (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
     group = int(node.attrs.get("group", 1))
     work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group,
                    kernel_h=kh, kernel_w=kw, batch=n * group, in_h=h, in_w=w)
