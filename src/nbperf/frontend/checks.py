@@ -127,7 +127,9 @@ def _check_conv(
     if node.op_type == "ConvTranspose":
         expected, kind = w[0], "weight dimension 0"
         if channels % group:
-            raise ModelError(f"{path}: {where} has {channels} input channels, not a multiple of group {group}")
+            raise ModelError(
+                f"{path}: {where} has {channels} input channels, not a multiple of group {group}"
+            )
     else:
         expected, kind = w[1] * group, f"weight dimension 1 x group ({w[1]} x {group})"
     if channels != expected:

@@ -221,15 +221,17 @@ class _Propagator:
         return tuple(outputs)
 
     def _constant(self, node: NodeProto, label: str) -> None:
+        for a in node.attribute:  # numpy would read a -1 dim as "whatever fits"
+            if a.name in ("value", "sparse_value"):
+                dims = a.t.dims if a.name == "value" else a.sparse_tensor.dims
+                check_shape(self.path, f"the value of Constant node '{label}'", [int(d) for d in dims])
         value, proto = constant_node_value(node)
         out = node.output[0]
         if value is not None:
             self._set_value(out, value)
         elif proto is not None:
             inline = proto if proto.data_location != TensorProto.EXTERNAL else None
-            shape = tuple(int(d) for d in proto.dims)
-            check_shape(self.path, f"the value of Constant node '{label}'", shape)
-            self.tensors[out] = TInfo(proto.data_type, shape, True, proto=inline)
+            self.tensors[out] = TInfo(proto.data_type, tuple(int(d) for d in proto.dims), True, proto=inline)
         else:
             raise invalid(self.path, f"Constant node '{label}' has no usable value attribute")
 

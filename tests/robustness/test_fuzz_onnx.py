@@ -1,0 +1,58 @@
+"""Fuzzing the ONNX frontend: every hostile model either estimates or fails with one NbperfError line.
+
+Three generators (see ``onnx_strategies``): mutated protobuf bytes of real models, random
+well-formed graphs with random ops, shapes and attributes, and structural edits of real models.
+Each runs at least 500 deterministic cases, each under a hypothesis deadline and a SIGALRM guard.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import onnx
+import pytest
+from hypothesis import event, given, note
+from onnx_strategies import mutated_bytes, mutated_models, random_models, seed_models
+from robustness_helpers import EXAMPLES, FUZZ, check_outcome
+
+import nbperf
+
+SEEDS = seed_models(EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="nbperf-fuzz-") as d:
+        yield Path(d)
+
+
+def _estimate_bytes(workdir: Path, data: bytes) -> str:
+    path = workdir / "case.onnx"
+    path.write_bytes(data)
+    return check_outcome(lambda: nbperf.estimate(path, "npu4000"))
+
+
+def test_seed_models_estimate(workdir):
+    """The unmutated seeds are good models: the fuzzers start from something that works."""
+    for name, data in SEEDS.items():
+        assert _estimate_bytes(workdir, data) == "ok", name
+
+
+@FUZZ
+@given(data=mutated_bytes(SEEDS))
+def test_mutated_protobuf_bytes(workdir, data):
+    event(_estimate_bytes(workdir, data))
+
+
+@FUZZ
+@given(model=random_models())
+def test_random_graphs(workdir, model):
+    note(onnx.printer.to_text(model))
+    event(_estimate_bytes(workdir, model.SerializeToString()))
+
+
+@FUZZ
+@given(data=mutated_models(SEEDS))
+def test_structurally_mutated_models(workdir, data):
+    event(_estimate_bytes(workdir, data))
