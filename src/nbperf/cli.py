@@ -23,7 +23,7 @@ arch_app = typer.Typer(no_args_is_help=True, help="List and show architecture pr
 app.add_typer(arch_app, name="arch")
 
 # Piped output keeps whole rows: rich would squeeze the table to 80 columns otherwise.
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

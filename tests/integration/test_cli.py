@@ -140,3 +140,21 @@ def test_unknown_op_is_warned_once_on_stderr(capsys, tmp_path):
     assert len(warnings) == 1 and "odd (Einsum)" in warnings[0]
     assert json.loads((tmp_path / "o.json").read_text())["unknown_ops"] == ["odd (Einsum)"]
     assert "unknown ops" in out
+
+
+def test_explain_one_layer_lists_every_candidate(capsys):
+    code, out, err = run(capsys, "explain", RESNET, "--arch", "npu3720", "--layer", "/layer3/layer3.0/conv2/Conv")
+    assert code == 0, err
+    for word in ("Clustering", "SOH", "SOW", "SOK", "HKSwitch", "compute cycles", "transition in us",
+                 "transition out us", "lowest whole-graph cost", "multiple of 4"):
+        assert word in out, word
+    assert out.count("yes") >= 3
+
+
+def test_explain_without_a_layer_lists_every_layer_and_bad_layer_is_one_line(capsys):
+    code, out, _ = run(capsys, "explain", RESNET, "--arch", "npu4000")
+    assert code == 0 and "/fc/Gemm" in out and "legal alternatives" in out
+    code, _, err = run(capsys, "explain", RESNET, "--layer", "/fc/Gem")
+    assert code == 2 and "did you mean '/fc/Gemm'" in one_error_line(err)
+    code, _, err = run(capsys, "estimate", RESNET, "--strategy", "/fc/Gemm=SOH")
+    assert code == 2 and "SOH needs output height >= 6 (tiles), has 1" in one_error_line(err)

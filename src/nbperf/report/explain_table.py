@@ -23,8 +23,8 @@ def candidates_table(ex: LayerExplanation) -> Table:
     title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {ex.arch.name}, "
              f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy")
     table = Table(title=title, title_justify="left", header_style="bold")
-    for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute us", "own DMA us",
-                "transition in us", "transition out us", "chosen", "reason"):
+    for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute cycles", "compute us",
+                "own DMA us", "transition in us", "transition out us", "chosen", "reason"):
         table.add_column(col, overflow="fold")
     for row in ex.rows:
         c = row.candidate
@@ -32,7 +32,8 @@ def candidates_table(ex: LayerExplanation) -> Table:
         table.add_row(
             SHORT.get(c.strategy.value, c.strategy.value), "yes" if legal else "no",
             _kb(c.cmx_bytes_per_tile) if legal else "-", ("yes" if c.fits else "no") if legal else "-",
-            str(c.subtiles) if legal else "-", _us(c.compute_ns if legal else None),
+            str(c.subtiles) if legal else "-", f"{c.compute.cycles:,}" if legal else "-",
+            _us(c.compute_ns if legal else None),
             _us(c.dma_ns if legal else None), _us(row.transition_in_ns), _us(row.transition_out_ns),
             "[bold green]yes[/]" if row.chosen else "", row.reason,
         )
