@@ -100,9 +100,9 @@ def test_invariants_and_bounds_on_the_shipped_examples(arch):
         check_bounds(result)
 
 
-@pytest.mark.parametrize("model", ["resnet50.onnx", "mobilenet_v2_int8_qdq.onnx", "fsrcnn_x2_540p.onnx"])
-def test_halving_cmx_never_reduces_spilled_bytes(model):
-    path = EXAMPLES / model
+@pytest.mark.parametrize("model", MODELS)
+def test_halving_cmx_never_reduces_spilled_bytes(model, shared_models):
+    path = shared_models / model
     for arch in ARCHS:
         full = _emulate(path, arch)
         half_bytes = full.arch.cmx.bytes_per_tile // 2
