@@ -143,7 +143,8 @@ def test_unknown_op_is_warned_once_on_stderr(capsys, tmp_path):
 
 
 def test_explain_one_layer_lists_every_candidate(capsys):
-    code, out, err = run(capsys, "explain", RESNET, "--arch", "npu3720", "--layer", "/layer3/layer3.0/conv2/Conv")
+    code, out, err = run(capsys, "explain", RESNET, "--arch", "npu3720", "--layer",
+                         "/layer3/layer3.0/conv2/Conv")
     assert code == 0, err
     for word in ("Clustering", "SOH", "SOW", "SOK", "HKSwitch", "compute cycles", "transition in us",
                  "transition out us", "lowest whole-graph cost", "multiple of 4"):
