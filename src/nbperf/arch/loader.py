@@ -7,6 +7,9 @@ of the bad value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import math
+import reprlib
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,12 @@ from nbperf.arch.model import ArchSpec
 from nbperf.errors import ArchError
 
 _PRESET_PACKAGE = "nbperf.arch.presets"
+MAX_ARCH_FILE_BYTES = 1 << 20  # a full preset is about 4 KB
+_MAX_PROBLEMS = 5  # problems listed in one error line; the rest are counted
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 4
+_REPR.maxlevel = 2
 
 
 def preset_names() -> list[str]:
@@ -42,8 +51,13 @@ def load_arch(arch: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", exc)
+        problem = getattr(exc, "problem", None) or exc
         raise ArchError(f"arch file {origin} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ArchError(f"arch file {origin} is nested too deeply to be an arch description") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar that does not convert: 2020-13-45
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ArchError(f"arch file {origin} is not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ArchError(f"arch file {origin} must be a YAML mapping of fields, got {type(data).__name__}")
     for item in overrides:
@@ -53,11 +67,37 @@ def load_arch(arch: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
 
 def validate_arch(data: dict[str, Any], origin: str = "<dict>") -> ArchSpec:
     """Validate a plain dict as an ``ArchSpec``; all problems in one line."""
+    if not isinstance(data, dict):
+        raise ArchError(f"invalid arch {origin}: must be a mapping of fields, got {type(data).__name__}")
     try:
-        return ArchSpec.model_validate(data)
+        spec = ArchSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err, data) for err in exc.errors()]
+        errors = exc.errors()
+        problems = [_describe(err, data) for err in errors[:_MAX_PROBLEMS]]
+        if len(errors) > _MAX_PROBLEMS:
+            problems.append(f"and {len(errors) - _MAX_PROBLEMS} more problems")
         raise ArchError(f"invalid arch {origin}: " + "; ".join(problems)) from None
+    # pydantic lets .inf / .nan (or '1e999') through float fields without bounds, such as the SHAVE
+    # cycles per element; every cost computed from them would be infinite or NaN.
+    bad = _non_finite(spec.model_dump())
+    if bad is not None:
+        loc, value = bad
+        raise ArchError(f"invalid arch {origin}: {loc} = {value!r}: must be a finite number")
+    return spec
+
+
+def _non_finite(data: Any) -> tuple[str, float] | None:
+    """The first NaN or infinite number in ``data`` (a plain tree of dicts and lists), with its path."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        loc, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return loc or "the arch", node
+        if isinstance(node, dict | list | tuple):
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            children = [(f"{loc}.{k}" if loc else str(k), v) for k, v in items]
+            stack.extend(reversed(children))
+    return None
 
 
 def _read(arch: str | Path) -> tuple[str, str]:
@@ -68,6 +108,10 @@ def _read(arch: str | Path) -> tuple[str, str]:
     if not path.is_file():
         raise ArchError(f"arch file not found: {path}")
     try:
+        size = path.stat().st_size
+        if size > MAX_ARCH_FILE_BYTES:
+            raise ArchError(f"arch file {path} is {size} bytes; an arch description is a few KB "
+                            f"(at most {MAX_ARCH_FILE_BYTES} bytes)")
         return path.read_text(encoding="utf-8"), str(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ArchError(f"cannot read arch file {path}: {exc}") from None
@@ -98,12 +142,12 @@ def _apply_override(data: dict[str, Any], item: str) -> None:
             raise ArchError(f"override {key!r}: {'.'.join(parts[: depth + 1])} is not a section")
     try:
         node[parts[-1]] = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        node[parts[-1]] = raw
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+        node[parts[-1]] = raw  # validation then names the field and says what it needs
 
 
-def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
+def _describe(err: Any, data: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "the arch"
     kind = err["type"]
     if kind == "extra_forbidden":
         known = _known_fields(err["loc"][:-1])
@@ -113,7 +157,10 @@ def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
     value = _lookup(data, err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     allowed = _allowed_range(err["loc"])
-    text = f"{loc} = {value!r}: {msg}" if value is not _MISSING else f"{loc}: {msg}"
+    if value is _MISSING or isinstance(value, dict):  # a section: its fields are not the point
+        text = f"{loc}: {msg}"
+    else:
+        text = f"{loc} = {_REPR.repr(value)}: {msg}"
     return f"{text} (allowed: {allowed})" if allowed else text
 
 
@@ -143,8 +190,22 @@ def _field_info(loc: tuple[Any, ...]) -> Any:
     return field
 
 
+def _model_at(loc: tuple[Any, ...]) -> Any:
+    """The pydantic model (or other annotation) at ``loc``; list indices step into item types."""
+    model: Any = ArchSpec
+    for part in loc:
+        if isinstance(part, int):  # an item of a tuple[X, ...] or list[X] field
+            args = [a for a in typing.get_args(model) if a is not Ellipsis]
+            model = args[0] if len(args) == 1 else None
+        elif isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = model.model_fields[part].annotation
+        else:
+            return None
+    return model
+
+
 def _known_fields(loc: tuple[Any, ...]) -> list[str]:
-    model = _field_info(loc).annotation if loc else ArchSpec
+    model = _model_at(loc)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
     return []
