@@ -107,13 +107,14 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-def reports_in_child(model: str, arch: str, repeats: int = 2) -> tuple[list[tuple[str, str]], int]:
+def reports_in_child(model: str, arch: str, cost: str = "math", repeats: int = 2
+                     ) -> tuple[list[tuple[str, str]], int]:
     """Worker for the cross-process determinism check: (JSON, CSV) of ``repeats`` estimates, and
     this process's hash of a fixed string (proves the workers hash strings differently)."""
     import nbperf
 
     out = []
     for _ in range(repeats):
-        result = nbperf.estimate(model, arch)
+        result = nbperf.estimate(model, arch, cost_model=cost)
         out.append((to_json(result), to_csv(result)))
     return out, hash("nbperf-hash-seed-probe")
