@@ -193,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         stderr.print("nbperf: aborted", markup=False)
         return 130
     except Exception as exc:  # click usage errors and, if ever, bugs
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if callable(getattr(exc, "format_message", None)):  # click's, or typer's vendored click's, errors
             stderr.print(f"nbperf: error: {exc.format_message()}", markup=False)
             return 2
         if os.environ.get("NBPERF_DEBUG"):

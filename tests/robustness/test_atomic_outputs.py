@@ -197,3 +197,17 @@ def test_write_failure_through_the_cli_is_one_line_and_keeps_the_old_file(tmp_pa
     assert code == 2
     assert err.strip() == f"nbperf: error: cannot write {kept}: No space left on device"
     assert kept.read_text() == OLD and _only(tmp_path) == ["kept.json"]
+
+
+def test_too_long_name_is_a_usage_error(tmp_path, result):
+    """Was: OSError (file name too long) from Path.is_symlink, outside the error handling: exit 3."""
+    with pytest.raises(UsageError, match=r"^cannot write .*: File name too long$"):
+        write_json(result, tmp_path / ("r" * 300 + ".json"))
+    assert _only(tmp_path) == []
+
+
+def test_symlink_loop_is_replaced_by_the_report(tmp_path, result):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    write_json(result, loop)
+    assert not loop.is_symlink() and json.loads(loop.read_text())["model"] == MODEL.name

@@ -24,16 +24,16 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     the existing file's permissions, or the usual ones for a new file (0666 less the umask)
     rather than the private 0600 of a temporary file.
     """
-    target = Path(path)
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if target.is_dir():
-        raise UsageError(f"cannot write {path}: it is a directory")
-    mode = _mode_for(target)
-    try:
+    try:  # every step may raise OSError: a name too long, a loop of symlinks, no permission...
+        target = Path(path)
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+        if target.is_dir():
+            raise UsageError(f"cannot write {path}: it is a directory")
+        mode = _mode_for(target)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:_MAX_PREFIX]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
