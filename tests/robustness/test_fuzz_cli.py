@@ -81,3 +81,15 @@ def test_cli_never_fails_internally(args, capsys, outdir):
         errors = [line for line in lines if line.startswith("nbperf: error: ")]
         assert len(errors) == 1 and len(lines) - len(errors) <= 1, captured.err
     event(f"exit {code}")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["estimate", MODELS[0], "--top", "x"], "Invalid value for '--top'"),
+    (["estimate", MODELS[0], "--bogus"], "No such option: --bogus"),
+    (["estimat", MODELS[0]], "No such command 'estimat'. Did you mean 'estimate'?"),
+])
+def test_click_usage_errors_are_exit_2(args, message, capsys):
+    """Was: 'nbperf: internal error: BadParameter ...', exit 3."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("nbperf: error: ") and message in err
