@@ -21,6 +21,11 @@ PPE_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "PRelu"})
 PPE_CONST_ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
 
 
+def _std(node: Node | None) -> bool:
+    """Only standard ONNX ops take part in patterns: a custom op may merely share a name."""
+    return node is not None and node.domain in ("", "ai.onnx")
+
+
 def _fused(node: Node) -> tuple[str, ...]:
     return tuple(node.attrs.get(FUSED_ATTR, ()))
 
@@ -65,16 +70,16 @@ def fuse_gelu(graph: Graph) -> Graph:
     replaced: dict[str, Node] = {}
     removed: set[str] = set()
     for erf in graph.nodes:
-        if erf.op_type != "Erf" or erf.name in removed:
+        if erf.op_type != "Erf" or erf.name in removed or not _std(erf):
             continue
         scale = producers.get(erf.inputs[0])
-        if scale is None or scale.op_type not in {"Div", "Mul"} or not _is_const(graph, scale.inputs[1]):
+        if not _std(scale) or scale.op_type not in {"Div", "Mul"} or not _is_const(graph, scale.inputs[1]):
             continue
         x = scale.inputs[0]
         members, tail = [scale, erf], erf
         while True:
             nxt = _sole_consumer(graph, consumers, tail.outputs[0])
-            if nxt is None or nxt.op_type not in {"Add", "Mul"} or len(members) >= 6:
+            if not _std(nxt) or nxt.op_type not in {"Add", "Mul"} or len(members) >= 6:
                 break
             others = [i for i in nxt.inputs if i != tail.outputs[0]]
             if not all(o == x or _is_const(graph, o) for o in others):
@@ -96,7 +101,7 @@ def fuse_layernorm(graph: Graph) -> Graph:
     replaced: dict[str, Node] = {}
     removed: set[str] = set()
     for mean in graph.nodes:
-        if mean.op_type != "ReduceMean" or mean.name in removed:
+        if mean.op_type != "ReduceMean" or mean.name in removed or not _std(mean):
             continue
         x = mean.inputs[0]
         sub = _sole_consumer(graph, consumers, mean.outputs[0])
@@ -148,14 +153,14 @@ def fuse_ppe(graph: Graph) -> Graph:
     absorbed: dict[str, Node] = {}  # DPU producer name -> producer with fused members
     removed: set[str] = set()
     for node in graph.nodes:
-        if node.op_type not in DPU_PRODUCERS or node.name in removed or node.domain == NBPERF_DOMAIN:
+        if node.op_type not in DPU_PRODUCERS or node.name in removed or not _std(node):
             continue
         if node.op_type in {"Add", "Sub", "Mul"} and not _is_dpu_eltwise(graph, node):
             continue
         current = absorbed.get(node.name, node)
         while True:
             nxt = _sole_consumer(graph, consumers, current.outputs[0])
-            if nxt is None or not _is_ppe_member(graph, nxt, current.outputs[0]):
+            if not _std(nxt) or not _is_ppe_member(graph, nxt, current.outputs[0]):
                 break
             current = _merge(current, [nxt], outputs=nxt.outputs)
             removed.add(nxt.name)

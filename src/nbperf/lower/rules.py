@@ -15,6 +15,7 @@ from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
 from nbperf.lower.patterns import FUSED_ATTR
 
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
 WEIGHT_TABLE_BYTES_PER_CHANNEL = 16  # one weight-table entry per output channel (compiler layout)
 
 
@@ -259,6 +260,8 @@ def lower_node(node: Node, ctx: LowerContext) -> NpuOp:
     op = node.op_type
     if node.inputs and all(ctx.is_const(i) for i in node.inputs if i):
         return _base(node, ctx, Engine.NONE)  # compile-time constant expression
+    if node.domain not in STANDARD_DOMAINS:
+        return lower_unknown(node, ctx)  # a custom op named like a standard one is not that op
     if op in {"Add", "Sub", "Mul"} and len(ctx.activations(node)) == 2:
         shapes = {ctx.tensor(i).shape for i in ctx.activations(node)}
         if len(shapes) == 1:

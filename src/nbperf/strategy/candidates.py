@@ -280,11 +280,15 @@ def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: 
     # Element-wise, depthwise and pooling read only their own channels: a channel block of the
     # output needs only that block of the input.
     per_channel = work is not None and work.kind in (DpuKind.ELTWISE, DpuKind.DWCONV, DpuKind.POOL)
-    for n_h, n_k in _splits(max_h, max_k, k_first):
+
+    def sub_footprint(n_h: int, n_k: int) -> int:
         in_sub = in_frac / n_h / (n_k if per_channel else 1)
-        sub = sizer.footprint(in_sub, w_frac / n_k, out_frac / (n_h * n_k), 1 / n_k)
-        if sub > budget:
-            continue
+        return sizer.footprint(in_sub, w_frac / n_k, out_frac / (n_h * n_k), 1 / n_k)
+
+    split = _smallest_split(lambda h, k: sub_footprint(h, k) <= budget, max_h, max_k, k_first)
+    if split is not None:
+        n_h, n_k = split
+        sub = sub_footprint(n_h, n_k)
         n = n_h * n_k
         one = backend.compute(tile_op, arch)
         extra = one.overhead_cycles * (n - 1)  # every sub-tile is a task of its own
@@ -302,11 +306,32 @@ def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: 
                           f"({full - cap} B over)")
 
 
-def _splits(max_h: int, max_k: int, k_first: bool):
-    """(sub-tiles over H, over K) in the compiler's order: one axis first, then both, growing."""
-    first = [(1, k) for k in range(2, max_k + 1)] if k_first else [(h, 1) for h in range(2, max_h + 1)]
-    second = [(h, 1) for h in range(2, max_h + 1)] if k_first else [(1, k) for k in range(2, max_k + 1)]
-    yield from first
-    yield from second
-    both = ((h, k) for h in range(2, max_h + 1) for k in range(2, max_k + 1))
-    yield from sorted(both, key=lambda hk: hk[0] * hk[1])
+def _first_fit(fits, low: int, high: int) -> int | None:
+    """Smallest n in [low, high] with fits(n), for fits that stays true once true."""
+    if high < low or not fits(high):
+        return None
+    while low < high:
+        mid = (low + high) // 2
+        if fits(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def _smallest_split(fits, max_h: int, max_k: int, k_first: bool) -> tuple[int, int] | None:
+    """(sub-tiles over H, over K) in the compiler's order: the preferred axis alone, the other
+    alone, then both with the fewest sub-tiles. Binary searches: cost grows with log of the size."""
+    axes = [("K", max_k), ("H", max_h)] if k_first else [("H", max_h), ("K", max_k)]
+    for axis, limit in axes:
+        n = _first_fit(lambda m, axis=axis: fits(1, m) if axis == "K" else fits(m, 1), 2, limit)
+        if n is not None:
+            return (1, n) if axis == "K" else (n, 1)
+    best: tuple[int, int] | None = None
+    for n_k in range(2, max_k + 1):
+        if best is not None and 2 * n_k > best[0] * best[1]:
+            break
+        n_h = _first_fit(lambda m, n_k=n_k: fits(m, n_k), 2, max_h)
+        if n_h is not None and (best is None or n_h * n_k < best[0] * best[1]):
+            best = (n_h, n_k)
+    return best
