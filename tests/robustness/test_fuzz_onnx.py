@@ -13,8 +13,9 @@ from pathlib import Path
 import onnx
 import pytest
 from hypothesis import event, given, note
+from hypothesis import strategies as st
 from onnx_strategies import mutated_bytes, mutated_models, random_models, seed_models
-from robustness_helpers import EXAMPLES, FUZZ, check_outcome
+from robustness_helpers import BROKEN, EXAMPLES, FUZZ, check_outcome
 
 import nbperf
 
@@ -56,3 +57,19 @@ def test_random_graphs(workdir, model):
 @given(data=mutated_models(SEEDS))
 def test_structurally_mutated_models(workdir, data):
     event(_estimate_bytes(workdir, data))
+
+
+SHAPE_VALUES = st.one_of(
+    st.tuples(st.sampled_from([1, 2, 8, 0, -1, 1 << 40]), st.just(3), st.just(16), st.just(16)).map(list),
+    st.lists(st.one_of(st.integers(-2, 40), st.sampled_from([1 << 20, 1 << 62, True, 2.0, "3", None])),
+             max_size=6),
+    st.sampled_from([None, "1x3x16x16", 7, {"a": 1}, (1, 3, 16, 16), b"1"]),
+)
+
+
+@FUZZ
+@given(shapes=st.dictionaries(st.sampled_from(["x", "x", "image", "", "ids"]), SHAPE_VALUES, max_size=2))
+def test_random_input_shapes(shapes):
+    """``input_shapes`` from Python callers: any mapping either estimates or is one ModelError line."""
+    model = BROKEN / ("dynamic_dim.onnx" if "image" not in shapes else "ok_conv.onnx")
+    event(check_outcome(lambda: nbperf.estimate(model, "npu4000", input_shapes=shapes)))
