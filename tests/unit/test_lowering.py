@@ -160,3 +160,13 @@ def test_precision_override_and_byte_sizes(tmp_path):
     int8 = _lower(tmp_path, model, "int8").ops[0]
     assert fp16.precision == "fp16" and int8.precision == "int8"
     assert fp16.input_bytes == 2 * int8.input_bytes == 2 * 16 * 64
+
+
+def test_residual_add_overwrites_its_dying_input(tmp_path):
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])
+    add = helper.make_node("Add", ["c", "x"], ["y"], name="add")
+    keep = helper.make_node("Relu", ["x"], ["z"], name="keep")
+    model = chain_model([conv, add, keep], [_info("x", [1, 16, 8, 8])],
+                        [_info("y", [1, 16, 8, 8]), _info("z", [1, 16, 8, 8])], [weight("w", (16, 16, 1, 1))])
+    ops = _by_type(_lower(tmp_path, model))
+    assert ops["Add"].inplace_input == "c", "x is read again later, c dies at the add"

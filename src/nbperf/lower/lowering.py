@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph
-from nbperf.lower.npu_ops import Engine, NpuGraph
+from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
 from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe
 from nbperf.lower.rules import LowerContext, lower_node
 
@@ -12,6 +14,34 @@ from nbperf.lower.rules import LowerContext, lower_node
 def default_precision(graph: Graph) -> Precision:
     """fp32 and fp16 graphs run as fp16; quantized parts run int8 per op regardless."""
     return "fp16"
+
+
+def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[str]) -> tuple[NpuOp, ...]:
+    """Like the compiler, let a DPU element-wise op write its output over an input nobody else
+    reads (same size): the op then needs no output buffer of its own."""
+
+    def resolve(t: str) -> str:
+        while t in aliases:
+            t = aliases[t]
+        return t
+
+    readers: dict[str, int] = {}
+    for op in ops:
+        if not op.is_free:
+            for t in set(map(resolve, op.inputs)):
+                readers[t] = readers.get(t, 0) + 1
+    resolved_outputs = set(map(resolve, outputs))
+    marked = []
+    for op in ops:
+        if op.dpu is not None and op.dpu.kind is DpuKind.ELTWISE and len(op.outputs) == 1:
+            for t in op.inputs:
+                src = resolve(t)
+                if readers.get(src) == 1 and src not in resolved_outputs and op.inputs.count(t) == 1 \
+                        and op.input_bytes == 2 * op.output_bytes:
+                    op = replace(op, inplace_input=t)
+                    break
+        marked.append(op)
+    return tuple(marked)
 
 
 def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
@@ -23,6 +53,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     aliases = {op.outputs[0]: op.inputs[0] for op in ops
                if op.engine is Engine.NONE and op.inputs and len(op.outputs) == 1}
+    ops = mark_inplace(ops, aliases, set(graph.outputs))  # element-wise outputs reuse a dying input
     tensor_bytes: dict[str, int] = {}
     for op in ops:
         for t in (*op.inputs, *op.outputs):

@@ -83,6 +83,7 @@ class NpuOp:
     elements: int = 0  # SHAVE: elements processed; DMA: elements moved
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
+    inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost
 
     @property

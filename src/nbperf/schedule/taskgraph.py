@@ -97,6 +97,7 @@ class _Builder:
         self.spilled = 0
         self.pinned: set[int] = set()  # buffer ids the current op needs
         self.owned: list[Buffer] = []  # converted inputs that live only for the current op
+        self.converted: dict[str, dict[int, Buffer]] = {}  # those, by tensor
         self.live: list[dict[int, Buffer]] = [{} for _ in range(arch.tiles)]  # allocated, not freed
 
     # -- tasks and buffers -------------------------------------------------------------------
@@ -243,8 +244,9 @@ class _Builder:
         out_tiles = list(range(self.arch.tiles)) if cand.out_dist is Dist.DUPLICATED else tiles
         for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
             share = self._share(self.graph.tensor_bytes.get(t, 0), cand.out_dist, self.arch.tiles)
-            out_bufs[t] = {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}")
-                           for tile in out_tiles}
+            reused = self._inplace(op, cand, out_tiles, share)
+            out_bufs[t] = reused or {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}")
+                                     for tile in out_tiles}
         # 4. compute on every tile (DMA-only ops: one copy task)
         if op.engine is Engine.DMA:
             work = [self.task(f"{op.name}/copy", op.name, TaskKind.DMA, "copy", set(ready),
@@ -280,6 +282,23 @@ class _Builder:
                 for w in work:
                     store.deps.add(w.id)
                 self.in_ddr[t] = store.id
+
+    def _inplace(self, op: NpuOp, cand: Candidate, out_tiles: list[int],
+                 share: int) -> dict[int, Buffer] | None:
+        """The buffers of the input an element-wise op may overwrite, if they have the output's
+        layout; the input is handed over to the output (it has no other reader)."""
+        if not op.inplace_input or cand.strategy is Strategy.HKSWITCH:
+            return None
+        tensor = self.graph.resolve(op.inplace_input)
+        converted = self.converted.get(tensor)
+        bufs = converted if converted is not None else self.resident.get(tensor)
+        aligned = self.cmx[0].aligned(share)
+        if bufs is None or sorted(bufs) != out_tiles or any(b.size != aligned for b in bufs.values()):
+            return None
+        if converted is not None:  # a copy made for this op: it stops being temporary
+            self.owned = [b for b in self.owned if b not in converted.values()]
+            return converted
+        return self.resident.pop(tensor)
 
     def _ensure_resident(self, tensor: str, index: int) -> tuple[list[Buffer], set[int]]:
         """The producer-layout copy of ``tensor`` in CMX, reloaded from DDR if it was spilled."""
@@ -341,6 +360,8 @@ class _Builder:
         if kind == "halo":  # the tile's own rows are read in place, the halo from the new buffer
             owned += src
         self.owned.extend(bufs.values())
+        if kind != "halo":
+            self.converted[tensor] = bufs
         return owned, set()
 
     def _weights(self, index: int, op: NpuOp, cand: Candidate) -> dict[int, Buffer]:
@@ -395,6 +416,7 @@ class _Builder:
         for b in self.owned:
             self.free(b)
         self.owned = []
+        self.converted = {}
         for tensor in [t for t in self.resident if self._next_use(t, index) is math.inf]:
             for b in self.resident.pop(tensor).values():
                 self.free(b)

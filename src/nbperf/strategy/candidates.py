@@ -231,6 +231,8 @@ def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: Cos
     tile_op = c.tile_op or op
     in_frac, w_frac, out_frac = _fractions(c, op)
     footprint = sizer.footprint(in_frac, w_frac, out_frac)
+    if op.inplace_input and c.strategy is not Strategy.HKSWITCH:  # the output overwrites an input
+        footprint -= sizer.footprint(0.0, 0.0, out_frac)
     budget = arch.cmx.bytes_per_tile * arch.cmx.tiling_budget
     compute = backend.compute(tile_op, arch)
     weight_ddr = op.weight_bytes  # weight-like activations (attention K, V) arrive by transitions
