@@ -41,10 +41,10 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     import onnx
 
-    from transformer_builder import decoder_model, parameter_count
+    from model_builders import decoder_lm, parameter_count
 
     with tempfile.TemporaryDirectory() as tmp:
-        decoder = decoder_model()
+        decoder = decoder_lm()
         decoder_path = Path(tmp) / "decoder_1b.onnx"
         onnx.save(decoder, decoder_path)
         cases = [(SHARED / "resnet50.onnx", "npu4000"), (SHARED / "bert_base_s128.onnx", "npu4000"),

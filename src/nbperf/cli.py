@@ -98,6 +98,9 @@ def estimate(
 
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
+    for out in (json_path, csv_path, trace_path):  # fail before the work, and before any file is written
+        if out is not None and not out.parent.is_dir():
+            raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
     if trace_path is not None and cost != "emulator":
         raise UsageError("--trace needs --cost emulator: the math model has no per-engine timeline")
     if prefetch_depth < 0 or (barriers is not None and barriers < 1):
@@ -194,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # click usage errors and, if ever, bugs
         if callable(getattr(exc, "format_message", None)):  # click's, or typer's vendored click's, errors
-            stderr.print(f"nbperf: error: {exc.format_message()}", markup=False)
+            message = exc.format_message()
+            if not message.strip():  # bare `nbperf` or a bare group: the help was printed
+                return 0
+            stderr.print(f"nbperf: error: {message}", markup=False)
             return 2
         if os.environ.get("NBPERF_DEBUG"):
             raise

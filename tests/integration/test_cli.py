@@ -159,3 +159,13 @@ def test_explain_without_a_layer_lists_every_layer_and_bad_layer_is_one_line(cap
     assert code == 2 and "did you mean '/fc/Gemm'" in one_error_line(err)
     code, _, err = run(capsys, "estimate", RESNET, "--strategy", "/fc/Gemm=SOH")
     assert code == 2 and "SOH needs output height >= 6 (tiles), has 1" in one_error_line(err)
+
+
+def test_bare_command_prints_help_and_a_missing_output_folder_fails_before_any_write(capsys, tmp_path):
+    code, out, err = run(capsys)
+    assert code == 0 and "Usage" in out and "error" not in err
+    good = tmp_path / "r.json"
+    missing = tmp_path / "no" / "r.csv"
+    code, _, err = run(capsys, "estimate", RESNET, "--json", str(good), "--csv", str(missing))
+    assert code == 2 and "folder" in one_error_line(err)
+    assert not good.exists()

@@ -166,10 +166,10 @@ def test_serial_latency_uses_the_same_transfer_model():
 
 def test_a_small_decoder_from_the_benchmark_builder_emulates(tmp_path):
     import onnx
-    from benchmarks.transformer_builder import decoder_model
+    from benchmarks.model_builders import decoder_lm
 
     path = tmp_path / "decoder.onnx"
-    onnx.save(decoder_model(layers=2, d_model=256, heads=4, ffn=1024, vocab=1000, seq=64), path)
+    onnx.save(decoder_lm(layers=2, d_model=256, heads=4, ffn=1024, vocab=1000, seq=64), path)
     for arch in ARCHS:
         result = _emulate(path, arch)
         assert result.unknown_ops == ()

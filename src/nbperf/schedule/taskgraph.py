@@ -237,8 +237,8 @@ class _Builder:
                 bufs, deps = self._convert(index, op, tensor, move.kind, move.cmx_bytes, tiles)
                 read_bufs.extend(bufs)
                 ready |= deps
-        # 2. weights (maybe prefetched already)
-        weight_bufs = self._weights(index, op, cand)
+        # 2. weights (maybe prefetched already); a DMA op reads its table rows straight from DDR
+        weight_bufs = {} if op.engine is Engine.DMA else self._weights(index, op, cand)
         # 3. outputs
         out_bufs: dict[str, dict[int, Buffer]] = {}
         out_tiles = list(range(self.arch.tiles)) if cand.out_dist is Dist.DUPLICATED else tiles
@@ -404,7 +404,8 @@ class _Builder:
         reserve = max((self.plan.placements[o.name].chosen.cmx_bytes_per_tile for o in horizon), default=0)
         for ahead, op in enumerate(horizon, start=index + 1):
             cand = self.plan.placements[op.name].chosen
-            if not op.weight_bytes or op.name in self.weights or cand.out_dist is Dist.DDR:
+            if not op.weight_bytes or op.name in self.weights or cand.out_dist is Dist.DDR \
+                    or op.engine is Engine.DMA:
                 continue
             share = op.weight_bytes // max(1, cand.tiles_used)
             if any(self.cmx[t].free_bytes - share < reserve for t in self._tiles(cand)):
