@@ -79,6 +79,7 @@ class Problem:
             for t in choice.ins:
                 self.last_use[t] = index
         self._move_cache: dict[tuple[str, Dist, Need, str], tuple[Move, float]] = {}
+        self._step_cache: dict[tuple[int, int, tuple[Dist, ...]], float] = {}
 
     def moves(self, index: int, cand: Candidate, have: list[Dist]) -> list[Move]:
         return [m for m, _ in self._input_moves(index, cand, have)]
@@ -124,7 +125,12 @@ class Problem:
 
     def step_cost(self, index: int, cand: Candidate, have: list[Dist]) -> float:
         """The op's own time under ``cand`` plus moving its inputs from ``have``."""
-        return cand.cost_ns + sum(ns for _, ns in self._input_moves(index, cand, have))
+        key = (index, id(cand), tuple(have))
+        cost = self._step_cache.get(key)
+        if cost is None:
+            cost = cand.cost_ns + sum(ns for _, ns in self._input_moves(index, cand, have))
+            self._step_cache[key] = cost
+        return cost
 
     def evaluate(self, picks: list[int]) -> float:
         """The objective of one full assignment (index into each op's ``allowed``)."""
