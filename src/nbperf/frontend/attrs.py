@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnx import AttributeProto, NodeProto, TensorProto, helper, numpy_helper
+from onnx import AttributeProto, NodeProto, helper
+
+from nbperf.frontend.folding import tensor_value
 
 
 def convert_attrs(node: NodeProto) -> dict[str, Any]:
@@ -34,9 +36,9 @@ def _convert(a: AttributeProto) -> Any:
     if t == AttributeProto.STRINGS:
         return [_text(v) for v in a.strings]
     if t == AttributeProto.TENSOR:
-        return _tensor(a.t)
+        return tensor_value(a.t)
     if t == AttributeProto.TENSORS:
-        return [_tensor(v) for v in a.tensors]
+        return [tensor_value(v) for v in a.tensors]
     if t == AttributeProto.GRAPH:
         return a.g.name
     if t == AttributeProto.GRAPHS:
@@ -52,12 +54,3 @@ def _convert(a: AttributeProto) -> Any:
 
 def _text(b: bytes) -> str:
     return b.decode("utf-8", errors="replace")
-
-
-def _tensor(t: TensorProto) -> Any:
-    if t.data_location == TensorProto.EXTERNAL:
-        return None
-    try:
-        return numpy_helper.to_array(t)
-    except Exception:
-        return None

@@ -6,6 +6,7 @@ Shapes are fully static here: the frontend refuses a graph it cannot resolve.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,7 @@ class Tensor:
 
     @property
     def elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def size_bytes(self) -> int:
