@@ -11,9 +11,8 @@ from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe
 from nbperf.lower.rules import LowerContext, lower_node
 
 
-def default_precision(graph: Graph) -> Precision:
-    """fp32 and fp16 graphs run as fp16; quantized parts run int8 per op regardless."""
-    return "fp16"
+# Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
+DEFAULT_PRECISION: Precision = "fp16"
 
 
 def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[str]) -> tuple[NpuOp, ...]:
@@ -49,7 +48,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
-    ctx = LowerContext(graph, default_precision(graph), precision)
+    ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     aliases = {op.outputs[0]: op.inputs[0] for op in ops
                if op.engine is Engine.NONE and op.inputs and len(op.outputs) == 1}
