@@ -10,7 +10,6 @@ from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
 from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe
 from nbperf.lower.rules import LowerContext, lower_node
 
-
 # Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
 DEFAULT_PRECISION: Precision = "fp16"
 
