@@ -42,7 +42,7 @@ def schedule_from_emulation(graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan,
             transition_ddr_bytes=ddr({"convert"}),
             transition_cmx_bytes=sum(t.nbytes for t, _ in dma if t.role in ("convert", "compact")
                                      and t.path.value == "cmx"),
-            cmx_copy_bytes=chosen.copy_cmx_bytes, cmx_bytes=chosen.cmx_bytes_per_tile,
+            cmx_bytes=chosen.cmx_bytes_per_tile,
             transition_ns=placement.transition_ns_in, dma_ns=dma_ns, start_ns=start, end_ns=end,
             bound=_bound(compute_ns, dma_ns, wait, chosen.compute.overhead_cycles, chosen.compute.cycles),
         ))

@@ -113,7 +113,7 @@ def schedule_serial(graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan) -> Sche
             compute=chosen.compute, weight_ddr_bytes=chosen.weight_ddr_bytes, act_in_ddr_bytes=act_in,
             act_out_ddr_bytes=act_out, transition_ddr_bytes=transition_ddr,
             transition_cmx_bytes=transition_cmx,
-            cmx_copy_bytes=chosen.copy_cmx_bytes, cmx_bytes=chosen.cmx_bytes_per_tile,
+            cmx_bytes=chosen.cmx_bytes_per_tile,
             transition_ns=placement.transition_ns_in, dma_ns=dma_ns, start_ns=now, end_ns=now + duration,
             bound=_bound(op.engine, compute_ns, chosen.compute.overhead_cycles, chosen.compute.cycles, dma_ns,
                          placement.transition_ns_in, chosen.weight_ddr_bytes, act_in + act_out),

@@ -30,7 +30,6 @@ class TimedTask:
     act_out_ddr_bytes: int
     transition_ddr_bytes: int
     transition_cmx_bytes: int
-    cmx_copy_bytes: int
     cmx_bytes: int
     transition_ns: float
     dma_ns: float

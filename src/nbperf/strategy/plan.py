@@ -18,10 +18,6 @@ class Placement:
     moves_in: tuple[Move, ...]
     transition_ns_in: float
 
-    @property
-    def transition_bytes_in(self) -> int:
-        return sum(m.total_bytes for m in self.moves_in)
-
 
 @dataclass(frozen=True)
 class StrategyPlan:
