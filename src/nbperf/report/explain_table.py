@@ -5,9 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from nbperf.api import Estimate
+from nbperf.strategy.candidates import short_name
 from nbperf.strategy.explain import LayerExplanation
-
-SHORT = {"SplitOverHeight": "SOH", "SplitOverWidth": "SOW", "SplitOverKernel": "SOK"}
 
 
 def _us(ns: float | None) -> str:
@@ -30,7 +29,7 @@ def candidates_table(ex: LayerExplanation) -> Table:
         c = row.candidate
         legal = c.legal
         table.add_row(
-            SHORT.get(c.strategy.value, c.strategy.value), "yes" if legal else "no",
+            short_name(c.strategy), "yes" if legal else "no",
             _kb(c.cmx_bytes_per_tile) if legal else "-", ("yes" if c.fits else "no") if legal else "-",
             str(c.subtiles) if legal else "-", f"{c.compute.cycles:,}" if legal else "-",
             _us(c.compute_ns if legal else None),
@@ -50,10 +49,10 @@ def plan_table(estimate: Estimate) -> Table:
         table.add_column(col, overflow="fold")
     for task in estimate.schedule.tasks:
         placement = plan.placements[task.op.name]
-        others = [SHORT.get(c.strategy.value, c.strategy.value) for c in placement.considered
+        others = [short_name(c.strategy) for c in placement.considered
                   if c.legal and c is not placement.chosen]
         moves = [m.kind for m in placement.moves_in if m.kind]
-        table.add_row(task.op.name, task.op.op_type, SHORT.get(task.strategy, task.strategy),
+        table.add_row(task.op.name, task.op.op_type, short_name(task.strategy),
                       str(task.tiles_used), _kb(task.cmx_bytes), str(task.subtiles),
                       f"{', '.join(moves)} {task.transition_ns / 1e3:,.2f} us" if moves else "-",
                       ", ".join(others) or "-")

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nbperf.api import Estimate
+from nbperf.strategy.candidates import short_name
 
 
 def _si(value: float, unit: str = "") -> str:
@@ -15,11 +16,10 @@ def _si(value: float, unit: str = "") -> str:
     return f"{value:.0f} {unit}".rstrip()
 
 
-SHORT = {"SplitOverHeight": "SOH", "SplitOverWidth": "SOW", "SplitOverKernel": "SOK"}
 
 
 def _strategy_label(task) -> str:
-    label = SHORT.get(task.strategy, task.strategy)
+    label = short_name(task.strategy)
     return f"{label} x{task.subtiles}" if task.subtiles > 1 else label
 
 

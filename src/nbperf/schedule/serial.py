@@ -17,11 +17,8 @@ from nbperf.cost.dma import Path, transfer_ns
 from nbperf.lower.npu_ops import Engine, NpuGraph
 from nbperf.schedule.timeline import Schedule, TimedTask
 from nbperf.strategy import Dist, Placement, StrategyPlan
+from nbperf.strategy.candidates import align
 from nbperf.strategy.distribution import per_tile_bytes
-
-
-def align(nbytes: int, alignment: int) -> int:
-    return -(-nbytes // alignment) * alignment
 
 
 @dataclass

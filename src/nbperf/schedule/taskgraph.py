@@ -185,15 +185,20 @@ class _Builder:
         tensor, _ = max(victims, key=lambda v: (self._next_use(v[0], index - 1), v[0]))
         bufs = self.resident.pop(tensor)
         if tensor not in self.in_ddr:
-            store = self.task(f"{tensor}/spill", self.ops[index].name, TaskKind.DMA, "spill",
-                              nbytes=self.graph.tensor_bytes.get(tensor, 0), path=Path.DDR)
-            for b in bufs.values():
-                self.read(b, store)
-            self.in_ddr[tensor] = store.id
-            self.spilled += store.nbytes
+            self._store_to_ddr(tensor, list(bufs.values()), self.ops[index].name)
         for b in bufs.values():
             self.free(b)
         return True
+
+    def _store_to_ddr(self, tensor: str, src: list[Buffer], layer: str) -> None:
+        """Spill ``tensor`` from its CMX buffers to DDR; its next readers wait for the store."""
+        store = self.task(f"{tensor}/spill", layer, TaskKind.DMA, "spill",
+                          nbytes=self.graph.tensor_bytes.get(tensor, 0))
+        for b in src:
+            self.read(b, store)
+            self.pinned.discard(b.id)  # in DDR now: its CMX copy may be evicted for free
+        self.in_ddr[tensor] = store.id
+        self.spilled += store.nbytes
 
     # -- per op ------------------------------------------------------------------------------
     def run(self) -> TaskGraph:
@@ -207,9 +212,6 @@ class _Builder:
 
     def _tiles(self, cand: Candidate) -> list[int]:
         return list(range(cand.tiles_used))
-
-    def _share(self, nbytes: int, dist: Dist, tiles: int) -> int:
-        return per_tile_bytes(nbytes, dist, tiles)
 
     def _op(self, index: int, op: NpuOp) -> None:
         placement = self.plan.placements[op.name]
@@ -243,7 +245,7 @@ class _Builder:
         out_bufs: dict[str, dict[int, Buffer]] = {}
         out_tiles = list(range(self.arch.tiles)) if cand.out_dist is Dist.DUPLICATED else tiles
         for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
-            share = self._share(self.graph.tensor_bytes.get(t, 0), cand.out_dist, self.arch.tiles)
+            share = per_tile_bytes(self.graph.tensor_bytes.get(t, 0), cand.out_dist, self.arch.tiles)
             reused = self._inplace(op, cand, out_tiles, share)
             out_bufs[t] = reused or {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}")
                                      for tile in out_tiles}
@@ -310,7 +312,7 @@ class _Builder:
         if dist is Dist.DDR:  # a graph input or a streamed output read in full by a DMA op
             return [], {self.in_ddr.get(tensor, -1)}
         tiles = list(range(self.arch.tiles)) if dist in (Dist.DUPLICATED, Dist.SEG_H, Dist.SEG_W) else [0]
-        share = self._share(self.graph.tensor_bytes.get(tensor, 0), dist, self.arch.tiles)
+        share = per_tile_bytes(self.graph.tensor_bytes.get(tensor, 0), dist, self.arch.tiles)
         bufs = {tile: self.alloc(tile, share, tensor, index, f"reload of {tensor}") for tile in tiles}
         reload = self.task(f"{tensor}/reload", self.ops[index].name, TaskKind.DMA, "reload",
                            {self.in_ddr.get(tensor, -1)}, nbytes=self.graph.tensor_bytes.get(tensor, 0))
@@ -328,13 +330,7 @@ class _Builder:
             deps.add(self.in_ddr.get(tensor, -1))
         elif kind == "spill-reload":
             if tensor not in self.in_ddr:
-                src, _ = self._ensure_resident(tensor, index)
-                store = self.task(f"{tensor}/spill", op.name, TaskKind.DMA, "spill", nbytes=nbytes)
-                for b in src:
-                    self.read(b, store)
-                    self.pinned.discard(b.id)  # in DDR now: its CMX copy may be evicted for free
-                self.in_ddr[tensor] = store.id
-                self.spilled += nbytes
+                self._store_to_ddr(tensor, self._ensure_resident(tensor, index)[0], op.name)
             deps.add(self.in_ddr[tensor])
         else:  # broadcast, split-copy, halo: CMX -> CMX from the resident copy
             src, extra = self._ensure_resident(tensor, index)
@@ -342,7 +338,7 @@ class _Builder:
         position = [self.graph.resolve(t) for t in op.inputs].index(tensor)
         need = self.plan.placements[op.name].chosen.needs[position]
         dist = {"seg_h": Dist.SEG_H, "seg_w": Dist.SEG_W}.get(need.value, Dist.DUPLICATED)
-        share = self._share(nbytes, dist, len(tiles)) if len(tiles) > 1 else nbytes
+        share = per_tile_bytes(nbytes, dist, len(tiles)) if len(tiles) > 1 else nbytes
         if kind == "halo":
             share = math.ceil(cmx_bytes / max(1, len(tiles) - 1))  # only the halo rows are copied
         bufs = {tile: self.alloc(tile, share, f"{tensor}>{op.name}", index, f"{op.name} input {tensor}")
@@ -451,13 +447,7 @@ class _Builder:
         deps: set[int] = set()
         for tensor in inputs:
             if tensor not in self.in_ddr:  # it must be in DDR to be streamed
-                src, _ = self._ensure_resident(tensor, index)
-                store = self.task(f"{tensor}/spill", op.name, TaskKind.DMA, "spill",
-                                  nbytes=self.graph.tensor_bytes.get(tensor, 0))
-                for b in src:
-                    self.read(b, store)
-                self.in_ddr[tensor] = store.id
-                self.spilled += store.nbytes
+                self._store_to_ddr(tensor, self._ensure_resident(tensor, index)[0], op.name)
             deps.add(self.in_ddr[tensor])
             for b in self.resident.pop(tensor, {}).values():  # in DDR now: its CMX copy can go
                 self.pinned.discard(b.id)

@@ -27,6 +27,14 @@ class Strategy(StrEnum):
     HKSWITCH = "HKSwitch"
 
 
+SHORT_NAMES = {Strategy.SOH: "SOH", Strategy.SOW: "SOW", Strategy.SOK: "SOK"}
+
+
+def short_name(strategy: str) -> str:
+    """SOH / SOW / SOK for the split strategies, the compiler's name for the others."""
+    return SHORT_NAMES.get(Strategy(strategy), strategy)
+
+
 ALIASES = {"soh": Strategy.SOH, "sow": Strategy.SOW, "sok": Strategy.SOK, "hk": Strategy.HKSWITCH,
            "hkswitch": Strategy.HKSWITCH, "clustering": Strategy.CLUSTERING, "cl": Strategy.CLUSTERING}
 ALIASES.update({s.value.lower(): s for s in Strategy})
@@ -78,7 +86,8 @@ def _split(extent: int, tiles: int) -> int:
     return math.ceil(extent / tiles)
 
 
-def _halo(work: DpuWork, axis: str) -> int:
+def halo_rows(work: DpuWork, axis: str) -> int:
+    """Rows (columns) a tile reads beyond its own share along ``axis``: kernel - stride."""
     kernel, stride = (work.kernel_h, work.stride_h) if axis == "H" else (work.kernel_w, work.stride_w)
     return max(0, kernel - stride)
 
@@ -89,7 +98,7 @@ def _input_share(work: DpuWork, axis: str, out_share: int) -> float:
         return out_share / max(1, work.out_w)
     out_extent = work.out_h if axis == "H" else work.out_w
     in_extent = (work.in_h if axis == "H" else work.in_w) or out_extent
-    rows = min(in_extent, math.ceil(out_share * in_extent / max(1, out_extent)) + _halo(work, axis))
+    rows = min(in_extent, math.ceil(out_share * in_extent / max(1, out_extent)) + halo_rows(work, axis))
     return rows / in_extent
 
 

@@ -20,7 +20,7 @@ from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import CostBackend
 from nbperf.errors import UsageError
 from nbperf.lower.npu_ops import NpuGraph, NpuOp
-from nbperf.strategy.candidates import ALIASES, Candidate, Strategy, candidates
+from nbperf.strategy.candidates import ALIASES, Candidate, Strategy, candidates, halo_rows
 from nbperf.strategy.distribution import Dist, Move, Need, move
 from nbperf.strategy.plan import Placement, StrategyPlan
 
@@ -112,9 +112,9 @@ class Problem:
         if hit is None:
             work = consumer.dpu
             if work is not None and need is Need.SEG_W:
-                halo, rows = max(0, work.kernel_w - work.stride_w), work.in_w or work.out_w
+                halo, rows = halo_rows(work, "W"), work.in_w or work.out_w
             elif work is not None:
-                halo, rows = max(0, work.kernel_h - work.stride_h), work.in_h or work.out_h
+                halo, rows = halo_rows(work, "H"), work.in_h or work.out_h
             else:
                 halo, rows = 0, 1
             nbytes = self.graph.tensor_bytes.get(tensor, 0)
