@@ -1,7 +1,8 @@
 """The ``nbperf`` command line.
 
-User errors end in one line on stderr and exit code 2; a bug in nbperf ends in one line and
-exit code 3 (set NBPERF_DEBUG=1 for the traceback).
+User errors end in one line on stderr and exit code 2; a bug in nbperf (``InternalError`` or any
+unexpected exception) ends in one line that says so, and exit code 3 (NBPERF_DEBUG=1 for the
+traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nbperf.errors import NbperfError, UsageError
+from nbperf.errors import InternalError, NbperfError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Estimate how fast a neural network runs on a tiled NPU.")
@@ -204,10 +205,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if os.environ.get("NBPERF_DEBUG"):
             raise
-        stderr.print(f"nbperf: internal error: {type(exc).__name__}: {exc} (set NBPERF_DEBUG=1 for details)",
-                     markup=False)
-        return 3
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug in nbperf: say so in one line, never blame the input, exit 3."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    kind = "" if isinstance(exc, InternalError) else f"{type(exc).__name__}: "
+    stderr.print(f"nbperf: internal error: {kind}{reason} (a bug in nbperf, not in your input; please report "
+                 "it with the command and model; NBPERF_DEBUG=1 shows the traceback)", markup=False)
+    return InternalError.exit_code
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """User-facing errors.
 
 Every problem caused by the user's input (model file, arch file, command line) is raised as an
-``NbperfError``. The CLI prints its message as one line on stderr and exits with ``exit_code``;
-anything else escaping is a bug in nbperf.
+``NbperfError``. The CLI prints its message as one line on stderr and exits with ``exit_code`` (2).
+A bug in nbperf is never one of these: code that detects its own inconsistency raises
+``InternalError``, and the CLI reports it, like any other unexpected exception, as an internal
+error with exit code 3 and a request to report it.
 """
 
 from __future__ import annotations
@@ -32,3 +34,9 @@ class UsageError(NbperfError):
 
 class InfeasibleError(NbperfError):
     """No feasible schedule exists (e.g. a task does not fit CMX even after tiling)."""
+
+
+class InternalError(Exception):
+    """nbperf broke its own invariants: a bug to report, never the user's fault (exit code 3)."""
+
+    exit_code: int = 3
