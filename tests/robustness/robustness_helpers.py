@@ -2,8 +2,9 @@
 
 The contract every fuzz case checks: ``nbperf.estimate`` either returns an estimate with a finite,
 positive latency whose JSON and CSV reports can be produced, or raises ``NbperfError`` with a
-one-line message and exit code 2. Any other exception, or a case running longer than
-``CASE_SECONDS``, fails the test.
+one-line message and exit code 2. Any other exception (an ``InternalError``, exit code 3, or a raw
+KeyError from nbperf's code), a user error whose message reads like a bug report, or a case running
+longer than ``CASE_SECONDS``, fails the test.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 from nbperf.api import Estimate
-from nbperf.errors import NbperfError
+from nbperf.errors import InternalError, NbperfError
 from nbperf.report import to_csv, to_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,15 +85,33 @@ def check_report(result: Estimate) -> None:
     to_csv(result)
 
 
+# Words that only a report of nbperf's own failure may use: a user error never says them.
+INTERNAL_WORDS = ("internal error", "a bug in nbperf", "processing it failed")
+
+
+def check_user_error(e: BaseException) -> None:
+    """``e`` is a user error: an NbperfError, exit code 2, one non-empty line that blames the input.
+
+    An ``InternalError`` (exit code 3) is a bug in nbperf and fails the case, as does a user error
+    that wraps one (the frontend once reported its own KeyErrors as "processing it failed").
+    """
+    assert not isinstance(e, InternalError), f"internal error: {e}"
+    assert isinstance(e, NbperfError), f"{type(e).__name__}: {e}"
+    assert e.message.strip(), "empty error message"
+    assert "\n" not in e.message and "\r" not in e.message, e.message
+    assert e.exit_code == 2, e.exit_code
+    lowered = e.message.lower()
+    assert not any(w in lowered for w in INTERNAL_WORDS), f"a user error that reads like a bug: {e.message}"
+    assert not isinstance(e.__cause__, InternalError), f"a user error caused by an internal one: {e.message}"
+
+
 def check_outcome(run: Callable[[], Estimate], seconds: float = CASE_SECONDS) -> str:
     """Run one case under the contract; return "ok" or "error" (for hypothesis.event statistics)."""
     with time_limit(seconds):
         try:
             result = run()
         except NbperfError as e:
-            assert e.message.strip(), "empty error message"
-            assert "\n" not in e.message and "\r" not in e.message, e.message
-            assert e.exit_code == 2, e.exit_code
+            check_user_error(e)
             return "error"
         check_report(result)
     return "ok"

@@ -4,7 +4,8 @@ Each file is run through the real entry point ``nbperf.cli.main``: a broken inpu
 one stderr line ``nbperf: error: ...`` with the expected words and exit code 2; a model with an
 op nbperf does not know but whose output shape is declared is estimated, with one warning line
 and the op listed in the JSON's unknown_ops. A few run in a real ``python -m nbperf`` process to
-prove no traceback reaches stderr.
+prove no traceback reaches stderr. No corpus file, listed in the tables or not, may end in exit
+code 3 (an internal error): a broken input is the user's problem, never reported as nbperf's bug.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import subprocess
 import sys
 
 import pytest
-from robustness_helpers import BROKEN, REPO_ROOT, subprocess_env
+from robustness_helpers import BROKEN, INTERNAL_WORDS, REPO_ROOT, subprocess_env
 
 from nbperf.cli import main
 
 OK_MODEL = BROKEN / "ok_conv.onnx"
+GOOD = {"ok_conv.onnx", "unknown_domain_op.onnx"}  # corpus files that estimate
+ON_DISK = sorted(p.name for p in BROKEN.iterdir() if p.suffix in (".onnx", ".yaml"))
 
 # file -> (substring of the one-line error, exit code)
 MODEL_CASES = {
@@ -69,8 +72,7 @@ def _one_error_line(err: str) -> str:
 def test_corpus_is_complete():
     """Every file the table names exists (made by make_corpus.py), and every corpus file is tested."""
     on_disk = {p.name for p in BROKEN.iterdir() if p.suffix in (".onnx", ".yaml")}
-    extra = {"ok_conv.onnx", "unknown_domain_op.onnx"}
-    tested = (set(MODEL_CASES) - {"missing.onnx"}) | set(ARCH_CASES) | extra
+    tested = (set(MODEL_CASES) - {"missing.onnx"}) | set(ARCH_CASES) | GOOD
     assert on_disk == tested
     assert all((BROKEN / n).stat().st_size < 2048 for n in on_disk), "corpus files stay tiny"
 
@@ -82,6 +84,22 @@ def test_broken_input_is_one_line_with_its_message(name, capsys):
     captured = capsys.readouterr()
     assert message in _one_error_line(captured.err)
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("name", [*ON_DISK, "missing.onnx"])
+def test_no_corpus_file_is_an_internal_error(name, capsys):
+    """Every file on disk (whatever the tables say): exit 0, or exit 2 with one clear error line;
+    never exit 3, never words that call it a bug in nbperf."""
+    code = main(_argv(name))
+    captured = capsys.readouterr()
+    assert code != 3, captured.err
+    assert not any(w in captured.err.lower() for w in INTERNAL_WORDS), captured.err
+    if name in GOOD:
+        assert code == 0, captured.err
+    else:
+        assert code == 2, captured.err
+        line = _one_error_line(captured.err)
+        assert len(line) > len("nbperf: error: ") + 10, line
 
 
 def test_the_good_model_estimates(capsys):

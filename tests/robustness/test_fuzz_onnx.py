@@ -3,6 +3,8 @@
 Three generators (see ``onnx_strategies``): mutated protobuf bytes of real models, random
 well-formed graphs with random ops, shapes and attributes, and structural edits of real models.
 Each runs at least 500 deterministic cases, each under a hypothesis deadline and a SIGALRM guard.
+A hostile model is the user's problem: an ``InternalError`` (a bug in nbperf) fails the case, and
+through the command line (``test_hostile_models_through_the_cli``) exit code 3 never occurs.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import pytest
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 from onnx_strategies import mutated_bytes, mutated_models, random_models, seed_models
-from robustness_helpers import BROKEN, EXAMPLES, FUZZ, check_outcome
+from robustness_helpers import BROKEN, EXAMPLES, FUZZ, INTERNAL_WORDS, check_outcome, time_limit
 
 import nbperf
+from nbperf.cli import main
 
 SEEDS = seed_models(EXAMPLES)
 
@@ -57,6 +60,25 @@ def test_random_graphs(workdir, model):
 @given(data=mutated_models(SEEDS))
 def test_structurally_mutated_models(workdir, data):
     event(_estimate_bytes(workdir, data))
+
+
+@FUZZ
+@given(data=st.one_of(mutated_bytes(SEEDS), mutated_models(SEEDS)))
+def test_hostile_models_through_the_cli(workdir, capsys, data):
+    """The real entry point: exit 0, or exit 2 with one ``nbperf: error:`` line; never exit 3."""
+    path = workdir / "cli_case.onnx"
+    path.write_bytes(data)
+    with time_limit():
+        code = main(["estimate", str(path), "-q"])
+    captured = capsys.readouterr()
+    assert code != 3 and not any(w in captured.err.lower() for w in INTERNAL_WORDS), captured.err
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    if code == 0:
+        assert all(line.startswith("nbperf: warning: ") for line in lines), captured.err
+    else:
+        assert code == 2, (code, captured.err)
+        assert len(lines) == 1 and lines[0].startswith("nbperf: error: "), captured.err
+    event(f"exit {code}")
 
 
 SHAPE_VALUES = st.one_of(

@@ -4,13 +4,21 @@
 (``toposort``), resolve input shapes (``input_shapes``), propagate shapes and fold constants
 (``propagate`` with ``shapes`` and ``folding``), fold Q/DQ pairs (``qdq``) and build the frozen
 ``ir.Graph`` (``build``).
+
+Failures are classified where they happen: a problem with the file (it does not parse, ONNX's
+checker or shape inference rejects a node, an explicit check finds it meaningless) is a
+``ModelError`` raised at that spot, with the node or tensor it concerns. Anything else that
+escapes a stage is a bug in nbperf, never the user's fault: ``load_model`` reports it as an
+``InternalError`` naming the stage (the CLI exits with code 3 and asks for a report).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from nbperf.errors import ModelError
+from nbperf.errors import InternalError, NbperfError
 from nbperf.frontend.build import finish
 from nbperf.frontend.ir import Graph, Node, Tensor, dtype_bytes
 from nbperf.frontend.onnx_loader import read_model, short_reason
@@ -19,19 +27,30 @@ from nbperf.frontend.qdq import fold_qdq
 
 __all__ = ["Graph", "Node", "Tensor", "dtype_bytes", "load_model"]
 
+_T = TypeVar("_T")
+
 
 def load_model(path: str | Path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     """Load an ONNX model as a statically shaped, constant-folded, QDQ-folded ``Graph``.
 
     ``input_shapes`` gives full shapes (by input name) for inputs with dynamic dimensions.
-    Every problem with the file or the shapes raises ``nbperf.errors.ModelError``.
+    Every problem with the file or the shapes raises ``nbperf.errors.ModelError``; a failure of
+    nbperf's own code raises ``nbperf.errors.InternalError``.
     """
-    model = read_model(path)
+    model = _stage(path, "reading the file", lambda: read_model(path))
+    propagated = _stage(path, "shape propagation", lambda: propagate(model, input_shapes, str(path)))
+    folded = _stage(path, "Q/DQ folding", lambda: fold_qdq(propagated))
+    return _stage(path, "building the graph", lambda: finish(folded))
+
+
+def _stage(path: str | Path, stage: str, run: Callable[[], _T]) -> _T:
+    """Run one stage; an exception that is neither a user error nor already internal is our bug."""
     try:
-        return finish(fold_qdq(propagate(model, input_shapes, str(path))))
-    except ModelError:
+        return run()
+    except (NbperfError, InternalError):
         raise
-    except Exception as e:  # a malformed model that slipped past the checks: still one line
-        raise ModelError(
-            f"{path} is not a valid ONNX model: processing it failed ({type(e).__name__}: {short_reason(e)})"
+    except Exception as e:  # not the input's fault: every input problem is a ModelError by now
+        where = " ".join(str(path).split())
+        raise InternalError(
+            f"loading {where} failed in {stage}: {type(e).__name__}: {short_reason(e)}"
         ) from e

@@ -43,9 +43,9 @@ def _convert(a: AttributeProto) -> Any:
         return a.g.name
     if t == AttributeProto.GRAPHS:
         return [g.name for g in a.graphs]
-    try:
+    try:  # sparse tensors, type protos; ONNX refuses an unknown type or a ref_attr_name (ValueError)
         value = helper.get_attribute_value(a)
-    except Exception:
+    except ValueError:
         return None
     if value is None or isinstance(value, int | float | str):
         return value

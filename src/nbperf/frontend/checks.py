@@ -34,6 +34,9 @@ _CONV_OPS = {"Conv": 1, "ConvTranspose": 1, "ConvInteger": 1, "QLinearConv": 3} 
 _WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool",
                          "LpPool"})
 _AUTO_PADS = frozenset({"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"})
+# Q/DQ nodes the Q/DQ folding reads, in every domain it folds (ONNX has no schema for Microsoft's).
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+_QDQ_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
 
 
 def check_shape(path: str, what: str, shape: Sequence[int]) -> None:
@@ -69,9 +72,12 @@ def check_attributes(node: NodeProto, schema: defs.OpSchema | None, label: str, 
 def check_node(
     node: NodeProto, label: str, path: str, input_shapes: Sequence[tuple[int, ...] | None], standard: bool
 ) -> None:
-    """A node has an output; standard-domain nodes that lowering reads closely are meaningful."""
+    """A node has an output, a Q/DQ node its data input; standard-domain nodes that lowering reads
+    closely are meaningful."""
     if not any(node.output):
         raise ModelError(f"{path}: node '{label}' ({node.op_type}) has no outputs")
+    if node.op_type in _QDQ_OPS and node.domain in _QDQ_DOMAINS and not (node.input and node.input[0]):
+        raise ModelError(f"{path}: node '{label}' ({node.op_type}) has no data input (its input 0 is empty)")
     if not standard:
         return
     op = node.op_type

@@ -51,5 +51,5 @@ def elem_of_array(array: np.ndarray) -> int:
         return _P.STRING
     try:
         return int(helper.np_dtype_to_tensor_dtype(array.dtype))
-    except (KeyError, TypeError, ValueError):
+    except ValueError:  # a numpy dtype ONNX has no element type for
         return _P.UNDEFINED

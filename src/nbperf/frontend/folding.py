@@ -3,6 +3,11 @@
 Only deterministic standard-domain operators without subgraphs are evaluated, and only when
 their inputs (and, where it can grow, their output) are small. Nothing is ever evaluated from a
 tensor stored as external data: its value is simply unknown.
+
+Folding is best effort: a value ONNX cannot decode, an operator ``onnx.reference`` does not
+implement, or a reference implementation that fails on the model's constants leaves the value
+unknown (shape inference still sizes the tensor). Only exceptions raised inside those onnx calls
+are absorbed; a failure of nbperf's own code here is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from onnx import AttributeProto, NodeProto, TensorProto, numpy_helper
+from onnx import AttributeProto, NodeProto, TensorProto, helper, numpy_helper
 
 MAX_FOLD_ELEMENTS = 1 << 20  # inputs (and outputs) larger than this stay unevaluated constants
+
+_KNOWN_ELEM_TYPES = frozenset(t for t in helper.get_all_tensor_dtypes() if t != TensorProto.UNDEFINED)
 
 NONDETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
@@ -67,17 +74,18 @@ def has_external_attr(node: NodeProto) -> bool:
 
 def tensor_value(t: TensorProto) -> np.ndarray | None:
     """The value of an inline TensorProto; None for external data (never read) or a bad tensor."""
-    if t.data_location == TensorProto.EXTERNAL:
+    if t.data_location == TensorProto.EXTERNAL or t.data_type not in _KNOWN_ELEM_TYPES:
         return None
     try:
         return numpy_helper.to_array(t)
-    except Exception:
+    except ValueError:  # data that does not fill its dims, segments, strings that are not UTF-8
         return None
 
 
 def constant_node_value(node: NodeProto) -> tuple[np.ndarray | None, TensorProto | None]:
     """A Constant node's value; or (None, its TensorProto) when that tensor is external or large
-    (its value is then converted only if needed)."""
+    (its value is then converted only if needed). Raises ``BadSparseTensor`` for a sparse value
+    whose indices do not fit its dims."""
     for a in node.attribute:
         name = a.name
         if name == "value":
@@ -101,7 +109,12 @@ def constant_node_value(node: NodeProto) -> tuple[np.ndarray | None, TensorProto
     return None, None
 
 
+class BadSparseTensor(Exception):
+    """A sparse tensor's indices or values do not fit its dims (the message says how)."""
+
+
 def _sparse_to_dense(sp: Any) -> np.ndarray | None:
+    """The dense value; None when its data is external or unreadable, or it is too large to expand."""
     values = tensor_value(sp.values)
     indices = tensor_value(sp.indices)
     if values is None or indices is None:
@@ -110,11 +123,13 @@ def _sparse_to_dense(sp: Any) -> np.ndarray | None:
     if int(np.prod(dims, dtype=np.int64)) > MAX_FOLD_ELEMENTS:
         return None
     dense = np.zeros(int(np.prod(dims, dtype=np.int64)), dtype=values.dtype)
-    try:
+    try:  # numpy checks the file's indices and values against its dims
         flat = indices if indices.ndim == 1 else np.ravel_multi_index(tuple(indices.T), dims)
         dense[flat] = values
-    except (IndexError, ValueError):
-        return None
+    except (IndexError, ValueError, TypeError) as e:
+        raise BadSparseTensor(
+            f"indices {list(indices.shape)} and values {list(values.shape)} for dims {list(dims)}: {e}"
+        ) from None
     return dense.reshape(dims)
 
 
@@ -132,11 +147,14 @@ class Evaluator:
     def _op_class(self, op_type: str, version: int) -> Any:
         key = (op_type, version)
         if key not in self._classes:
-            try:
-                from onnx.reference.ops import load_op
+            from onnx.reference.ops import load_op  # imported on first use: it is slow to import
 
+            try:
                 self._classes[key] = load_op("", op_type, version)
-            except Exception:
+            except (RuntimeError, ValueError, AssertionError):
+                # No reference implementation for this op at this opset (RuntimeError and its
+                # NotImplementedError subclasses), or an op onnx defines only as a function, which
+                # load_op refuses with an assert when not given an evaluator: not evaluated.
                 self._classes[key] = None
         return self._classes[key]
 
@@ -146,13 +164,16 @@ class Evaluator:
         """Output arrays of ``node``, or None when it cannot be evaluated."""
         if node.op_type in NEVER_EVALUATED or has_external_attr(node):
             return None
+        cls = self._op_class(node.op_type, version)
+        if cls is None:
+            return None
         try:
-            cls = self._op_class(node.op_type, version)
-            if cls is None:
-                return None
             op = cls(node, self._run_params)
             outputs = op.run(*inputs)
         except Exception:
+            # Only onnx.reference code runs here, on the model's own constants: an attribute the
+            # reference op refuses, an axis out of range, an unsupported dtype... The value stays
+            # unknown and shape inference, which saw the same node, decides whether it is valid.
             return None
         if not isinstance(outputs, tuple | list):
             outputs = (outputs,)

@@ -12,11 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import onnx
-from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
+import onnx.checker
+import onnx.parser
+from google.protobuf import json_format, text_format
+from google.protobuf.message import DecodeError
+from onnx import AttributeProto, GraphProto, ModelProto, TensorProto, inliner
 
 from nbperf.errors import ModelError
 
 _MAX_REASON = 200
+_INT32 = range(-(1 << 31), 1 << 31)  # ONNX's C++ code takes opset and IR versions as 32-bit ints
+
+# What ``onnx.load`` raises for bytes that are not a model in the format the file's extension
+# names: protobuf (DecodeError), textproto / JSON / ONNX text (ParseError), text that is not
+# UTF-8 (UnicodeDecodeError, a ValueError; protobuf also raises ValueError for some bad input).
+_PARSE_ERRORS = (DecodeError, text_format.ParseError, json_format.ParseError, onnx.parser.ParseError,
+                 ValueError)
+# What ONNX's inliner raises for a malformed model-local function: its C++ assertions surface as
+# RuntimeError, its checks (e.g. recursive functions) as ValidationError.
+_INLINE_ERRORS = (onnx.checker.ValidationError, RuntimeError, ValueError)
 
 
 def read_model(path: str | Path) -> ModelProto:
@@ -36,16 +50,18 @@ def read_model(path: str | Path) -> ModelProto:
         model = onnx.load(str(p), load_external_data=False)
     except OSError as e:
         raise ModelError(f"cannot read model file {path}: {e.strerror or e}") from None
-    except Exception as e:  # protobuf DecodeError, text-format ParseError, ...
+    except _PARSE_ERRORS as e:
         raise invalid(path, f"cannot parse it ({short_reason(e)})") from None
     if not isinstance(model, ModelProto) or not model.HasField("graph"):
         raise invalid(path, "it has no graph")
     if len(model.graph.node) == 0:
         raise invalid(path, "its graph has no nodes")
+    _check_opsets(model, path)
     _check_names(model.graph, path)
     check_external_locations(model, path)
     if len(model.functions) > 0:
         model = _inline_functions(model, path)
+        _check_opsets(model, path)  # inlining merges the functions' opset imports into the model's
     return model
 
 
@@ -59,6 +75,19 @@ def short_reason(e: BaseException) -> str:
     text = str(e).strip()
     line = text.splitlines()[0] if text else type(e).__name__
     return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+
+
+def _check_opsets(model: ModelProto, path: str | Path) -> None:
+    """Opset domains and versions, and an IR version, that ONNX's shape inference can take (it reads
+    domains as UTF-8 text and versions as 32-bit ints)."""
+    if model.ir_version not in _INT32:
+        raise invalid(path, f"its ir_version {model.ir_version} is not an ONNX IR version")
+    for o in model.opset_import:
+        if not isinstance(o.domain, str):  # protobuf hands back invalid UTF-8 as bytes
+            raise invalid(path, f"opset domain {o.domain!r} is not valid UTF-8")
+        if o.version not in _INT32:
+            domain = f"domain '{o.domain}'" if o.domain else "the default domain"
+            raise invalid(path, f"its opset version {o.version} for {domain} is not an ONNX opset version")
 
 
 def _check_names(graph: GraphProto, path: str | Path) -> None:
@@ -75,10 +104,8 @@ def _check_names(graph: GraphProto, path: str | Path) -> None:
 
 def _inline_functions(model: ModelProto, path: str | Path) -> ModelProto:
     try:
-        from onnx import inliner
-
         return inliner.inline_local_functions(model)
-    except Exception as e:
+    except _INLINE_ERRORS as e:
         raise invalid(path, f"cannot inline its local functions ({short_reason(e)})") from None
 
 

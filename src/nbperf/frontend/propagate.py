@@ -24,6 +24,7 @@ from nbperf.frontend.dtypes import elem_of_array
 from nbperf.frontend.folding import (
     BOUNDED_OUTPUT,
     MAX_FOLD_ELEMENTS,
+    BadSparseTensor,
     Evaluator,
     constant_node_value,
     is_foldable_op,
@@ -223,13 +224,23 @@ class _Propagator:
             if a.name in ("value", "sparse_value"):
                 dims = a.t.dims if a.name == "value" else a.sparse_tensor.dims
                 check_shape(self.path, f"the value of Constant node '{label}'", [int(d) for d in dims])
-        value, proto = constant_node_value(node)
+        try:
+            value, proto = constant_node_value(node)
+        except BadSparseTensor as e:
+            raise ModelError(
+                f"{self.path}: the sparse_value of Constant node '{label}' does not fit its dims ({e})"
+            ) from None
         out = node.output[0]
+        sparse = next((a.sparse_tensor for a in node.attribute if a.name == "sparse_value"), None)
         if value is not None:
             self._set_value(out, value)
         elif proto is not None:
             inline = proto if proto.data_location != TensorProto.EXTERNAL else None
             self.tensors[out] = TInfo(proto.data_type, tuple(int(d) for d in proto.dims), True, proto=inline)
+        elif sparse is not None:
+            # Too large to expand, or its data is external: like a sparse initializer, a constant
+            # whose shape is known and whose value is not.
+            self.tensors[out] = TInfo(sparse.values.data_type, tuple(int(d) for d in sparse.dims), True)
         else:
             raise invalid(self.path, f"Constant node '{label}' has no usable value attribute")
 
@@ -307,7 +318,7 @@ class _Propagator:
                     if v is not None and v.dtype.kind not in "OUS":
                         try:
                             proto = numpy_helper.from_array(v, name)
-                        except Exception:
+                        except ValueError:  # a dtype with no ONNX element type: no data for inference
                             proto = None
                 self._data_cache[name] = proto
             proto = self._data_cache[name]

@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import onnx
+import onnx.checker
 from onnx import NodeProto, OperatorSetIdProto, TensorProto, TypeProto, defs, shape_inference
 
 from nbperf.frontend.onnx_loader import short_reason
 
 # (elem type, dims) where a dim is an int or a str for an unknown/symbolic size; dims None = unknown rank.
 InferredType = tuple[int, list[int | str] | None]
+
+# How ONNX's C++ inference functions reject a node: fail_shape_inference / fail_type_inference
+# (InferenceError), fail_check (ValidationError), and the standard C++ exceptions pybind11
+# translates (std::invalid_argument and friends -> ValueError, std::out_of_range -> IndexError,
+# std::overflow_error -> OverflowError, other std::exception -> RuntimeError), e.g. "Invalid
+# tensor data type 0" for a tensor of undefined element type. Not TypeError or KeyError: those
+# mean nbperf called ONNX wrongly (e.g. gave no type for an input), a bug to report.
+INFERENCE_ERRORS = (shape_inference.InferenceError, onnx.checker.ValidationError, ValueError, IndexError,
+                    OverflowError, RuntimeError)
 
 
 class InferenceFailed(Exception):
@@ -31,7 +41,7 @@ class ShapeInferer:
         if key not in self._schemas:
             try:
                 self._schemas[key] = defs.get_schema(op_type, version, domain)
-            except Exception:
+            except defs.SchemaError:
                 self._schemas[key] = None
         return self._schemas[key]
 
@@ -42,7 +52,10 @@ class ShapeInferer:
         input_types: Mapping[str, TypeProto],
         input_data: Mapping[str, TensorProto],
     ) -> dict[str, InferredType]:
-        """Inferred output types by output name (outputs inference said nothing about are absent)."""
+        """Inferred output types by output name (outputs inference said nothing about are absent).
+
+        Raises ``InferenceFailed`` when ONNX rejects the node.
+        """
         try:
             raw = shape_inference.infer_node_outputs(
                 schema,
@@ -52,7 +65,7 @@ class ShapeInferer:
                 opset_imports=self._opset_imports,
                 ir_version=self._ir_version,
             )
-        except Exception as e:
+        except INFERENCE_ERRORS as e:
             raise InferenceFailed(short_reason(e)) from None
         result: dict[str, InferredType] = {}
         for name, tp in raw.items():
