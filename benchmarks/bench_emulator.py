@@ -23,7 +23,7 @@ sys.path.insert(0, {bench!r})
 import nbperf
 path, arch = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
-result = nbperf.estimate(path, arch, cost_model="emulator")
+result = nbperf.estimate(path, arch, schedule="emulator")
 wall = time.perf_counter() - start
 print(json.dumps({{"wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "latency_ms": result.latency_ms, "tasks": len(result.emulation.graph.tasks)}}))

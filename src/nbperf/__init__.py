@@ -8,10 +8,12 @@ Public API::
     arch = nbperf.load_arch("npu3720", ["dpu.macs_per_tile=4096"])
 """
 
-from nbperf.api import Estimate, estimate
+from nbperf.api import estimate, explain
 from nbperf.arch import ArchSpec, load_arch, preset_names
-from nbperf.errors import NbperfError
+from nbperf.errors import InternalError, NbperfError
+from nbperf.result import Estimate
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchSpec", "Estimate", "NbperfError", "__version__", "estimate", "load_arch", "preset_names"]
+__all__ = ["ArchSpec", "Estimate", "InternalError", "NbperfError", "__version__", "estimate", "explain",
+           "load_arch", "preset_names"]

@@ -1,79 +1,53 @@
 """The public API: one function runs the whole pipeline.
 
 The stage list in ``estimate`` is the pipeline; each line names one stage and the arrow it follows
-in DESIGN.md section 4, so any number in a report can be traced back one stage at a time.
+in DESIGN.md section 4, so any number in a report can be traced back one stage at a time. Every
+compute time comes from one ``TaskCoster`` (the cost backend behind the one cost path), whichever
+stage asks: the strategy search, the layer-serial schedule or the emulator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from nbperf.arch import ArchSpec, Precision, load_arch
-from nbperf.cost import GRAPH_MODELS, get_backend
+from nbperf.cost import TaskCoster, get_backend
 from nbperf.errors import UsageError
 from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.lower import NpuGraph, lower
-from nbperf.schedule import Schedule, schedule_serial
+from nbperf.result import Estimate
+from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
-from nbperf.schedule.emulator import Emulation, emulate
+from nbperf.schedule.emulator import emulate
 from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, build_task_graph
 from nbperf.strategy import StrategyPlan, choose_strategies
+from nbperf.strategy.explain import LayerExplanation, explain_layer
+from nbperf.strategy.search import Problem, build_plan
+
+SCHEDULES = ("serial", "emulator")
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """The result of one estimate: the timed schedule plus what it was computed for."""
-
-    model: str
-    arch: ArchSpec
-    precision: str  # "fp16", "int8", or "mixed" when quantized and float ops coexist
-    cost_model: str
-    graph: NpuGraph
-    plan: StrategyPlan
-    schedule: Schedule
-    emulation: Emulation | None = None  # the per-task timeline, with --cost emulator
-
-    @property
-    def inference_overhead_ns(self) -> float:
-        return self.arch.inference_overhead_us * 1e3
-
-    @property
-    def latency_ns(self) -> float:
-        return self.schedule.makespan_ns + self.inference_overhead_ns
-
-    @property
-    def latency_ms(self) -> float:
-        return self.latency_ns / 1e6
-
-    @property
-    def fps(self) -> float:
-        return 1e9 / self.latency_ns if self.latency_ns else 0.0
-
-    @property
-    def macs(self) -> int:
-        return sum(t.op.macs for t in self.schedule.tasks)
-
-    @property
-    def ddr_bytes(self) -> int:
-        return sum(t.ddr_bytes for t in self.schedule.tasks)
-
-    @property
-    def weight_ddr_bytes(self) -> int:
-        return sum(t.weight_ddr_bytes for t in self.schedule.tasks)
-
-    @property
-    def activation_ddr_bytes(self) -> int:
-        return self.ddr_bytes - self.weight_ddr_bytes
-
-    @property
-    def achieved_tops(self) -> float:
-        return 2 * self.macs / self.latency_ns / 1e3 if self.latency_ns else 0.0
-
-    @property
-    def unknown_ops(self) -> tuple[str, ...]:
-        return self.graph.unknown_ops
+def _resolve(arch: str | Path | ArchSpec, arch_overrides: list[str] | tuple[str, ...], cost_model: str,
+             schedule: str, prefetch_depth: int | None, barriers: int | None) -> tuple[ArchSpec, str, str]:
+    """The arch, the backend name and the schedule; every option checked before any work."""
+    if cost_model == "emulator":  # before the emulator became a schedule: --cost emulator
+        cost_model, schedule = "math", "emulator"
+    if schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule {schedule!r}; use serial (layer by layer) or emulator")
+    if schedule == "serial" and (prefetch_depth is not None or barriers is not None):
+        option = "--prefetch-depth" if prefetch_depth is not None else "--barriers"
+        raise UsageError(f"{option} needs --schedule emulator: the layer-serial schedule has no prefetch "
+                         "queue and no barriers")
+    if prefetch_depth is not None and prefetch_depth < 0:
+        raise UsageError(f"--prefetch-depth must be >= 0, got {prefetch_depth}")
+    if barriers is not None and barriers < 1:
+        raise UsageError(f"--barriers must be >= 1, got {barriers}")
+    if isinstance(arch, ArchSpec):
+        if arch_overrides:
+            raise UsageError("arch overrides need an arch name or file, not an ArchSpec object")
+        return arch, cost_model, schedule
+    return load_arch(arch, arch_overrides), cost_model, schedule
 
 
 def estimate(
@@ -84,9 +58,10 @@ def estimate(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     arch_overrides: list[str] | tuple[str, ...] = (),
     cost_model: str = "math",
+    schedule: str = "serial",
     policy: str = "optimal",
     strategies: dict[str, str] | None = None,
-    prefetch_depth: int = DEFAULT_PREFETCH_DEPTH,
+    prefetch_depth: int | None = None,
     barriers: int | None = None,
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
@@ -94,35 +69,55 @@ def estimate(
     ``model``: an ONNX path or an already loaded ``Graph``; ``arch``: a preset name, a YAML path
     or an ``ArchSpec``; ``precision`` forces int8 or fp16 (default: fp16, int8 where the model is
     quantized); ``input_shapes`` fills dynamic input dimensions; ``arch_overrides`` are
-    ``section.field=value`` edits applied to a named or file arch; ``policy`` picks strategies by
-    whole-graph search (``optimal``) or the NPU compiler's greedy rule (``compiler``);
-    ``strategies`` forces strategies by layer name (``{"conv1": "SOK", "all": "SOH"}``).
-    ``cost_model="emulator"`` runs the task graph in an event-driven emulation (per-task times from
-    the math model), with ``prefetch_depth`` ops of weight prefetch and ``barriers`` overriding the
-    arch's hardware barrier count.
+    ``section.field=value`` edits applied to a named or file arch; ``cost_model`` is the
+    per-workload cost backend (``math``); ``schedule`` puts the ops in time: ``serial`` (layer by
+    layer, the search's own objective) or ``emulator`` (the task graph with feasible CMX allocation
+    and barriers, run event by event; ``prefetch_depth`` ops of weight prefetch, ``barriers``
+    overriding the arch's hardware barrier count). ``policy`` picks strategies by whole-graph search
+    (``optimal``) or the NPU compiler's greedy rule (``compiler``); ``strategies`` forces strategies
+    by layer name (``{"conv1": "SOK", "all": "SOH"}``). ``cost_model="emulator"`` is accepted for
+    ``schedule="emulator"``.
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
-    if isinstance(arch, ArchSpec):
-        if arch_overrides:
-            raise UsageError("arch overrides need an arch name or file, not an ArchSpec object")
-        spec = arch
-    else:
-        spec = load_arch(arch, arch_overrides)
-    emulated = cost_model in GRAPH_MODELS
-    backend = get_backend(GRAPH_MODELS.get(cost_model, cost_model))
+    spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
+                                          barriers)
+    coster = TaskCoster(spec, get_backend(backend_name))  # cost: the one path every stage prices with
     graph = model if isinstance(model, Graph) else load_model(model, input_shapes)  # frontend
     npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
-    plan = choose_strategies(npu_graph, spec, backend, policy, strategies)  # strategy: split per op
+    plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
     emulation = None
-    if emulated:
-        tasks = build_task_graph(npu_graph, spec, plan, prefetch_depth)  # schedule: tasks, CMX, spills
-        emulation = emulate(tasks, spec, barriers)  # cost: event-driven run on the engines
-        schedule = schedule_from_emulation(npu_graph, spec, plan, emulation)
+    depth = None
+    if timing == "emulator":
+        depth = DEFAULT_PREFETCH_DEPTH if prefetch_depth is None else prefetch_depth
+        tasks = build_task_graph(npu_graph, spec, plan, coster, depth)  # schedule: tasks, CMX, spills
+        emulation = emulate(tasks, spec, barriers)  # schedule: event-driven run on the engines
+        timed = schedule_from_emulation(spec, plan, emulation)
     else:
-        schedule = schedule_serial(npu_graph, spec, plan)  # schedule: CMX residency, transitions, time
-    used = {t.op.precision for t in schedule.tasks}
+        timed = schedule_serial(spec, plan)  # schedule: the plan's layer-serial steps
     name = graph.name if isinstance(model, Graph) else Path(model).name
-    return Estimate(model=name, arch=spec, precision="mixed" if len(used) > 1 else (used.pop() if used
-                    else npu_graph.default_precision), cost_model=cost_model, graph=npu_graph,
-                    plan=plan, schedule=schedule, emulation=emulation)
+    return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
+                    cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
+                    barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth)
+
+
+def _precision(tasks, graph: NpuGraph) -> str:
+    used = {t.op.precision for t in tasks}
+    return "mixed" if len(used) > 1 else (used.pop() if used else graph.default_precision)
+
+
+def explain(result: Estimate, layer: str, strategies: dict[str, str] | None = None) -> LayerExplanation:
+    """Every candidate of ``layer`` in ``result``'s graph, each priced for the whole graph under the
+    schedule that timed ``result`` (re-planned with the layer pinned)."""
+    coster = TaskCoster(result.arch, get_backend(result.cost_model))
+    if result.emulation is None:
+        return explain_layer(result.graph, result.arch, coster, layer, result.plan.policy, strategies)
+    depth = result.prefetch_depth if result.prefetch_depth is not None else DEFAULT_PREFETCH_DEPTH
+
+    def emulated_ns(problem: Problem, picks: list[int]) -> float:
+        plan: StrategyPlan = build_plan(problem, picks, result.plan.policy, problem.evaluate(picks), True)
+        return emulate(build_task_graph(result.graph, result.arch, plan, coster, depth), result.arch,
+                       result.barriers).makespan_ns
+
+    return explain_layer(result.graph, result.arch, coster, layer, result.plan.policy, strategies,
+                         price=emulated_ns, priced_by="emulated")

@@ -55,7 +55,11 @@ InputShapeOpt = Annotated[list[str] | None, typer.Option(
     "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")]
-CostOpt = Annotated[str, typer.Option(help="cost model")]
+CostOpt = Annotated[str, typer.Option(
+    help="per-workload cost backend: math (closed form); 'emulator' is accepted for --schedule emulator")]
+ScheduleOpt = Annotated[str, typer.Option(
+    help="serial (layer by layer, the strategy search's own objective) or emulator (the task graph with "
+         "CMX allocation, prefetch and barriers, run event by event); both use the same costs")]
 PolicyOpt = Annotated[str, typer.Option(
     help="strategy choice: optimal (whole-graph search) or compiler (the NPU compiler's greedy rule)")]
 StrategyOpt = Annotated[list[str] | None, typer.Option(
@@ -63,7 +67,7 @@ StrategyOpt = Annotated[list[str] | None, typer.Option(
 
 
 def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] | None,
-         set_: list[str] | None, cost: str, policy: str, strategy: list[str] | None, **extra):
+         set_: list[str] | None, cost: str, schedule: str, policy: str, strategy: list[str] | None, **extra):
     from nbperf.api import estimate as run_estimate
 
     if precision not in (None, "int8", "fp16"):
@@ -71,8 +75,8 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
     shapes = dict(parse_input_shape(s) for s in input_shape or [])
     forced = dict(parse_strategy(s) for s in strategy or [])
     return run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
-                        arch_overrides=set_ or [], cost_model=cost, policy=policy, strategies=forced,
-                        **extra)
+                        arch_overrides=set_ or [], cost_model=cost, schedule=schedule, policy=policy,
+                        strategies=forced, **extra)
 
 
 @app.command()
@@ -83,12 +87,14 @@ def estimate(
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
     cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
     trace_path: Annotated[Path | None, typer.Option(
-        "--trace", help="write a Perfetto / Chrome trace here (needs --cost emulator)")] = None,
-    prefetch_depth: Annotated[int, typer.Option(help="emulator: ops ahead whose weights are prefetched")] = 2,
+        "--trace", help="write a Perfetto / Chrome trace here (needs --schedule emulator)")] = None,
+    prefetch_depth: Annotated[int | None, typer.Option(
+        help="emulator: ops ahead whose weights may be prefetched (default 2)")] = None,
     barriers: Annotated[int | None, typer.Option(help="emulator: override the arch's barrier count")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
     top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,
@@ -102,11 +108,10 @@ def estimate(
     for out in (json_path, csv_path, trace_path):  # fail before the work, and before any file is written
         if out is not None and not out.parent.is_dir():
             raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-    if trace_path is not None and cost != "emulator":
-        raise UsageError("--trace needs --cost emulator: the math model has no per-engine timeline")
-    if prefetch_depth < 0 or (barriers is not None and barriers < 1):
-        raise UsageError("--prefetch-depth must be >= 0 and --barriers >= 1")
-    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy,
+    if trace_path is not None and schedule != "emulator" and cost != "emulator":
+        raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
+                         "timeline")
+    result = _run(model, arch, precision, input_shape, set_, cost, schedule, policy, strategy,
                   prefetch_depth=prefetch_depth, barriers=barriers)
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
@@ -136,21 +141,22 @@ def explain(
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
     cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
 ) -> None:
-    """Explain the split strategy of one layer (every candidate and why) or of every layer."""
-    from nbperf.cost import get_backend
-    from nbperf.report.explain_table import candidates_table, plan_table
-    from nbperf.strategy.explain import explain_layer
+    """Explain the split strategy of one layer (every candidate and why) or of every layer.
 
-    result = _run(model, arch, precision, input_shape, set_, cost, policy, strategy)
+    Each alternative of a layer is priced for the whole graph under the chosen schedule."""
+    from nbperf.api import explain as explain_layer
+    from nbperf.report.explain_table import candidates_table, plan_table
+
+    result = _run(model, arch, precision, input_shape, set_, cost, schedule, policy, strategy)
     if layer is None:
         stdout.print(plan_table(result))
         return
     forced = dict(parse_strategy(s) for s in strategy or [])
-    ex = explain_layer(result.graph, result.arch, get_backend(cost), layer, policy, forced)
-    stdout.print(candidates_table(ex))
+    stdout.print(candidates_table(explain_layer(result, layer, forced)))
 
 
 @arch_app.command("list")

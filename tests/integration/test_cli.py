@@ -147,9 +147,14 @@ def test_explain_one_layer_lists_every_candidate(capsys):
                          "/layer3/layer3.0/conv2/Conv")
     assert code == 0, err
     for word in ("Clustering", "SOH", "SOW", "SOK", "HKSwitch", "compute cycles", "transition in us",
-                 "transition out us", "lowest whole-graph cost", "multiple of 4"):
+                 "transition out us", "lowest whole-graph cost", "whole graph +", "SOK>dup"):
         assert word in out, word
     assert out.count("yes") >= 3
+    # 7 output rows over 6 tiles: rows per tile aligned as the compiler does leave the last tile none.
+    code, out, err = run(capsys, "explain", RESNET, "--arch", "npu4000", "--layer",
+                         "/layer4/layer4.1/conv2/Conv")
+    assert code == 0, err
+    assert "leave none" in " ".join(out.split()).replace("│", "")
 
 
 def test_explain_without_a_layer_lists_every_layer_and_bad_layer_is_one_line(capsys):

@@ -20,7 +20,7 @@ ARCHS = ("npu3720", "npu4000")
 
 
 def _emulate(path, arch, **kwargs):
-    return nbperf.estimate(path, arch, cost_model="emulator", **kwargs)
+    return nbperf.estimate(path, arch, schedule="emulator", **kwargs)
 
 
 def alone_ns(task, arch) -> float:
@@ -123,7 +123,7 @@ def test_more_barriers_never_make_it_slower():
 def test_a_task_too_big_for_cmx_is_one_clear_error(capsys, tmp_path):
     with pytest.raises(InfeasibleError, match=r"B over"):
         _emulate(EXAMPLES / "resnet50.onnx", "npu4000", arch_overrides=["cmx.bytes_per_tile=16384"])
-    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--cost", "emulator", "--set",
+    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--schedule", "emulator", "--set",
                  "cmx.bytes_per_tile=16384", "--json", str(tmp_path / "r.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("nbperf: error: ") and "B over" in err[0]
@@ -132,7 +132,7 @@ def test_a_task_too_big_for_cmx_is_one_clear_error(capsys, tmp_path):
 
 def test_emulator_reports_and_trace(tmp_path, capsys):
     trace, report = tmp_path / "t.json", tmp_path / "r.json"
-    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--arch", "npu3720", "--cost", "emulator",
+    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--arch", "npu3720", "--schedule", "emulator",
                  "--trace", str(trace), "--json", str(report), "-q"])
     assert code == 0, capsys.readouterr().err
     data = json.loads(report.read_text())
@@ -154,8 +154,8 @@ def test_emulator_reports_and_trace(tmp_path, capsys):
 
 def test_trace_needs_the_emulator(capsys, tmp_path):
     code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--trace", str(tmp_path / "t.json")])
-    assert code == 2 and "--trace needs --cost emulator" in capsys.readouterr().err
-    with pytest.raises(Exception, match="needs --cost emulator"):
+    assert code == 2 and "--trace needs --schedule emulator" in capsys.readouterr().err
+    with pytest.raises(Exception, match="needs --schedule emulator"):
         trace_events(nbperf.estimate(EXAMPLES / "resnet50.onnx"))
 
 

@@ -28,7 +28,7 @@ OLD = "previous report, must survive\n"
 
 @pytest.fixture(scope="module")
 def result():
-    return nbperf.estimate(MODEL, "npu4000", cost_model="emulator")
+    return nbperf.estimate(MODEL, "npu4000", schedule="emulator")
 
 
 WRITERS = {"json": write_json, "csv": write_csv, "trace": write_trace}

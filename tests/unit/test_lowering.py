@@ -72,6 +72,36 @@ def test_attention_matmuls_are_batched_dpu_tasks(tmp_path):
     assert ops["Softmax"].engine is Engine.SHAVE and ops["Softmax"].shave_class == "softmax"
 
 
+def test_a_shared_weight_matrix_makes_one_matmul_of_all_rows(tmp_path):
+    """[197, 1, 768] x [768, 2304] (a sequence-first export) is one 197 x 768 x 2304 matmul, as the
+    compiler reshapes it, not 197 one-row matmuls that each re-read the weights."""
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")
+    model = chain_model([node], [_info("x", [197, 1, 768])], [_info("y", [197, 1, 2304])],
+                        [weight("w", (768, 2304))])
+    (op,) = _lower(tmp_path, model).ops
+    assert (op.dpu.out_w, op.dpu.batch, op.dpu.in_k, op.dpu.out_k) == (197, 1, 768, 2304)
+    assert op.macs == 197 * 768 * 2304
+
+
+def test_one_d_pooling_spans_columns_only(tmp_path):
+    """A k=200 MaxPool1d reads 200 columns per output, not a 200 x 200 window."""
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[200], strides=[1])
+    model = chain_model([node], [_info("x", [1, 64, 1720])], [_info("y", [1, 64, 1521])])
+    (op,) = _lower(tmp_path, model).ops
+    assert (op.dpu.kernel_h, op.dpu.kernel_w, op.dpu.stride_h) == (1, 200, 1)
+    import nbperf
+
+    assert nbperf.estimate(load_model(save(model, tmp_path)), "npu4000").latency_ms < 1.0
+
+
+def test_one_d_conv_strides_columns_only(tmp_path):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv1d", kernel_shape=[5], strides=[2])
+    model = chain_model([node], [_info("x", [1, 16, 101])], [_info("y", [1, 32, 49])],
+                        [weight("w", (32, 16, 5))])
+    (op,) = _lower(tmp_path, model).ops
+    assert (op.dpu.kernel_h, op.dpu.kernel_w, op.dpu.stride_h, op.dpu.stride_w) == (1, 5, 1, 2)
+
+
 def test_erf_gelu_pattern_becomes_one_shave_op(tmp_path):
     c = numpy_helper.from_array
     inits = [c(np.array(1.4142135, np.float32), "sqrt2"), c(np.array(1.0, np.float32), "one"),

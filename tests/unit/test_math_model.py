@@ -1,4 +1,4 @@
-"""The math cost backend: MPE-mode padding, mode choice, overheads, SHAVE and DMA formulas."""
+"""The math cost backend and the one task cost path: per-workload bounds, workload splits, SHAVE, DMA."""
 
 from __future__ import annotations
 
@@ -7,86 +7,143 @@ import math
 import pytest
 
 from nbperf.arch import load_arch
-from nbperf.cost import MathBackend, get_backend
+from nbperf.cost import DpuWorkload, MathBackend, ShaveWorkload, TaskCoster, get_backend
 from nbperf.cost.dma import Path, bandwidth_bytes_per_ns, transfer_ns
-from nbperf.cost.math_model import best_mode, dpu_mac_cycles, padded_outputs
+from nbperf.cost.math_model import best_mode, cmx_read_cycles, dpu_mac_cycles, padded_outputs, ppe_cycles
+from nbperf.cost.tasks import split_sizes
 from nbperf.errors import UsageError
-from nbperf.lower import DpuKind, DpuWork, Engine, NpuOp
+from nbperf.lower import DpuKind, DpuWork
 
 ARCH = load_arch("npu4000")
-
-
-def _op(work, precision="fp16", macs=0):
-    return NpuOp(name="t", op_type="Conv", engine=Engine.DPU, precision=precision, inputs=("x",),
-                 outputs=("y",), input_bytes=0, output_bytes=0, dpu=work, macs=macs)
+MODE_16 = next(m for m in ARCH.dpu.mpe_modes if m.name == "CUBOID_16x16")
 
 
 def test_output_cube_is_padded_to_the_mode_block():
-    mode = next(m for m in ARCH.dpu.mpe_modes if m.name == "CUBOID_16x16")
     work = DpuWork(DpuKind.CONV, out_w=7, out_h=7, out_k=20, in_k=64)
-    assert padded_outputs(work, mode) == 8 * 8 * 32  # 7 -> 8 (block 4), 20 -> 32 (block 16)
+    assert padded_outputs(work, MODE_16) == 8 * 8 * 32  # 7 -> 8 (block 4), 20 -> 32 (block 16)
 
 
 def test_mac_cycles_pad_input_channels_and_halve_for_fp16():
-    mode = ARCH.dpu.mpe_modes[0]
     work = DpuWork(DpuKind.CONV, out_w=16, out_h=16, out_k=64, in_k=3, kernel_h=3, kernel_w=3)
-    int8 = dpu_mac_cycles(work, mode, ARCH, "int8")
-    fp16 = dpu_mac_cycles(work, mode, ARCH, "fp16")
+    int8 = dpu_mac_cycles(work, MODE_16, ARCH, "int8")
+    fp16 = dpu_mac_cycles(work, MODE_16, ARCH, "fp16")
     assert int8 == math.ceil(16 * 16 * 64 * 9 * 16 / 2048)  # 3 input channels pay for 16
     assert fp16 == 2 * int8
 
 
 def test_best_mode_picks_fewest_cycles_for_the_shape():
     wide_k = DpuWork(DpuKind.CONV, out_w=2, out_h=2, out_k=512, in_k=512)
-    mode, cycles = best_mode(wide_k, ARCH, "int8")
+    mode, cycles, _ = best_mode(wide_k, ARCH, "int8")
     assert mode.name == "CUBOID_4x16"  # 2x2 spatial fits its block exactly
-    assert cycles == min(dpu_mac_cycles(wide_k, m, ARCH, "int8") for m in ARCH.dpu.mpe_modes)
+    assert cycles == min(max(dpu_mac_cycles(wide_k, m, ARCH, "int8"),
+                             cmx_read_cycles(wide_k, m, ARCH, "int8")) for m in ARCH.dpu.mpe_modes)
 
 
-def test_vpu20_fp16_only_uses_its_fp16_mode():
-    vpu20 = load_arch("vpu2.0")
-    mode, _ = best_mode(DpuWork(DpuKind.CONV, out_w=16, out_h=16, out_k=64, in_k=64), vpu20, "fp16")
-    assert mode.name == "VECTOR_FP16"
+def test_cmx_read_bound_counts_weight_rereads_per_spatial_block():
+    """A one-row matmul re-reads all its weights for a tiny output: CMX reads, not MACs, bound it."""
+    row = DpuWork(DpuKind.MATMUL, out_w=1, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
+    grid_k = MODE_16.read_grid[2]
+    weights = 1 * 1024 * 1024  # one spatial block: every weight read once
+    acts = math.ceil(1024 / grid_k) * 1 * 1024  # activations read once per 64-channel block
+    cmx_cycles = math.ceil((weights + acts) * 2 / (ARCH.cmx.word_bytes * ARCH.cmx.dpu_read_ports))
+    expected = math.ceil(cmx_cycles * ARCH.dpu.frequency_mhz / ARCH.cmx.frequency_mhz)
+    assert cmx_read_cycles(row, MODE_16, ARCH, "fp16") == expected
+    mode, cycles, limit = best_mode(row, ARCH, "fp16")
+    assert limit == "cmx-read" and cycles == cmx_read_cycles(row, mode, ARCH, "fp16")
+    assert cycles > dpu_mac_cycles(row, mode, ARCH, "fp16")
+    assert cmx_read_cycles(row, load_arch("vpu2.0").dpu.mpe_modes[0], ARCH, "fp16") == 0  # no grid: no bound
 
 
-def test_dpu_cost_adds_task_and_workload_overhead_and_reports_utilisation():
+def test_cmx_word_and_clock_change_the_read_bound():
+    row = DpuWork(DpuKind.MATMUL, out_w=1, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
+    wide = load_arch("npu4000", ["cmx.word_bytes=64"])
+    fast = load_arch("npu4000", ["cmx.frequency_mhz=1942"])
+    base = cmx_read_cycles(row, MODE_16, ARCH, "fp16")
+    assert cmx_read_cycles(row, MODE_16, wide, "fp16") == pytest.approx(base / 2, abs=1)
+    assert cmx_read_cycles(row, MODE_16, fast, "fp16") == pytest.approx(base / 2, abs=1)
+
+
+def test_broadcast_output_halves_the_ppe_write_rate():
+    work = DpuWork(DpuKind.ELTWISE, out_w=56, out_h=56, out_k=256, in_k=0)
+    assert ppe_cycles(work, ARCH, 1) == math.ceil(56 * 56 * 256 / 64)
+    assert ppe_cycles(work, ARCH, 6) == 2 * ppe_cycles(work, ARCH, 1)
+    single = MathBackend().dpu_workload(DpuWorkload(work, "fp16", 1), ARCH)
+    broadcast = MathBackend().dpu_workload(DpuWorkload(work, "fp16", 6), ARCH)
+    assert single.limit == "ppe" and single.mpe_mode is None and broadcast.cycles == 2 * single.cycles
+
+
+def test_task_cost_adds_task_and_one_workload_overhead_on_one_dpu_tiles():
     work = DpuWork(DpuKind.CONV, out_w=16, out_h=16, out_k=64, in_k=64)
-    cost = MathBackend().compute(_op(work, "int8", macs=16 * 16 * 64 * 64), ARCH)
-    overhead = ARCH.dpu.task_overhead_cycles + ARCH.dpu.workloads_per_task * ARCH.dpu.workload_overhead_cycles
-    assert cost.overhead_cycles == overhead
+    cost = TaskCoster(ARCH, MathBackend()).dpu_task(work, "int8", useful_macs=16 * 16 * 64 * 64)
+    overhead = ARCH.dpu.task_overhead_cycles + ARCH.dpu.workload_overhead_cycles  # one workload per tile
+    assert cost.workloads == 1 and cost.overhead_cycles == overhead
     assert cost.cycles == 16 * 16 * 64 * 64 // 2048 + overhead
     assert cost.mac_utilisation == pytest.approx(512 / (512 + overhead))
     assert cost.ns == pytest.approx(cost.cycles * 1e3 / ARCH.dpu.frequency_mhz)
 
 
-def test_depthwise_pays_the_whole_input_channel_block():
-    dense = DpuWork(DpuKind.CONV, out_w=16, out_h=16, out_k=64, in_k=16, kernel_h=3, kernel_w=3)
-    dw = DpuWork(DpuKind.DWCONV, out_w=16, out_h=16, out_k=64, in_k=1, kernel_h=3, kernel_w=3)
-    mode = ARCH.dpu.mpe_modes[0]
-    assert dpu_mac_cycles(dw, mode, ARCH, "int8") == dpu_mac_cycles(dense, mode, ARCH, "int8")
+def test_multi_dpu_tiles_split_the_task_over_their_dpus():
+    """VPU 2.0: 5 DPUs of 256 MACs per tile. Split into 5 workloads the task runs on all of them, as
+    fast as one 1280-MAC array; kept as one workload, four DPUs idle and it takes 5x as long."""
+    work = DpuWork(DpuKind.CONV, out_w=20, out_h=20, out_k=80, in_k=64)
+    macs = 20 * 20 * 80 * 64
+
+    def mac_cycles(arch_overrides: list[str]) -> int:
+        arch = load_arch("vpu2.0", arch_overrides)
+        cost = TaskCoster(arch, MathBackend()).dpu_task(work, "int8", useful_macs=macs)
+        return cost.cycles - cost.overhead_cycles
+
+    split = mac_cycles([])
+    assert split == pytest.approx(mac_cycles(["dpu.dpus_per_tile=1"]), rel=0.05)  # five DPUs = one big array
+    assert mac_cycles(["dpu.max_workloads_per_task=1"]) == pytest.approx(5 * split, rel=0.05)
 
 
-def test_eltwise_runs_on_the_ppe():
-    work = DpuWork(DpuKind.ELTWISE, out_w=56, out_h=56, out_k=256, in_k=0)
-    assert dpu_mac_cycles(work, ARCH.dpu.mpe_modes[0], ARCH, "fp16") == math.ceil(56 * 56 * 256 / 64)
+def test_sub_tiles_each_pay_a_task():
+    work = DpuWork(DpuKind.CONV, out_w=16, out_h=16, out_k=64, in_k=64)
+    coster = TaskCoster(ARCH, MathBackend())
+    whole = coster.dpu_task(work, "int8", 16 * 16 * 64 * 64)
+    four = coster.dpu_subtiles(work, "int8", 16 * 16 * 64 * 64, n_rows=4, n_k=1)
+    quarter = DpuWork(DpuKind.CONV, out_w=16, out_h=4, out_k=64, in_k=64)
+    assert four.cycles == 4 * coster.dpu_task(quarter, "int8", 16 * 4 * 64 * 64).cycles
+    assert four.cycles > whole.cycles and four.overhead_cycles == 4 * whole.overhead_cycles
+
+
+def test_split_sizes_keep_the_last_piece_smallest():
+    assert split_sizes(10, 3) == [(4, 2), (2, 1)]
+    assert split_sizes(100, 3, align=16) == [(48, 2), (4, 1)]
+    assert split_sizes(7, 1) == [(7, 1)]
 
 
 def test_shave_cost_per_op_class():
-    op = NpuOp(name="s", op_type="Softmax", engine=Engine.SHAVE, precision="fp16", inputs=("x",),
-               outputs=("y",), input_bytes=0, output_bytes=0, shave_class="softmax", elements=160_000)
-    cost = MathBackend().compute(op, ARCH)
+    coster = TaskCoster(ARCH, MathBackend())
+    cost = coster.shave_task("softmax", 160_000, "fp16")
     lanes = ARCH.shave.vector_lanes_fp16 * ARCH.shave.cores_per_tile
-    expected = ARCH.shave.launch_overhead_cycles + math.ceil(160_000 * 12 / lanes)
-    assert cost.cycles == expected and cost.clock_mhz == ARCH.shave.frequency_mhz
+    assert MathBackend().shave_workload(ShaveWorkload("softmax", 160_000, "fp16"), ARCH) == \
+        math.ceil(160_000 * 12 / lanes)
+    assert cost.cycles == ARCH.shave.launch_overhead_cycles + math.ceil(160_000 * 12 / lanes)
+    assert cost.clock_mhz == ARCH.shave.frequency_mhz
+    assert coster.shave_task("softmax", 160_000, "fp16", subtiles=4).overhead_cycles == \
+        4 * ARCH.shave.launch_overhead_cycles
 
 
-def test_dma_is_latency_plus_bytes_over_bandwidth():
-    bw = bandwidth_bytes_per_ns(ARCH, Path.DDR)
-    assert bw == pytest.approx(45.0)  # DDR, not the faster engines, limits
+def test_dma_is_latency_plus_setup_plus_bytes_over_the_channels_it_uses():
+    one_channel = ARCH.dma.cmx_bandwidth_gbps  # 64 B x 971 MHz
+    assert bandwidth_bytes_per_ns(ARCH, Path.DDR, 1) == pytest.approx(min(45.0, one_channel))
+    assert bandwidth_bytes_per_ns(ARCH, Path.DDR, 2) == pytest.approx(45.0)  # DDR, not the engines, limits
+    assert bandwidth_bytes_per_ns(ARCH, Path.CMX, 1) == pytest.approx(one_channel)
+    assert bandwidth_bytes_per_ns(ARCH, Path.CMX, 6) == pytest.approx(2 * one_channel)  # two channels
     t = transfer_ns(ARCH, 1_000_000, Path.DDR)
-    setup = ARCH.dma.task_overhead_ns / ARCH.dma.channels
-    assert t == pytest.approx(ARCH.dma.ddr_latency_ns + setup + 1_000_000 / 45.0)
+    assert t == pytest.approx(ARCH.dma.ddr_latency_ns + ARCH.dma.task_overhead_ns + 1_000_000 / 45.0)
+    six = transfer_ns(ARCH, 1_000_000, Path.CMX, transfers=6)  # six segments: three rounds on two channels
+    assert six == pytest.approx(3 * ARCH.dma.task_overhead_ns + 1_000_000 / (2 * one_channel))
     assert transfer_ns(ARCH, 0, Path.DDR) == 0.0
+
+
+def test_twice_the_ddr_bandwidth_only_helps_when_the_engines_keep_up():
+    fast = load_arch("npu4000", ["dma.ddr_bandwidth_gbps=90"])
+    one_channel = fast.dma.cmx_bandwidth_gbps
+    assert bandwidth_bytes_per_ns(fast, Path.DDR, 1) == pytest.approx(one_channel)
+    assert bandwidth_bytes_per_ns(fast, Path.DDR, 2) == pytest.approx(90.0)
 
 
 def test_unknown_cost_model_is_a_usage_error():

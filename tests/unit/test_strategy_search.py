@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from nbperf.arch import load_arch
-from nbperf.cost import MathBackend
+from nbperf.cost import MathBackend, TaskCoster
 from nbperf.errors import InfeasibleError
 from nbperf.lower import DpuKind, DpuWork, Engine, NpuGraph, NpuOp
 from nbperf.strategy.search import Problem, search_compiler, search_exhaustive, search_optimal
@@ -71,7 +71,7 @@ def problems(draw, residual: bool):
     cmx = draw(st.sampled_from([64 * 1024, 256 * 1024, 2 * 1024 * 1024]))
     arch = load_arch(arch_name, [f"tiles={tiles}", f"cmx.bytes_per_tile={cmx}"])
     try:
-        return Problem(build_graph(layers, residual), arch, MathBackend())
+        return Problem(build_graph(layers, residual), arch, TaskCoster(arch, MathBackend()))
     except InfeasibleError:
         reject()  # a layer that fits no tiling at all is not a search question
 

@@ -1,6 +1,6 @@
 """Architecture descriptions: the pydantic model, shipped presets and the loader."""
 
 from nbperf.arch.loader import load_arch, preset_names, preset_text
-from nbperf.arch.model import ArchSpec, Precision
+from nbperf.arch.model import PRECISION_BYTES, ArchSpec, Precision
 
-__all__ = ["ArchSpec", "Precision", "load_arch", "preset_names", "preset_text"]
+__all__ = ["PRECISION_BYTES", "ArchSpec", "Precision", "load_arch", "preset_names", "preset_text"]

@@ -7,11 +7,12 @@ in a user's YAML is an error rather than a silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Precision = Literal["int8", "fp16"]
+PRECISION_BYTES: dict[str, int] = {"int8": 1, "fp16": 2}  # bytes of one element in CMX
 
 # SHAVE op classes: each costs a different number of cycles per element (see ShaveSpec).
 SHAVE_OP_CLASSES = ("elementwise", "activation", "transcendental", "softmax", "normalization",
@@ -20,6 +21,9 @@ SHAVE_OP_CLASSES = ("elementwise", "activation", "transcendental", "softmax", "n
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_GridSide = Annotated[int, Field(ge=1, le=4096)]  # one side of an MPE read grid
 
 
 class MpeMode(_Strict):
@@ -34,6 +38,9 @@ class MpeMode(_Strict):
     block_h: int = Field(ge=1, le=64)
     block_k: int = Field(ge=1, le=256)
     precisions: tuple[Precision, ...] = ("int8", "fp16")
+    read_grid: tuple[_GridSide, _GridSide, _GridSide] | None = Field(
+        default=None, description="(W, H, K) grid in which the DPU re-reads activations (per K block) and "
+                                  "weights (per W x H block) from CMX; None: no CMX-read bound")
 
 
 class DpuSpec(_Strict):
@@ -44,7 +51,9 @@ class DpuSpec(_Strict):
     input_channel_block: int = Field(ge=1, le=256, description="input channels are padded to this")
     ppe_elements_per_cycle: int = Field(ge=1, le=4096, description="element-wise throughput of the PPE")
     mpe_modes: tuple[MpeMode, ...] = Field(min_length=1)
-    workloads_per_task: int = Field(ge=1, le=1024, description="workloads a DPU task is split into")
+    max_workloads_per_task: int = Field(
+        ge=1, le=1024, description="most workloads the compiler splits one tile's DPU task into (it picks "
+                                   "the cheapest split up to this many; 1: one workload per tile)")
     workload_overhead_cycles: int = Field(ge=0, le=1_000_000)
     task_overhead_cycles: int = Field(ge=0, le=10_000_000)
 
@@ -76,6 +85,7 @@ class CmxSpec(_Strict):
     alignment_bytes: int = Field(ge=1, le=1 << 20)
     frequency_mhz: float = Field(gt=0, le=10_000)
     word_bytes: int = Field(ge=1, le=1024)
+    dpu_read_ports: int = Field(ge=1, le=256, description="CMX words the DPU reads per CMX clock")
 
 
 class DmaSpec(_Strict):
@@ -95,7 +105,8 @@ class DmaSpec(_Strict):
 class CompilerSpec(_Strict):
     """Rules of the NPU compiler that nbperf emulates (multi-tile splits and tiling)."""
 
-    soh_rows_width_multiple: int = Field(ge=1, le=1024, description="SOH: width x rows per tile multiple")
+    soh_rows_width_multiple: int = Field(
+        ge=1, le=1024, description="SOH: rows per tile are aligned up so width x rows is a multiple of this")
     sok_channel_block: int = Field(ge=1, le=1024, description="SOK splits output channels in these blocks")
     halo_mode: Literal["neighbour_read", "overlapped"] = Field(
         description="SOH halo rows: read from the neighbour tile's CMX, or written into each tile by DMA")
@@ -121,6 +132,16 @@ class ArchSpec(_Strict):
         """Peak MACs per DPU cycle of one tile at ``precision``."""
         rate = 1.0 if precision == "int8" else self.dpu.fp16_rate
         return self.dpu.macs_per_tile * rate
+
+    @property
+    def isolated_budget_bytes(self) -> int:
+        """CMX one op's buffers may fill per tile (the compiler's tiling check)."""
+        return int(self.cmx.bytes_per_tile * self.cmx.tiling_budget)
+
+    @property
+    def pipelined_budget_bytes(self) -> int:
+        """CMX a sub-tile plus the next sub-tile's streamed operand may fill (pipelined tiling check)."""
+        return int(self.cmx.bytes_per_tile * self.compiler.pipelined_tiling_budget)
 
     def peak_tops(self, precision: Precision) -> float:
         """Peak tera-ops (2 ops per MAC) of the whole device at ``precision``."""

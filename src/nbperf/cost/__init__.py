@@ -1,22 +1,20 @@
-"""Cost backends: per-task compute cost models behind one ``CostBackend`` protocol."""
+"""Cost: per-workload backends behind one ``CostBackend`` protocol, and the one task cost path."""
 
-from nbperf.cost.base import ComputeCost, CostBackend
+from nbperf.cost.base import ZERO_COST, ComputeCost, CostBackend
 from nbperf.cost.math_model import MathBackend
+from nbperf.cost.tasks import TaskCoster
+from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 from nbperf.errors import UsageError
 
 BACKENDS: dict[str, type] = {"math": MathBackend}
 
 
-# Cost models that time a whole task graph, each with the per-task backend it uses for durations.
-GRAPH_MODELS = {"emulator": "math"}
-
-
 def get_backend(name: str) -> CostBackend:
-    """The per-task cost backend registered as ``name``."""
+    """The per-workload cost backend registered as ``name``."""
     if name not in BACKENDS:
-        known = ", ".join(sorted({*BACKENDS, *GRAPH_MODELS}))
-        raise UsageError(f"unknown cost model {name!r}; available: {known}")
+        raise UsageError(f"unknown cost model {name!r}; available: {', '.join(sorted(BACKENDS))}")
     return BACKENDS[name]()
 
 
-__all__ = ["BACKENDS", "GRAPH_MODELS", "ComputeCost", "CostBackend", "MathBackend", "get_backend"]
+__all__ = ["BACKENDS", "ZERO_COST", "ComputeCost", "CostBackend", "DpuWorkload", "MathBackend",
+           "ShaveWorkload", "TaskCoster", "WorkloadCost", "get_backend"]

@@ -1,7 +1,10 @@
-"""The cost-backend contract: how long one NPU task computes on one tile.
+"""The cost-backend contract: how many cycles one workload takes.
 
-Backends (``math`` now; ``emulator`` and ``vpunn`` later) implement ``CostBackend``. Data movement
-is costed by ``nbperf.cost.dma`` for every backend, so backends differ only in compute.
+Backends (``math`` now; a table and VPUNN later) implement ``CostBackend`` and price single
+workloads. Everything above a workload (splitting a tile's task into workloads, spreading them
+over a tile's DPUs, task overheads, sub-tiles) is done once, in ``nbperf.cost.tasks``, for every
+backend; data movement is priced by ``nbperf.cost.dma``. So the strategy search and both
+schedules get every number from the same path, whatever the backend.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from nbperf.arch.model import ArchSpec
-from nbperf.lower.npu_ops import NpuOp
+from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 
 
 @dataclass(frozen=True)
 class ComputeCost:
-    """Compute time of one task on one tile, in the cycles of the engine that runs it.
+    """Compute time of one task on its slowest tile, in cycles of the engine that runs it.
 
     ``overhead_cycles`` is the part of ``cycles`` spent on task and workload set-up.
     ``mac_utilisation`` is useful MACs over peak MACs in ``cycles`` (DPU MAC ops only).
+    ``limit`` says what bounds the DPU work ("mac", "cmx-read", "ppe"), ``workloads`` how many
+    workloads the busiest DPU ran.
     """
 
     cycles: int
@@ -26,6 +31,8 @@ class ComputeCost:
     overhead_cycles: int = 0
     mpe_mode: str | None = None
     mac_utilisation: float | None = None
+    limit: str | None = None
+    workloads: int = 0
 
     @property
     def ns(self) -> float:
@@ -36,10 +43,14 @@ ZERO_COST = ComputeCost(cycles=0, clock_mhz=0.0)
 
 
 class CostBackend(Protocol):
-    """A per-task compute cost model."""
+    """A per-workload compute cost model."""
 
     name: str
 
-    def compute(self, op: NpuOp, arch: ArchSpec) -> ComputeCost:
-        """Cost of ``op`` (its DpuWork is already the per-tile share) on one tile of ``arch``."""
+    def dpu_workload(self, workload: DpuWorkload, arch: ArchSpec) -> WorkloadCost:
+        """Cycles of one workload on one DPU of ``arch``, without the per-workload overhead."""
+        ...
+
+    def shave_workload(self, workload: ShaveWorkload, arch: ArchSpec) -> int:
+        """SHAVE cycles of one kernel on one tile's SHAVE cores, without the launch overhead."""
         ...

@@ -1,7 +1,16 @@
-"""DMA transfer time: latency + bytes / bandwidth, shared by every cost backend."""
+"""The one DMA model: every schedule and the strategy search time data movement with it.
+
+A DMA task costs its set-up (descriptor fetch, barrier update), the DDR latency when it touches
+DDR, then bytes at its channel's rate. A channel moves ``engine_width_bytes`` per DMA clock; on
+the DDR path all active channels share the DDR bandwidth. Data bound for several tiles'
+segments moves as one task per segment, dealt over the channels; a broadcast is one multicast
+task. ``transfer_ns`` is the closed form the layer-serial schedule and the search use; the
+emulator runs the same tasks one by one with the same set-up, latency and rates.
+"""
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
@@ -12,19 +21,43 @@ class Path(StrEnum):
     CMX = "cmx"  # CMX <-> CMX: the DMA engines' own width x clock
 
 
-def bandwidth_bytes_per_ns(arch: ArchSpec, path: Path) -> float:
-    """Bytes per ns all DMA channels together reach on ``path`` (1 GB/s == 1 byte/ns)."""
-    engines = arch.dma.channels * arch.dma.cmx_bandwidth_gbps
-    return min(arch.dma.ddr_bandwidth_gbps, engines) if path is Path.DDR else engines
+def setup_ns(arch: ArchSpec) -> float:
+    """Per-task set-up of one DMA."""
+    return arch.dma.task_overhead_ns
+
+
+def latency_ns(arch: ArchSpec, path: Path) -> float:
+    """Time before the first byte arrives: the DDR latency on the DDR path."""
+    return arch.dma.ddr_latency_ns if path is Path.DDR else 0.0
+
+
+def channel_bytes_per_ns(arch: ArchSpec) -> float:
+    """One channel's own rate (1 GB/s == 1 byte/ns)."""
+    return arch.dma.cmx_bandwidth_gbps
+
+
+def ddr_bytes_per_ns(arch: ArchSpec) -> float:
+    """DDR bandwidth shared by every channel on the DDR path."""
+    return arch.dma.ddr_bandwidth_gbps
+
+
+def bandwidth_bytes_per_ns(arch: ArchSpec, path: Path, transfers: int = 1) -> float:
+    """Aggregate rate of ``transfers`` equal tasks running together on the channels."""
+    parallel = max(1, min(transfers, arch.dma.channels))
+    engines = parallel * channel_bytes_per_ns(arch)
+    return min(ddr_bytes_per_ns(arch), engines) if path is Path.DDR else engines
 
 
 def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1) -> float:
-    """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, pipelined over the channels."""
+    """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, dealt over the channels."""
     if nbytes <= 0 or transfers <= 0:
         return 0.0
-    latency = arch.dma.ddr_latency_ns if path is Path.DDR else 0.0
-    setup = arch.dma.task_overhead_ns * transfers / arch.dma.channels
-    return latency + setup + nbytes / bandwidth_bytes_per_ns(arch, path)
+    # A channel runs its tasks one after another, each paying its set-up and latency (VPUNN prices
+    # every DMA task with its own latency: dma_theoretical_cost_provider.h in intel/npu-nn-cost-model);
+    # the bytes move at the channels' shared rate.
+    rounds = math.ceil(transfers / arch.dma.channels)
+    rate = bandwidth_bytes_per_ns(arch, path, transfers)
+    return (setup_ns(arch) + latency_ns(arch, path)) * rounds + nbytes / rate
 
 
 def ns_to_dma_cycles(arch: ArchSpec, ns: float) -> int:

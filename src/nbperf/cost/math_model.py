@@ -1,19 +1,29 @@
-"""The ``math`` cost backend: closed-form compute cycles per task.
+"""The ``math`` cost backend: closed-form cycles of one workload on one DPU.
 
-DPU: the output cube is padded to the MPE mode's block (W, H, K) and input channels to the
-input-channel block; the best available mode wins; cycles = padded MACs / MACs per cycle, plus
-task and workload overhead. Depthwise and pooling use one input channel of each block, so they
-pay the whole block. Element-wise runs on the PPE. SHAVE: elements x cycles-per-element of the
-op class / (lanes x cores) plus launch overhead.
+A workload's cycles are the largest of three bounds, as in VPUNN's theoretical DPU cost
+(``dpu_theoretical_cost_provider.h`` in intel/npu-nn-cost-model):
+
+- MAC array: the output cube is padded to the MPE mode's block (W, H, K) and input channels to
+  the input-channel block; cycles = padded MACs / MACs per cycle of one DPU (fp16 at the arch's
+  fp16 rate). Depthwise and pooling use one input channel of each block, so they pay the whole
+  block. Element-wise ops have no MAC term: they run on the PPE.
+- CMX reads: the DPU re-reads the activations once per block of output channels and the weights
+  once per spatial block of the mode's read grid, ``read_ports`` CMX words per CMX clock
+  (VPUNN ``cmx_reads``; converted from CMX to DPU clock cycles).
+- PPE / ODU: every output element passes the PPE, ``ppe_elements_per_cycle`` per DPU cycle; a
+  broadcast output (written to several tiles) halves that rate (VPUNN: ELTWISE_MT = CHW / (64/2)).
+
+The best MPE mode is the one with the fewest cycles (ties: the first listed). SHAVE: elements x
+cycles per element of the op class / (lanes x cores).
 """
 
 from __future__ import annotations
 
 import math
 
-from nbperf.arch.model import ArchSpec, MpeMode, Precision
-from nbperf.cost.base import ZERO_COST, ComputeCost
-from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
+from nbperf.arch.model import PRECISION_BYTES, ArchSpec, MpeMode, Precision
+from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
+from nbperf.lower.npu_ops import DpuKind, DpuWork
 
 
 def _pad(value: int, block: int) -> int:
@@ -29,51 +39,84 @@ def padded_outputs(work: DpuWork, mode: MpeMode) -> int:
     return work.batch * spatial * _pad(work.out_k, mode.block_k)
 
 
+def macs_per_dpu_cycle(arch: ArchSpec, precision: Precision) -> float:
+    """Peak MACs per cycle of one DPU of a tile."""
+    return arch.macs_per_cycle(precision) / arch.dpu.dpus_per_tile
+
+
 def dpu_mac_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Precision) -> int:
-    """MAC-array cycles of ``work`` in ``mode`` without overheads."""
+    """MAC-array cycles of ``work`` on one DPU in ``mode`` (0 for element-wise: no MACs)."""
     if work.kind is DpuKind.ELTWISE:
-        return math.ceil(work.out_elements / arch.dpu.ppe_elements_per_cycle)
+        return 0
     block = arch.dpu.input_channel_block
     depth = _pad(work.in_k, block) if work.kind in {DpuKind.CONV, DpuKind.MATMUL} else block
     macs = padded_outputs(work, mode) * work.kernel_h * work.kernel_w * depth
-    return math.ceil(macs / arch.macs_per_cycle(precision))
+    return math.ceil(macs / macs_per_dpu_cycle(arch, precision))
 
 
-def best_mode(work: DpuWork, arch: ArchSpec, precision: Precision) -> tuple[MpeMode, int]:
-    """The MPE mode with the fewest cycles (ties: the first listed), and those cycles."""
+def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Precision) -> int:
+    """DPU cycles to read the workload's activations and weights from CMX (0 without a read grid).
+
+    Activations are read once per block of ``grid_k`` output channels; weights once per
+    ``grid_w`` x ``grid_h`` spatial block. Depthwise and pooling read only their own channel.
+    """
+    if mode.read_grid is None or work.kind is DpuKind.ELTWISE:
+        return 0
+    grid_w, grid_h, grid_k = mode.read_grid
+    window = work.kernel_h * work.kernel_w
+    per_channel = work.kind in {DpuKind.DWCONV, DpuKind.POOL}
+    if work.flat_spatial:
+        spatial_blocks = math.ceil(work.out_w * work.out_h / (grid_w * grid_h))
+    else:
+        spatial_blocks = math.ceil(work.out_w / grid_w) * math.ceil(work.out_h / grid_h)
+    spatial = work.out_w * work.out_h
+    if per_channel:
+        act = spatial * work.out_k * window
+        weights = 0 if work.kind is DpuKind.POOL else spatial_blocks * work.out_k * window
+    else:
+        act = math.ceil(work.out_k / grid_k) * spatial * work.in_k * window
+        weights = spatial_blocks * work.out_k * work.in_k * window
+    nbytes = work.batch * (act + weights) * PRECISION_BYTES[precision]
+    cmx_cycles = math.ceil(nbytes / (arch.cmx.word_bytes * arch.cmx.dpu_read_ports))
+    return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
+
+
+def ppe_cycles(work: DpuWork, arch: ArchSpec, output_write_tiles: int) -> int:
+    """Cycles for the PPE/ODU to write the outputs; a multi-tile (broadcast) write has half the rate."""
+    per_dpu = arch.dpu.ppe_elements_per_cycle / arch.dpu.dpus_per_tile
+    rate = per_dpu / (2 if output_write_tiles > 1 else 1)
+    return math.ceil(work.out_elements / rate)
+
+
+def best_mode(work: DpuWork, arch: ArchSpec, precision: Precision) -> tuple[MpeMode, int, str]:
+    """The MPE mode with the fewest cycles (ties: the first listed), its cycles and their bound."""
     modes = [m for m in arch.dpu.mpe_modes if precision in m.precisions] or list(arch.dpu.mpe_modes)
-    scored = [(dpu_mac_cycles(work, m, arch, precision), i, m) for i, m in enumerate(modes)]
-    cycles, _, mode = min(scored, key=lambda s: (s[0], s[1]))
-    return mode, cycles
+    best: tuple[int, int, MpeMode, str] | None = None
+    for i, mode in enumerate(modes):
+        mac = dpu_mac_cycles(work, mode, arch, precision)
+        read = cmx_read_cycles(work, mode, arch, precision)
+        cycles, limit = (read, "cmx-read") if read > mac else (mac, "mac")
+        if best is None or (cycles, i) < best[:2]:
+            best = (cycles, i, mode, limit)
+    assert best is not None  # an arch has at least one mode (validated)
+    return best[2], best[0], best[3]
 
 
 class MathBackend:
-    """Closed-form per-task costs; deterministic and fast (the default backend)."""
+    """Closed-form per-workload costs; deterministic and fast (the default backend)."""
 
     name = "math"
 
-    def compute(self, op: NpuOp, arch: ArchSpec) -> ComputeCost:
-        if op.engine is Engine.DPU and op.dpu is not None:
-            return self._dpu(op, op.dpu, arch)
-        if op.engine is Engine.SHAVE:
-            return self._shave(op, arch)
-        return ZERO_COST
+    def dpu_workload(self, workload: DpuWorkload, arch: ArchSpec) -> WorkloadCost:
+        work = workload.work
+        mode, cycles, limit = best_mode(work, arch, workload.precision)
+        ppe = ppe_cycles(work, arch, workload.output_write_tiles)
+        if ppe > cycles:
+            cycles, limit = ppe, "ppe"
+        return WorkloadCost(cycles=cycles, mpe_mode=None if work.kind is DpuKind.ELTWISE else mode.name,
+                            limit=limit)
 
-    def _dpu(self, op: NpuOp, work: DpuWork, arch: ArchSpec) -> ComputeCost:
-        mode, mac_cycles = best_mode(work, arch, op.precision)
-        dpu = arch.dpu
-        overhead = dpu.task_overhead_cycles + dpu.workloads_per_task * dpu.workload_overhead_cycles
-        cycles = mac_cycles + overhead
-        utilisation = None
-        if op.macs:
-            utilisation = op.macs / (cycles * arch.macs_per_cycle(op.precision))
-        return ComputeCost(cycles=cycles, clock_mhz=arch.dpu.frequency_mhz, overhead_cycles=overhead,
-                           mpe_mode=mode.name, mac_utilisation=utilisation)
-
-    def _shave(self, op: NpuOp, arch: ArchSpec) -> ComputeCost:
+    def shave_workload(self, workload: ShaveWorkload, arch: ArchSpec) -> int:
         spec = arch.shave
-        lanes = spec.vector_lanes_fp16 * (2 if op.precision == "int8" else 1) * spec.cores_per_tile
-        per_element = spec.cycles_per_element[op.shave_class or "generic"]
-        cycles = spec.launch_overhead_cycles + math.ceil(op.elements * per_element / lanes)
-        return ComputeCost(cycles=cycles, clock_mhz=spec.frequency_mhz,
-                           overhead_cycles=spec.launch_overhead_cycles)
+        lanes = spec.vector_lanes_fp16 * (2 if workload.precision == "int8" else 1) * spec.cores_per_tile
+        return math.ceil(workload.elements * spec.cycles_per_element[workload.op_class] / lanes)

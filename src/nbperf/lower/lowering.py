@@ -15,29 +15,33 @@ DEFAULT_PRECISION: Precision = "fp16"
 
 
 def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[str]) -> tuple[NpuOp, ...]:
-    """Like the compiler, let a DPU element-wise op write its output over an input nobody else
-    reads (same size): the op then needs no output buffer of its own."""
+    """Like the compiler, let a DPU element-wise op write its output over an input it is the last
+    reader of (same size): the op then needs no output buffer of its own. Of two such inputs it
+    takes the one produced earlier (a residual branch), so the new tensor keeps the longer-lived
+    buffer's place in CMX."""
 
     def resolve(t: str) -> str:
         while t in aliases:
             t = aliases[t]
         return t
 
-    readers: dict[str, int] = {}
-    for op in ops:
+    last_reader: dict[str, int] = {}
+    producer: dict[str, int] = {}
+    for index, op in enumerate(ops):
         if not op.is_free:
-            for t in set(map(resolve, op.inputs)):
-                readers[t] = readers.get(t, 0) + 1
+            for t in map(resolve, op.inputs):
+                last_reader[t] = index
+        for t in op.outputs:
+            producer.setdefault(resolve(t), index)
     resolved_outputs = set(map(resolve, outputs))
     marked = []
-    for op in ops:
-        if op.dpu is not None and op.dpu.kind is DpuKind.ELTWISE and len(op.outputs) == 1:
-            for t in op.inputs:
-                src = resolve(t)
-                if readers.get(src) == 1 and src not in resolved_outputs and op.inputs.count(t) == 1 \
-                        and op.input_bytes == 2 * op.output_bytes:
-                    op = replace(op, inplace_input=t)
-                    break
+    for index, op in enumerate(ops):
+        if op.dpu is not None and op.dpu.kind is DpuKind.ELTWISE and len(op.outputs) == 1 \
+                and op.input_bytes == 2 * op.output_bytes:
+            dying = [t for t in op.inputs if last_reader.get(resolve(t)) == index and op.inputs.count(t) == 1
+                     and resolve(t) not in resolved_outputs]
+            if dying:
+                op = replace(op, inplace_input=min(dying, key=lambda t: producer.get(resolve(t), -1)))
         marked.append(op)
     return tuple(marked)
 

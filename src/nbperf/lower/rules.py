@@ -122,6 +122,7 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
     w_shape = ctx.tensor(node.inputs[1]).shape
     strides = _ints(node, "strides", [1, 1])
+    strides = strides if len(strides) > 1 else [1, *strides]  # 1-D: rows do not move
     dilations = _ints(node, "dilations", [1, 1])
     # The compiler expands a dilated kernel with zeros: the DPU pays for the dilated window.
     dkh, dkw = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[-1] + 1
@@ -168,6 +169,10 @@ def lower_matmul(node: Node, ctx: LowerContext) -> NpuOp:
     m, kdim, ndim = a[-2], a[-1], b[-1]
     out = ctx.tensor(node.outputs[0]).shape
     batch = math.prod(out) // max(1, m * ndim)
+    if len(b) == 2 and batch > 1:
+        # One right-hand matrix shared by every batch item: the compiler reshapes [..., M, K] x [K, N]
+        # into a single (batch x M) x K x N matmul rather than a batch of small ones.
+        m, batch = batch * m, 1
     work = DpuWork(DpuKind.MATMUL, out_w=m, out_h=1, out_k=ndim, in_k=kdim, batch=batch, flat_spatial=True,
                    in_h=1, in_w=m)
     precision = ctx.precision_of(node)
@@ -187,7 +192,9 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
     else:
         kernel = _ints(node, "kernel_shape", [1, 1])
         strides = _ints(node, "strides", [1] * len(kernel))
-        kh, kw, sh, sw = kernel[0], kernel[-1], strides[0], strides[-1]
+        # A 1-D window spans columns only (its input is N x C x 1 x L), not kernel x kernel.
+        kh, sh = (kernel[0], strides[0]) if len(kernel) > 1 else (1, 1)
+        kw, sw = kernel[-1], strides[-1]
     work = DpuWork(DpuKind.POOL, out_w=wo, out_h=ho, out_k=c, in_k=1, kernel_h=kh, kernel_w=kw,
                    stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
     return _base(node, ctx, Engine.DPU, dpu=work)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from nbperf.api import Estimate
-from nbperf.strategy.candidates import short_name
+from nbperf.result import Estimate
 from nbperf.strategy.explain import LayerExplanation
 
 
@@ -20,7 +19,8 @@ def _kb(nbytes: int) -> str:
 def candidates_table(ex: LayerExplanation) -> Table:
     op = ex.op
     title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {ex.arch.name}, "
-             f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy")
+             f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy, "
+             f"whole graph {ex.total_ns / 1e3:,.2f} us ({ex.priced_by})")
     table = Table(title=title, title_justify="left", header_style="bold")
     for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute cycles", "compute us",
                 "own DMA us", "transition in us", "transition out us", "chosen", "reason"):
@@ -29,12 +29,11 @@ def candidates_table(ex: LayerExplanation) -> Table:
         c = row.candidate
         legal = c.legal
         table.add_row(
-            short_name(c.strategy), "yes" if legal else "no",
+            c.label, "yes" if legal else "no",
             _kb(c.cmx_bytes_per_tile) if legal else "-", ("yes" if c.fits else "no") if legal else "-",
-            str(c.subtiles) if legal else "-", f"{c.compute.cycles:,}" if legal else "-",
-            _us(c.compute_ns if legal else None),
-            _us(c.dma_ns if legal else None), _us(row.transition_in_ns), _us(row.transition_out_ns),
-            "[bold green]yes[/]" if row.chosen else "", row.reason,
+            str(c.subtiles) if legal else "-", f"{row.compute.cycles:,}" if row.compute else "-",
+            _us(row.compute.ns if row.compute else None), _us(row.own_dma_ns), _us(row.transition_in_ns),
+            _us(row.transition_out_ns), "[bold green]yes[/]" if row.chosen else "", row.reason,
         )
     return table
 
@@ -49,10 +48,9 @@ def plan_table(estimate: Estimate) -> Table:
         table.add_column(col, overflow="fold")
     for task in estimate.schedule.tasks:
         placement = plan.placements[task.op.name]
-        others = [short_name(c.strategy) for c in placement.considered
-                  if c.legal and c is not placement.chosen]
-        moves = [m.kind for m in placement.moves_in if m.kind]
-        table.add_row(task.op.name, task.op.op_type, short_name(task.strategy),
+        others = [c.label for c in placement.considered if c.legal and c is not placement.chosen]
+        moves = [m.kind.value for m in placement.moves_in if m.total_bytes]
+        table.add_row(task.op.name, task.op.op_type, placement.chosen.label,
                       str(task.tiles_used), _kb(task.cmx_bytes), str(task.subtiles),
                       f"{', '.join(moves)} {task.transition_ns / 1e3:,.2f} us" if moves else "-",
                       ", ".join(others) or "-")

@@ -7,9 +7,9 @@ import io
 import json
 from pathlib import Path
 
-from nbperf.api import Estimate
 from nbperf.report.atomic import write_text_atomic
 from nbperf.report.records import estimate_record
+from nbperf.result import Estimate
 
 
 def to_json(estimate: Estimate) -> str:

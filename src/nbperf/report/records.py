@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from nbperf import __version__
-from nbperf.api import Estimate
 from nbperf.cost.dma import ns_to_dma_cycles
+from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
 SCHEMA_VERSION = 1
@@ -27,7 +27,8 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "op_type": op.op_type,
         "engine": op.engine.value,
         "precision": op.precision,
-        "strategy": task.strategy,
+        "strategy": task.strategy.value,
+        "output_distribution": task.candidate.out_dist.value,
         "tiles_used": task.tiles_used,
         "macs": op.macs,
         "weight_bytes": op.weight_bytes,
@@ -39,16 +40,20 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "transition_ddr_bytes": task.transition_ddr_bytes,
         "cmx_bytes_per_tile": task.cmx_bytes,
         "subtiles": task.subtiles,
+        "tiled_over": task.candidate.tiled_over.value,
+        "pipelined": bool(task.candidate.tiling and task.candidate.tiling.pipelined),
         "compute_cycles": compute.cycles,
         "compute_clock_mhz": _r(compute.clock_mhz, 3),
         "overhead_cycles": compute.overhead_cycles,
         "dma_cycles": ns_to_dma_cycles(estimate.arch, task.dma_ns),
         "transition_us": _r(task.transition_ns / 1e3),
+        "spill_us": _r(task.spill_ns / 1e3),
         "compute_us": _r(compute.ns / 1e3),
         "dma_us": _r(task.dma_ns / 1e3),
         "start_us": _r(task.start_ns / 1e3),
         "end_us": _r(task.end_ns / 1e3),
-        "bound": task.bound,
+        "bound": task.bound.value,
+        "compute_limit": compute.limit,
         "mpe_mode": compute.mpe_mode,
         "mac_utilisation": None if compute.mac_utilisation is None else _r(compute.mac_utilisation),
         "fused": list(op.fused),
@@ -67,7 +72,7 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "tiles": arch.tiles,
         "precision": estimate.precision,
         "cost_model": estimate.cost_model,
-        "schedule": {"kind": estimate.schedule.kind, "description": estimate.schedule.description},
+        "schedule": {"kind": estimate.schedule.kind.value, "description": estimate.schedule.description},
         "strategy_policy": estimate.plan.policy,
         "strategy_search_exact": estimate.plan.exact,
         "latency_ms": _r(estimate.latency_ms, 6),
@@ -99,14 +104,14 @@ def emulation_record(estimate: Estimate) -> dict[str, Any]:
         "cmx_fragmentation_at_peak": [_r(f) for f in tg.fragmentation],
         "spilled_bytes": tg.spilled_bytes,
         "prefetch_depth": tg.prefetch_depth,
-        "barriers_available": estimate.arch.barriers,
+        "barriers_available": em.barriers_available,
         "barriers_used": em.barriers_in_flight_max,
         "virtual_barriers": em.virtual_barriers,
         "barrier_stall_us": _r(em.barrier_stall_ns / 1e3),
         "engine_utilisation": {e: _r(busy / span) for e, busy in sorted(em.engine_busy_ns.items())},
         "critical_path": [tg.tasks[i].name for i in em.critical_path],
         "tasks": [
-            {"id": t.id, "name": t.name, "layer": t.layer, "kind": t.kind.value, "role": t.role,
+            {"id": t.id, "name": t.name, "layer": t.layer, "kind": t.kind.value, "role": t.role.value,
              "engine": tm.engine, "tile": t.tile, "bytes": t.nbytes, "deps": sorted(t.deps),
              "start_us": _r(tm.start_ns / 1e3), "end_us": _r(tm.end_ns / 1e3),
              "barrier_wait_us": _r(tm.barrier_wait_ns / 1e3)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from nbperf.api import Estimate
-from nbperf.strategy.candidates import short_name
+from nbperf.result import Estimate
+from nbperf.schedule.timeline import TimedTask
 
 
 def _si(value: float, unit: str = "") -> str:
@@ -16,10 +16,8 @@ def _si(value: float, unit: str = "") -> str:
     return f"{value:.0f} {unit}".rstrip()
 
 
-
-
-def _strategy_label(task) -> str:
-    label = short_name(task.strategy)
+def _strategy_label(task: TimedTask) -> str:
+    label = task.candidate.label
     return f"{label} x{task.subtiles}" if task.subtiles > 1 else label
 
 
@@ -30,7 +28,8 @@ def layer_table(estimate: Estimate, top: int | None = None) -> Table:
     if top is not None and top < len(tasks):
         keep = {id(t) for t in sorted(tasks, key=lambda t: -t.duration_ns)[:top]}
         tasks = [t for t in tasks if id(t) in keep]
-    title = f"{estimate.model} on {estimate.arch.name} ({estimate.precision}, {estimate.cost_model} model)"
+    title = (f"{estimate.model} on {estimate.arch.name} ({estimate.precision}, {estimate.cost_model} costs, "
+             f"{estimate.schedule.kind.value} schedule)")
     if top is not None and top < len(estimate.schedule.tasks):
         title += f": {top} slowest of {len(estimate.schedule.tasks)} layers"
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -48,7 +47,7 @@ def layer_table(estimate: Estimate, top: int | None = None) -> Table:
             t.op.name, op_label, t.op.engine.value, _strategy_label(t), _si(t.op.macs) if t.op.macs else "-",
             _si(moved, "B"), f"{t.compute.cycles:,}", f"{t.duration_ns / 1e3:,.2f}",
             f"{100 * t.duration_ns / total_ns:.1f}%", f"{100 * util:.0f}%" if util is not None else "-",
-            t.bound,
+            t.bound.value,
         )
     return table
 
@@ -77,7 +76,7 @@ def totals_table(estimate: Estimate) -> Table:
     if em is not None:
         peak = ", ".join(f"{b / 1024:,.0f} KB" for b in em.graph.peak_cmx_bytes)
         rows.append(("peak CMX per tile", peak))
-        rows.append(("barriers", f"{em.barriers_in_flight_max} of {arch.barriers} in flight at most, "
+        rows.append(("barriers", f"{em.barriers_in_flight_max} of {em.barriers_available} in flight at most, "
                                  f"{em.virtual_barriers} virtual, "
                                  f"stalls {em.barrier_stall_ns / 1e3:,.1f} us"))
         busy = sorted(em.engine_busy_ns.items(), key=lambda kv: -kv[1])[:4]

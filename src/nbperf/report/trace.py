@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nbperf.api import Estimate
 from nbperf.errors import UsageError
 from nbperf.report.atomic import write_text_atomic
+from nbperf.result import Estimate
 from nbperf.schedule.emulator import Emulation
 
 DMA_PID = 1000
@@ -46,7 +46,8 @@ def cmx_timeline(em: Emulation, tile: int) -> list[tuple[float, int]]:
 def trace_events(estimate: Estimate) -> dict[str, Any]:
     em = estimate.emulation
     if em is None:
-        raise UsageError("--trace needs --cost emulator: the math model has no per-engine timeline")
+        raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
+                         "timeline")
     events: list[dict[str, Any]] = []
     tiles = estimate.arch.tiles
     for tile in range(tiles):

@@ -1,7 +1,12 @@
-"""A CMX allocator for one tile: best fit over an address-ordered free list, with alignment.
+"""CMX placement with lifetimes known: every buffer of a tile gets an address free for its whole
+lifetime, once, before anything runs; nothing moves afterwards (the compiler's feasible memory
+scheduler never moves a live buffer either: it spills instead).
 
-Freed ranges remember which tasks last used them, so a task that reuses an address range can be
-made to wait for them: that is what keeps static allocation safe at run time.
+Lifetimes are in op steps (the task graph gives two per op: the spills before it, then the op).
+Placement is greedy over a few orders (``place``); a buffer no order can place is reported as
+``Unplaceable`` so the task graph can repair the schedule (start a prefetch later, spill a
+tensor) and place again. ``reuse_dependencies`` then makes each writer of an address wait for
+the last users of whatever held it before.
 """
 
 from __future__ import annotations
@@ -11,82 +16,121 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Block:
-    start: int
+class Buffer:
+    """A CMX buffer on one tile, alive from step ``first`` to step ``last`` (two steps per op: the
+    spills before it, then the op), written by ``writers`` and read by ``readers``. ``start`` is its
+    address once placed."""
+
+    id: int
+    tile: int
     size: int
+    label: str
+    first: int
+    last: int
+    holds: list[tuple[int, str]] = field(default_factory=list)  # (from step, live tensor): in place, several
+    start: int = -1
+    writers: list[int] = field(default_factory=list)
+    readers: list[int] = field(default_factory=list)
+    prefetch_for: int = -1  # the op whose first load this buffer takes early (-1: none)
 
-    @property
-    def end(self) -> int:
-        return self.start + self.size
+    def tensor_at(self, step: int) -> str | None:
+        """The live tensor the buffer holds at ``step`` (None: op-local data: weights, copies, slots)."""
+        held = [t for since, t in self.holds if since <= step]
+        return held[-1] if held else None
 
 
-@dataclass
-class CmxAllocator:
-    capacity: int
-    alignment: int
-    free: list[Block] = field(default_factory=list)
-    used_bytes: int = 0
-    peak_bytes: int = 0
-    # (start, end, last users) of ranges freed and not yet fully overwritten
-    released: list[tuple[int, int, tuple[int, ...]]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.free = [Block(0, self.capacity)]
+class Unplaceable(Exception):
+    """A buffer found no room below the CMX capacity for its whole lifetime."""
 
-    def aligned(self, nbytes: int) -> int:
-        return -(-max(nbytes, 1) // self.alignment) * self.alignment
+    def __init__(self, buffer: Buffer) -> None:
+        super().__init__(buffer.label)
+        self.buffer = buffer
 
-    def allocate(self, nbytes: int) -> int | None:
-        """Start address of a new buffer of ``nbytes`` (aligned), or None if no hole is big enough."""
-        size = self.aligned(nbytes)
-        fits = [(b.size, b.start, i) for i, b in enumerate(self.free) if b.size >= size]
-        if not fits:
-            return None
-        _, start, i = min(fits)  # the smallest hole that fits keeps large holes for large buffers
-        block = self.free[i]
-        if block.size == size:
-            del self.free[i]
+
+# Orders tried when placing one tile's buffers. Largest first is the greedy-by-size planner of
+# TensorFlow Lite's arena planner (simple_memory_arena / greedy_memory_planner): big buffers take
+# the bottom and small ones fill the gaps. Longest-lived first stacks tensors that live across
+# many ops; start order is the compiler's linear-scan allocator (linear_scan.hpp in
+# openvinotoolkit/npu_compiler). The first order that places every buffer wins.
+_PLACEMENT_ORDERS = (
+    lambda b: (-b.size, b.first - b.last, b.first, b.id),
+    lambda b: (b.first - b.last, -b.size, b.first, b.id),
+    lambda b: (b.first, -b.size, b.id),
+)
+
+
+def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], list[int]]:
+    """Give every buffer an address on its tile, free over its whole lifetime, trying the orders of
+    ``_PLACEMENT_ORDERS``. Returns per tile the most bytes alive at one step and the highest address
+    used. Raises ``Unplaceable`` with the buffer the first order could not place."""
+    peaks, highs = [], []
+    for tile in range(tiles):
+        mine = [b for b in buffers if b.tile == tile and (b.writers or b.readers)]
+        first_failure: Buffer | None = None
+        for order in _PLACEMENT_ORDERS:
+            starts, failed = _place_in_order(sorted(mine, key=order), capacity)
+            if failed is None:
+                break
+            first_failure = first_failure or failed
         else:
-            block.start += size
-            block.size -= size
-        self.used_bytes += size
-        self.peak_bytes = max(self.peak_bytes, self.used_bytes)
-        return start
+            assert first_failure is not None
+            raise Unplaceable(first_failure)
+        for buf, start in zip(mine, (starts[b.id] for b in mine), strict=True):
+            buf.start = start
+        alive: dict[int, int] = {}
+        for b in mine:
+            for step in range(b.first, b.last + 1):
+                alive[step] = alive.get(step, 0) + b.size
+        peaks.append(max(alive.values(), default=0))
+        highs.append(max((b.start + b.size for b in mine), default=0))
+    return peaks, highs
 
-    def release(self, start: int, nbytes: int, last_users: tuple[int, ...] = ()) -> None:
-        size = self.aligned(nbytes)
-        self.used_bytes -= size
-        starts = [b.start for b in self.free]
-        i = bisect.bisect_left(starts, start)
-        self.free.insert(i, Block(start, size))
-        # Coalesce with neighbours.
-        if i + 1 < len(self.free) and self.free[i].end == self.free[i + 1].start:
-            self.free[i].size += self.free[i + 1].size
-            del self.free[i + 1]
-        if i > 0 and self.free[i - 1].end == self.free[i].start:
-            self.free[i - 1].size += self.free[i].size
-            del self.free[i]
-        if last_users:
-            self.released.append((start, start + size, last_users))
 
-    def reuse_dependencies(self, start: int, nbytes: int) -> set[int]:
-        """Tasks that last used any part of [start, start + size): a new writer must wait for them."""
-        end = start + self.aligned(nbytes)
-        deps: set[int] = set()
-        kept = []
-        for r_start, r_end, users in self.released:
-            if r_start < end and start < r_end:
-                deps.update(users)
-                if start <= r_start and r_end <= end:
-                    continue  # fully overwritten: the new buffer's own users now guard this range
-            kept.append((r_start, r_end, users))
-        self.released = kept
-        return deps
+def _place_in_order(ordered: list[Buffer], capacity: int) -> tuple[dict[int, int], Buffer | None]:
+    """Each buffer in turn at the lowest address free over its lifetime: (buffer id -> address, the
+    first buffer that found no room or None)."""
+    by_step: dict[int, list[tuple[int, int]]] = {}  # step -> (lo, hi) ranges taken
+    starts: dict[int, int] = {}
+    for buf in ordered:
+        spans = sorted({span for step in range(buf.first, buf.last + 1) for span in by_step.get(step, ())})
+        start = 0
+        for lo, hi in spans:
+            if lo >= start + buf.size:
+                break
+            start = max(start, hi)
+        if start + buf.size > capacity:
+            return starts, buf
+        starts[buf.id] = start
+        for step in range(buf.first, buf.last + 1):
+            by_step.setdefault(step, []).append((start, start + buf.size))
+    return starts, None
 
-    @property
-    def largest_hole(self) -> int:
-        return max((b.size for b in self.free), default=0)
 
-    @property
-    def free_bytes(self) -> int:
-        return self.capacity - self.used_bytes
+def reuse_dependencies(buffers: list[Buffer], tasks: list, tiles: int) -> None:
+    """Every writer of a buffer waits for the last users of the buffers that held its addresses
+    before (walked in lifetime order, keeping for each address range its latest holder)."""
+    for tile in range(tiles):
+        holders: list[tuple[int, int, Buffer]] = []  # (lo, hi, buffer), sorted, not overlapping
+        for buf in sorted((b for b in buffers if b.tile == tile and b.start >= 0 and b.writers),
+                          key=lambda b: (b.first, b.id)):
+            lo, hi = buf.start, buf.start + buf.size
+            k = bisect.bisect_left(holders, (lo, -1)) - 1
+            k = max(k, 0)
+            kept: list[tuple[int, int, Buffer]] = []
+            users: set[int] = set()
+            for h_lo, h_hi, h in holders[k:]:
+                if h_lo >= hi:
+                    break
+                if h_hi <= lo:
+                    kept.append((h_lo, h_hi, h))
+                    continue
+                users.update(h.readers or h.writers)
+                if h_lo < lo:
+                    kept.append((h_lo, lo, h))
+                if h_hi > hi:
+                    kept.append((hi, h_hi, h))
+            end = k + len([1 for h_lo, _, _ in holders[k:] if h_lo < hi])
+            holders[k:end] = sorted([*kept, (lo, hi, buf)], key=lambda h: h[0])
+            for w in buf.writers:
+                tasks[w].deps |= users - {w}

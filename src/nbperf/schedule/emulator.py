@@ -1,8 +1,9 @@
 """Event-driven emulation of a task graph on the NPU's engines (the VPU-EM role).
 
 Engines: one DPU and one SHAVE queue per tile, and the DMA channels; each runs its tasks in the
-static order, one at a time. DDR transfers share the DDR bandwidth (each active transfer gets an
-equal share, capped by its channel's own rate) after the DDR latency. Every dependency between
+static order, one at a time. DDR transfers share the DDR bandwidth after the DDR latency, in
+program order: each gets what its channel can move of what earlier transfers leave (an
+assumed arbitration that lets a prefetch use only bandwidth the running op does not). Every dependency between
 tasks on different engines goes through a hardware barrier: a producer needs a free physical
 barrier to start and holds it until all its consumers have started, so when barriers run out,
 tasks wait, and the wait is recorded. Deterministic: ties break by task order.
@@ -15,8 +16,9 @@ import itertools
 from dataclasses import dataclass, field
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.dma import Path
-from nbperf.errors import InfeasibleError
+from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
+from nbperf.errors import InternalError
+from nbperf.schedule.deps import reduce_dependencies
 from nbperf.schedule.taskgraph import TaskGraph, TaskKind
 
 
@@ -38,6 +40,7 @@ class Emulation:
     barriers_in_flight_max: int
     virtual_barriers: int
     barrier_stall_ns: float
+    barriers_available: int  # the hardware barriers it ran with (the arch's, or the forced count)
     # (acquired, released, producer task) of every physical barrier use
     barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)
 
@@ -53,8 +56,8 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     n = len(tasks)
     physical = arch.barriers if barriers is None else barriers
     channels = arch.dma.channels
-    channel_rate = arch.dma.cmx_bandwidth_gbps  # bytes per ns of one channel
-    ddr_rate = arch.dma.ddr_bandwidth_gbps
+    channel_rate = channel_bytes_per_ns(arch)  # the one DMA model: set-up, latency, rates
+    ddr_rate = ddr_bytes_per_ns(arch)
     # Static engine assignment: DMA tasks round-robin over the channels in task order.
     engine: list[str] = []
     dma_count = 0
@@ -99,22 +102,27 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         heapq.heappush(events, (time, seq, task, kind))
         seq += 1
 
-    def ddr_share() -> float:
-        return min(channel_rate, ddr_rate / max(1, len(active)))
+    def rates() -> dict[int, float]:
+        """DDR bandwidth by program order: each transfer takes what its channel can move of what
+        the earlier ones left (a later one, such as a prefetch, runs on the leftover)."""
+        left, out = ddr_rate, {}
+        for t in sorted(active):
+            out[t] = min(channel_rate, left)
+            left -= out[t]
+        return out
 
     def settle(time: float) -> None:
         nonlocal last_update
         if active:
-            moved = (time - last_update) * ddr_share()
-            for t in active:
-                active[t] = max(0.0, active[t] - moved)
+            for t, rate in rates().items():
+                active[t] = max(0.0, active[t] - (time - last_update) * rate)
         last_update = time
 
     def reschedule(time: float) -> None:
-        rate = ddr_share()
-        for t, left in active.items():
+        for t, rate in rates().items():
             version[t] += 1
-            push(time + left / rate, t, f"end{version[t]}")
+            if rate > 0:
+                push(time + active[t] / rate, t, f"end{version[t]}")
 
     # Producers sharing one physical barrier form a group; it is free again when every
     # consumer of every member has started.
@@ -187,11 +195,10 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         if t.kind is not TaskKind.DMA:
             push(time + t.duration_ns, i, "end")
             return
-        setup = arch.dma.task_overhead_ns
         if t.path is Path.DDR:
-            push(time + setup + arch.dma.ddr_latency_ns, i, "xfer")
+            push(time + setup_ns(arch) + latency_ns(arch, Path.DDR), i, "xfer")
         else:
-            push(time + setup + t.nbytes / channel_rate, i, "end")
+            push(time + setup_ns(arch) + t.nbytes / channel_rate, i, "end")
 
     try_start(0.0)
     while events or (done < n and share_a_barrier(now)):
@@ -221,41 +228,14 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             if remaining_deps[c] == 0:
                 ready_at[c] = now
         try_start(now)
-    if done != n:
+    if done != n:  # barrier sharing guarantees progress, so this is nbperf's bug, not the user's arch
         stuck = next(tasks[queues[e][head[e]]].name for e in sorted(queues) if head[e] < len(queues[e]))
-        raise InfeasibleError(f"the task graph deadlocks with {physical} hardware barriers "
-                              f"(first blocked task: {stuck}); give the arch more barriers")
+        raise InternalError(f"the emulated task graph deadlocked with {physical} hardware barriers "
+                            f"(first blocked task: {stuck})")
     makespan = max(end, default=0.0)
     times = [TaskTime(start[i], end[i], engine[i], max(0.0, barrier_wait[i])) for i in range(n)]
-    return Emulation(tg, times, makespan, busy_ns, _critical_path(tasks, times, queues),
-                     max_in_flight, sum(needs_barrier), sum(t.barrier_wait_ns for t in times), intervals)
-
-
-def reduce_dependencies(tasks, engine: list[str]) -> list[list[int]]:
-    """Drop dependencies implied by others or by the in-order engine queues.
-
-    Like the compiler before it assigns barriers: only edges that order something new need one.
-    Ancestor sets are bit sets (Python ints); tasks come in a topological order (deps have
-    lower ids).
-    """
-    reach = [0] * len(tasks)
-    last_on_engine: dict[str, int] = {}
-    reduced: list[list[int]] = []
-    for t in tasks:
-        preds = set(t.deps)
-        previous = last_on_engine.get(engine[t.id])
-        if previous is not None:
-            preds.add(previous)
-        ancestors = 0
-        for p in preds:
-            ancestors |= reach[p]
-        keep = sorted(d for d in t.deps if not (ancestors >> d) & 1 and d != previous)
-        reduced.append(keep)
-        for p in preds:
-            ancestors |= 1 << p
-        reach[t.id] = ancestors
-        last_on_engine[engine[t.id]] = t.id
-    return reduced
+    return Emulation(tg, times, makespan, busy_ns, _critical_path(tasks, times, queues), max_in_flight,
+                     sum(needs_barrier), sum(t.barrier_wait_ns for t in times), physical, intervals)
 
 
 def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -> list[int]:

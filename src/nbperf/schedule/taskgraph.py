@@ -1,31 +1,42 @@
 """Task graph and feasible memory schedule: the network as DPU, SHAVE and DMA tasks on tiles.
 
-Built like the NPU compiler's feasible memory scheduler: a list scheduler in IR order. Each op
-pulls in its inputs (loading, reloading or converting them as its strategy needs), allocates its
-weight and output buffers in every tile it uses with a real allocator, and prefetches the
-weights of the next ops while space allows. When a tile is full, the live tensor needed furthest
-in the future is spilled to DDR and reloaded before its next use. A task that cannot fit even in
-an otherwise empty tile is an error naming the task and the bytes over. Every address range a
-task reuses makes it wait for the range's previous users, so the static allocation stays safe
-whatever the timing.
+The plan's layer-serial steps (``strategy.serial_model``) decide what lives where: which tensors
+stay in CMX, which are spilled before which op, which weights are prefetched while the op before
+runs. This module turns each op into tasks that carry out those decisions, as the compiler's
+feasible memory scheduler does (``feasible_memory_scheduler.cpp``): inputs moved into the layout
+the strategy needs (the same move rule), weights loaded, one compute task per tile (durations from
+the one cost path), outputs written, graph outputs stored; a tiled op runs sub-tile by sub-tile
+through ping-pong slots.
+
+Every CMX buffer gets a lifetime in op steps. All buffers of a tile are then placed at once,
+largest first, each at the lowest address free for its whole lifetime (greedy by size: static
+placement with lifetimes known, as the compiler's allocator assigns addresses); nothing moves once
+placed. If a buffer finds no room below the CMX capacity, the schedule is repaired the way the
+compiler's scheduler would: a weight prefetch starts later, or the live tensor needed furthest in
+the future is spilled around it (a spill for fragmentation); then placement runs again. A task
+that writes a buffer waits for the last users of the buffers that held those addresses before.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path
-from nbperf.errors import InfeasibleError
-from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
-from nbperf.schedule.allocator import Block, CmxAllocator
-from nbperf.strategy import Dist, StrategyPlan
-from nbperf.strategy.candidates import Candidate, Strategy
-from nbperf.strategy.distribution import per_tile_bytes
+from nbperf.cost.tasks import TaskCoster
+from nbperf.errors import InternalError
+from nbperf.lower.npu_ops import Engine, NpuGraph
+from nbperf.schedule.allocator import Buffer, Unplaceable, place, reuse_dependencies
+from nbperf.strategy import Dist, MoveKind, Need, StrategyPlan
+from nbperf.strategy.candidates import align
+from nbperf.strategy.distribution import DIST_OF_NEED, Move, segments
+from nbperf.strategy.serial_model import Held, SerialModel
 
-DEFAULT_PREFETCH_DEPTH = 2  # ops ahead whose weights may be fetched while earlier ops compute
+DEFAULT_PREFETCH_DEPTH = 1  # ops ahead whose weights may load early: the layer-serial model's one step
+_MAX_REPAIRS_PER_OP = 8  # placement repairs before the builder gives up (a bug, not the model)
 
 
 class TaskKind(StrEnum):
@@ -34,16 +45,30 @@ class TaskKind(StrEnum):
     DMA = "DMA"
 
 
+class TaskRole(StrEnum):
+    COMPUTE = "compute"  # a DPU or SHAVE task
+    WEIGHTS = "weights"  # constant weights DDR -> CMX (prefetched while the op before runs, when planned)
+    LOAD = "load"  # an input DDR -> CMX, into the layout its consumer needs
+    CONVERT = "convert"  # an input CMX -> CMX: halo, split or broadcast copy
+    STAGE = "stage"  # an input CMX -> DDR because its consumer needs it there (layout change, streaming)
+    SPILL = "spill"  # a live tensor CMX -> DDR to make room
+    STORE = "store"  # a graph output CMX -> DDR for the host
+    STREAM_IN = "stream-in"  # a sub-tile's input rows DDR -> CMX
+    STREAM_WEIGHTS = "stream-weights"  # a sub-tile's weight block DDR -> CMX
+    STREAM_OUT = "stream-out"  # a sub-tile's output CMX -> DDR
+    COPY = "copy"  # a data-movement op
+
+
 @dataclass
 class Task:
     """One hardware task. DPU/SHAVE tasks have a fixed ``duration_ns`` on ``tile``; DMA tasks move
-    ``nbytes`` over ``path`` and take their time from the emulator's DMA model."""
+    ``nbytes`` over ``path`` and take their time from the one DMA model."""
 
     id: int
     name: str
     layer: str
     kind: TaskKind
-    role: str  # compute, weights, load, reload, spill, store, convert, stream-in, stream-out, copy
+    role: TaskRole
     tile: int | None = None
     duration_ns: float = 0.0
     nbytes: int = 0
@@ -52,445 +77,530 @@ class Task:
 
 
 @dataclass
-class Buffer:
-    """A CMX buffer on one tile: written by ``writer``, read by ``readers``."""
+class LayerBytes:
+    """DDR and CMX traffic one layer caused, in the classes the reports use."""
 
-    id: int
-    tile: int
-    start: int
-    size: int
-    label: str
-    writers: list[int] = field(default_factory=list)  # a broadcast output has one writer per tile
-    readers: list[int] = field(default_factory=list)
-    reuse_deps: set[int] | None = None  # previous users of this address range
+    weight_ddr: int = 0
+    act_in_ddr: int = 0  # sub-tile inputs, a copy's reads from DDR
+    act_out_ddr: int = 0  # spills, sub-tile outputs, graph outputs
+    transition_ddr: int = 0  # loads and staging for its inputs
+    transition_cmx: int = 0  # halo, split and broadcast copies of its inputs
 
 
 @dataclass
 class TaskGraph:
     tasks: list[Task]
     buffers: list[Buffer]
-    spilled_bytes: int  # activations written to DDR for lack of CMX: spills, streamed sub-tile outputs
-    peak_cmx_bytes: list[int]  # per tile, by the allocator (aligned)
-    fragmentation: list[float]  # per tile: 1 - largest hole / free bytes, at the allocator's peak
+    spilled_bytes: int  # activations written to DDR for lack of CMX: spills, sub-tile outputs
+    peak_cmx_bytes: list[int]  # per tile: the most bytes in buffers alive at one step
+    fragmentation: list[float]  # per tile: 1 - peak bytes / highest address used
     prefetch_depth: int
+    layer_bytes: dict[str, LayerBytes]
+    repairs: int = 0  # placement repairs: prefetches delayed and spills added for fragmentation
 
 
-class _Builder:
-    def __init__(self, graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan, prefetch_depth: int) -> None:
-        self.graph, self.arch, self.plan = graph, arch, plan
-        self.prefetch_depth = prefetch_depth
+def _before(index: int) -> int:
+    """The step in which op ``index``'s spills run (buffers ending here free room for the op)."""
+    return 2 * index
+
+
+def _during(index: int) -> int:
+    """The step in which op ``index`` runs."""
+    return 2 * index + 1
+
+
+def _tiles(dist: Dist, tiles: int) -> list[int]:
+    """Tiles that hold a share of a tensor in ``dist``."""
+    if dist is Dist.DDR:
+        return []
+    return [0] if dist is Dist.SINGLE else list(range(tiles))
+
+
+class _Pass:
+    """One construction of the task graph under given repairs (extra spills, prefetch leads)."""
+
+    def __init__(self, builder: _Builder) -> None:
+        b = builder
+        self.graph, self.arch, self.model, self.ops, self.cands = b.graph, b.arch, b.model, b.ops, b.cands
+        self.leads, self.extra_spills, self.steps = b.leads, b.extra_spills, b.plan.steps
         self.tasks: list[Task] = []
         self.buffers: list[Buffer] = []
-        self.cmx = [CmxAllocator(arch.cmx.bytes_per_tile, arch.cmx.alignment_bytes)
-                    for _ in range(arch.tiles)]
-        self.frag = [0.0] * arch.tiles
-        self.ops = [op for op in graph.ops if not op.is_free]
-        self.resident: dict[str, dict[int, Buffer]] = {}  # tensor -> tile -> buffer (producer's layout)
+        # tensor -> (its layout, tile -> buffer): the copy in CMX its next readers use
+        self.resident: dict[str, tuple[Dist, dict[int, Buffer]]] = {}
         # tensor -> the task that put it in DDR (-1: the host, for graph inputs)
-        self.in_ddr: dict[str, int] = {graph.resolve(t): -1 for t in graph.inputs}
-        self.weights: dict[str, dict[int, Buffer]] = {}  # op -> tile -> weight buffer (prefetched)
-        self.uses: dict[str, list[int]] = {}
-        for i, op in enumerate(self.ops):
-            for t in op.inputs:
-                self.uses.setdefault(graph.resolve(t), []).append(i)
-        self.outputs = {graph.resolve(t) for t in graph.outputs}
+        self.in_ddr: dict[str, int] = {self.graph.resolve(t): -1 for t in self.graph.inputs}
+        self.weights: dict[int, dict[int, Buffer]] = {}  # op index -> tile -> weights loaded early
         self.spilled = 0
-        self.pinned: set[int] = set()  # buffer ids the current op needs
-        self.owned: list[Buffer] = []  # converted inputs that live only for the current op
-        self.converted: dict[str, dict[int, Buffer]] = {}  # those, by tensor
-        self.live: list[dict[int, Buffer]] = [{} for _ in range(arch.tiles)]  # allocated, not freed
+        self.bytes: dict[str, LayerBytes] = {op.name: LayerBytes() for op in self.ops}
+        self.prefetch_at: dict[int, list[int]] = {}  # op index -> ops whose weights load after it
+        for j, lead in self.leads.items():
+            if lead:
+                self.prefetch_at.setdefault(j - lead, []).append(j)
 
-    # -- tasks and buffers -------------------------------------------------------------------
-    def task(self, name: str, layer: str, kind: TaskKind, role: str, deps: set[int] | None = None,
+    # -- tasks and buffers ---------------------------------------------------------------------
+    def task(self, name: str, layer: str, kind: TaskKind, role: TaskRole, deps: Iterable[int] = (),
              **fields: object) -> Task:
-        t = Task(len(self.tasks), name, layer, kind, role, deps={d for d in (deps or set()) if d >= 0},
+        t = Task(len(self.tasks), name, layer, kind, role, deps={d for d in deps if d >= 0},
                  **fields)  # type: ignore[arg-type]
         self.tasks.append(t)
         return t
 
-    def alloc(self, tile: int, nbytes: int, label: str, index: int, who: str) -> Buffer:
-        """A buffer on ``tile``; spills the furthest-needed live tensor while the tile is full."""
-        cmx = self.cmx[tile]
-        need = cmx.aligned(nbytes)
-        while (start := cmx.allocate(nbytes)) is None:
-            if cmx.free_bytes >= need:  # enough space, but in pieces: move live buffers together
-                self._compact(tile, self.ops[index].name)
-            elif not (self._spill_one(tile, index) or self._drop_prefetch(tile, index)):
-                raise InfeasibleError(
-                    f"{who} needs {need} B of CMX on tile {tile} but at most {cmx.free_bytes} B can be "
-                    f"freed ({need - cmx.free_bytes} B over; CMX is {cmx.capacity} B per tile)")
-        if cmx.used_bytes == cmx.peak_bytes and cmx.free_bytes:  # fragmentation at the peak
-            self.frag[tile] = 1 - cmx.largest_hole / cmx.free_bytes
-        buf = self._new_buffer(tile, start, nbytes, label)
-        self.pinned.add(buf.id)
-        return buf
+    def dma(self, name: str, layer: str, role: TaskRole, nbytes: int, path: Path, deps: Iterable[int] = (),
+            parts: int = 1) -> list[Task]:
+        """``parts`` DMA tasks moving ``nbytes`` together (one per segment), as the DMA model prices it."""
+        share = math.ceil(nbytes / parts)
+        deps = list(deps)
+        return [self.task(name + (f"#{p}" if parts > 1 else ""), layer, TaskKind.DMA, role, deps,
+                          nbytes=share, path=path) for p in range(parts)]
 
-    def _new_buffer(self, tile: int, start: int, nbytes: int, label: str) -> Buffer:
-        buf = Buffer(len(self.buffers), tile, start, self.cmx[tile].aligned(nbytes), label)
+    def buffer(self, tile: int, nbytes: int, label: str, first: int, last: int, tensor: str | None = None,
+               prefetch_for: int = -1) -> Buffer:
+        buf = Buffer(len(self.buffers), tile, align(max(nbytes, 1), self.arch.cmx.alignment_bytes), label,
+                     first, last, [(first, tensor)] if tensor is not None else [], prefetch_for=prefetch_for)
         self.buffers.append(buf)
-        self.live[tile][buf.id] = buf
         return buf
 
-    def _compact(self, tile: int, layer: str) -> None:
-        """Slide every live buffer of ``tile`` down to close the holes, one CMX -> CMX DMA each.
+    def buffers_for(self, tiles: list[int], nbytes: int, label: str, first: int, last: int,
+                    tensor: str | None = None, prefetch_for: int = -1) -> dict[int, Buffer]:
+        return {tile: self.buffer(tile, nbytes, label, first, last, tensor, prefetch_for) for tile in tiles}
 
-        Moved data is read at its new place only after its move; whoever writes the old place
-        later waits for the move and the old readers.
-        """
-        cmx = self.cmx[tile]
-        address = 0
-        for buf in sorted(self.live[tile].values(), key=lambda b: b.start):
-            if buf.start != address:
-                move = self.task(f"{buf.label}/compact", layer, TaskKind.DMA, "compact", set(buf.writers),
-                                 nbytes=buf.size, path=Path.CMX)
-                move.deps |= cmx.reuse_dependencies(address, buf.size) - {move.id}
-                users = (*buf.readers, *buf.writers, move.id)
-                cmx.released.append((buf.start, buf.start + buf.size, users))
-                buf.start, buf.writers, buf.reuse_deps = address, [move.id], set()
-            address += buf.size
-        cmx.free = [Block(address, cmx.capacity - address)] if address < cmx.capacity else []
-
-    def bind_writer(self, buf: Buffer, task: Task) -> None:
-        if buf.reuse_deps is None:  # every writer waits for the range's previous users
-            buf.reuse_deps = self.cmx[buf.tile].reuse_dependencies(buf.start, buf.size)
-        task.deps |= buf.reuse_deps - {task.id}
+    @staticmethod
+    def write(buf: Buffer, task: Task) -> None:
         buf.writers.append(task.id)
 
-    def read(self, buf: Buffer, task: Task) -> None:
+    @staticmethod
+    def read(buf: Buffer, task: Task) -> None:
         task.deps.update(buf.writers)
         buf.readers.append(task.id)
 
-    def free(self, buf: Buffer) -> None:
-        del self.live[buf.tile][buf.id]
-        self.cmx[buf.tile].release(buf.start, buf.size, tuple(buf.readers) or tuple(buf.writers))
+    def held(self, tensor: str) -> Held | None:
+        """Where this schedule holds ``tensor``, in the serial model's terms."""
+        if tensor in self.resident:
+            return Held(self.resident[tensor][0], tensor in self.in_ddr)
+        return Held(Dist.DDR, True) if tensor in self.in_ddr else None
 
-    def _next_use(self, tensor: str, after: int) -> float:
-        return next((u for u in self.uses.get(tensor, ()) if u > after), math.inf)
+    def to_ddr(self, tensor: str, dist: Dist, src: Iterable[Buffer], layer: str, role: TaskRole) -> None:
+        """Write ``tensor`` from its CMX buffers to DDR; its DDR readers wait for the last part."""
+        src = list(src)
+        parts = self.dma(f"{tensor}/{role.value}", layer, role, self.model.nbytes(tensor), Path.DDR,
+                         parts=segments(dist, self.arch.tiles))
+        for task in parts:
+            for b in src:
+                self.read(b, task)
+        for task in parts[:-1]:  # the last part completes the copy in DDR
+            parts[-1].deps.add(task.id)
+        self.in_ddr[tensor] = parts[-1].id
 
-    def _drop_prefetch(self, tile: int, index: int) -> bool:
-        """Give back the weights prefetched for a later op; that op fetches them again."""
-        later = [name for name, bufs in self.weights.items()
-                 if tile in bufs and bufs[tile].id not in self.pinned and name != self.ops[index].name]
-        if not later:
-            return False
-        for b in self.weights.pop(later[-1]).values():
-            self.free(b)
-        return True
+    def end(self, tensor: str, step: int) -> None:
+        """``tensor`` leaves CMX at ``step``: its buffers end there."""
+        for b in self.resident.pop(tensor)[1].values():
+            b.last = step
 
-    def _spill_one(self, tile: int, index: int) -> bool:
-        victims = [(t, bufs[tile]) for t, bufs in self.resident.items()
-                   if tile in bufs and bufs[tile].id not in self.pinned]
-        if not victims:
-            return False
-        tensor, _ = max(victims, key=lambda v: (self._next_use(v[0], index - 1), v[0]))
-        bufs = self.resident.pop(tensor)
-        if tensor not in self.in_ddr:
-            self._store_to_ddr(tensor, list(bufs.values()), self.ops[index].name)
-        for b in bufs.values():
-            self.free(b)
-        return True
-
-    def _store_to_ddr(self, tensor: str, src: list[Buffer], layer: str) -> None:
-        """Spill ``tensor`` from its CMX buffers to DDR; its next readers wait for the store."""
-        store = self.task(f"{tensor}/spill", layer, TaskKind.DMA, "spill",
-                          nbytes=self.graph.tensor_bytes.get(tensor, 0))
-        for b in src:
-            self.read(b, store)
-            self.pinned.discard(b.id)  # in DDR now: its CMX copy may be evicted for free
-        self.in_ddr[tensor] = store.id
-        self.spilled += store.nbytes
-
-    # -- per op ------------------------------------------------------------------------------
-    def run(self) -> TaskGraph:
+    # -- the whole pass ------------------------------------------------------------------------
+    def run(self) -> _Pass:
         for index, op in enumerate(self.ops):
-            self.pinned = set()
-            self._op(index, op)
-            self._prefetch(index)
-            self._release_dead(index)
-        return TaskGraph(self.tasks, self.buffers, self.spilled, [c.peak_bytes for c in self.cmx],
-                         self.frag, self.prefetch_depth)
-
-    def _tiles(self, cand: Candidate) -> list[int]:
-        return list(range(cand.tiles_used))
-
-    def _op(self, index: int, op: NpuOp) -> None:
-        placement = self.plan.placements[op.name]
-        cand = placement.chosen
-        tiles = self._tiles(cand)
-        inputs = [self.graph.resolve(t) for t in op.inputs]
-        if cand.out_dist is Dist.DDR and op.engine is Engine.DMA:
-            self._copy_to_ddr(index, op, cand, inputs)
-            return
-        if cand.out_dist is Dist.DDR:
-            self._tiled(index, op, cand, inputs, tiles)
-            return
-        # 1. inputs in the layout the strategy needs
-        read_bufs: list[Buffer] = []
-        ready: set[int] = set()
-        for tensor, move in zip(inputs, placement.moves_in, strict=True):
-            if op.engine is Engine.DMA and tensor not in self.resident:
-                ready.add(self.in_ddr.get(tensor, -1))  # a DMA reads DDR directly
-                continue
-            if move.kind in ("", "spill"):
-                bufs, deps = self._ensure_resident(tensor, index)
-                read_bufs.extend(bufs)
-                ready |= deps
+            layer = op.name
+            for t in dict.fromkeys((*self.steps[index].evicted, *self.extra_spills.get(index, ()))):
+                if t in self.resident:  # spilled before the op runs: its room is the op's
+                    if t not in self.in_ddr:
+                        dist, bufs = self.resident[t]
+                        self.to_ddr(t, dist, bufs.values(), layer, TaskRole.SPILL)
+                        self.bytes[layer].act_out_ddr += self.model.nbytes(t)
+                        self.spilled += self.model.nbytes(t)
+                    self.end(t, _before(index))
+            if op.engine is Engine.DMA:
+                self.copy(index)
+            elif self.cands[index].tiling is not None:
+                self.tiled(index)
             else:
-                bufs, deps = self._convert(index, op, tensor, move.kind, move.cmx_bytes, tiles)
-                read_bufs.extend(bufs)
-                ready |= deps
-        # 2. weights (maybe prefetched already); a DMA op reads its table rows straight from DDR
-        weight_bufs = {} if op.engine is Engine.DMA else self._weights(index, op, cand)
-        # 3. outputs
-        out_bufs: dict[str, dict[int, Buffer]] = {}
-        out_tiles = list(range(self.arch.tiles)) if cand.out_dist is Dist.DUPLICATED else tiles
-        for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
-            share = per_tile_bytes(self.graph.tensor_bytes.get(t, 0), cand.out_dist, self.arch.tiles)
-            reused = self._inplace(op, cand, out_tiles, share)
-            out_bufs[t] = reused or {tile: self.alloc(tile, share, t, index, f"{op.name} output {t}")
-                                     for tile in out_tiles}
-        # 4. compute on every tile (DMA-only ops: one copy task)
-        if op.engine is Engine.DMA:
-            work = [self.task(f"{op.name}/copy", op.name, TaskKind.DMA, "copy", set(ready),
-                              nbytes=cand.copy_cmx_bytes + cand.weight_ddr_bytes,
-                              path=Path.DDR if cand.weight_ddr_bytes else Path.CMX)]
-        else:
-            kind = TaskKind.DPU if op.engine is Engine.DPU else TaskKind.SHAVE
-            work = [self.task(f"{op.name}@{tile}", op.name, kind, "compute", set(ready), tile=tile,
-                              duration_ns=cand.compute.ns) for tile in tiles]
-        for w in work:
-            for b in read_bufs:
-                self.read(b, w)
-            for b in weight_bufs.values():
-                self.read(b, w)
-        for t, bufs in out_bufs.items():
-            for b in bufs.values():
-                # A broadcast output is complete only when every computing tile has written its part.
-                writers = work if cand.out_dist is Dist.DUPLICATED else \
-                    [w for w in work if w.tile in (b.tile, None)] or work
-                for w in writers:
-                    self.bind_writer(b, w)
-            self.resident[t] = bufs
-        for b in weight_bufs.values():
-            self.free(b)
-        self.weights.pop(op.name, None)
-        # 5. graph outputs go back to DDR for the host
-        for t in out_bufs:
-            if t in self.outputs:
-                store = self.task(f"{t}/store", op.name, TaskKind.DMA, "store",
-                                  nbytes=self.graph.tensor_bytes.get(t, 0))
-                for b in out_bufs[t].values():
-                    self.read(b, store)
-                for w in work:
-                    store.deps.add(w.id)
-                self.in_ddr[t] = store.id
+                self.compute_op(index)
+            for j in self.prefetch_at.get(index, ()):
+                if self.cands[j].tiling is None and self.cands[j].weight_ddr_bytes:  # tiled: its own
+                    self.load_weights(j, first=_during(index))
+            for t in dict.fromkeys((*self.model.ins[index], *self.model.outs[index])):
+                if self.model.last_use.get(t, -1) <= index and t in self.resident:
+                    self.end(t, _during(index))
+        return self
 
-    def _inplace(self, op: NpuOp, cand: Candidate, out_tiles: list[int],
-                 share: int) -> dict[int, Buffer] | None:
-        """The buffers of the input an element-wise op may overwrite, if they have the output's
-        layout; the input is handed over to the output (it has no other reader)."""
-        if not op.inplace_input or cand.strategy is Strategy.HKSWITCH:
+    # -- inputs --------------------------------------------------------------------------------
+    def input_buffers(self, index: int, tensor: str, need: Need) -> list[Buffer]:
+        """The buffers op ``index`` reads ``tensor`` from, after moving it as its strategy needs."""
+        layer, now = self.ops[index].name, _during(index)
+        # A prefetched op's early inputs move while the op before runs: their buffers exist from then.
+        lead = self.leads.get(index, 0) if tensor in self.model.early_inputs[index] else 0
+        first = _during(index - lead) if lead else now
+        m: Move = self.model.input_move(index, tensor, self.held(tensor), need)
+        account = self.bytes[layer]
+        account.transition_ddr += m.ddr_bytes
+        account.transition_cmx += m.cmx_bytes
+        if m.kind is MoveKind.NONE:
+            return list(self.resident[tensor][1].values())
+        if m.kind in (MoveKind.LOAD, MoveKind.SPILL_RELOAD):
+            if m.kind is MoveKind.SPILL_RELOAD:
+                dist, src = self.resident[tensor]
+                self.to_ddr(tensor, dist, src.values(), layer, TaskRole.STAGE)
+            dest = DIST_OF_NEED[need]
+            stays = tensor not in self.resident  # loaded back into CMX for its next readers too
+            bufs = self.buffers_for(_tiles(dest, self.arch.tiles), self.model.tile_bytes(tensor, dest),
+                                    f"{tensor}>{layer}", first, now, tensor if stays else None,
+                                    prefetch_for=index if lead else -1)
+            loads = self.dma(f"{tensor}>{layer}/load", layer, TaskRole.LOAD, self.model.nbytes(tensor),
+                             Path.DDR,
+                             [self.in_ddr.get(tensor, -1)], parts=segments(dest, self.arch.tiles))
+            for task in loads:
+                for b in bufs.values():
+                    self.write(b, task)
+            if stays:
+                self.resident[tensor] = (dest, bufs)
+            return list(bufs.values())
+        # CMX -> CMX: halo rows, or a split or broadcast copy of the resident tensor
+        src = list(self.resident[tensor][1].values())
+        first_tile = 1 if m.kind is MoveKind.HALO else 0  # a halo goes to every tile but the first
+        targets = list(range(first_tile, self.arch.tiles))
+        share = math.ceil(m.cmx_bytes / max(1, len(targets))) if m.kind is MoveKind.HALO \
+            else self.model.tile_bytes(tensor, DIST_OF_NEED[need])
+        bufs = self.buffers_for(targets, share, f"{tensor}>{layer}", first, now,
+                                prefetch_for=index if lead else -1)
+        copies = self.dma(f"{tensor}>{layer}/{m.kind.value}", layer, TaskRole.CONVERT, m.cmx_bytes, Path.CMX,
+                          parts=1 if m.kind is MoveKind.BROADCAST else len(targets))
+        for task in copies:
+            for b in src:
+                self.read(b, task)
+            for b in bufs.values():
+                self.write(b, task)
+        return list(bufs.values()) + (src if m.kind is MoveKind.HALO else [])
+
+    # -- weights and outputs -----------------------------------------------------------------------
+    def load_weights(self, index: int, first: int) -> dict[int, Buffer]:
+        op, cand = self.ops[index], self.cands[index]
+        bufs = self.buffers_for(list(range(cand.tiles_used)), cand.weight_tile_bytes, f"{op.name}/weights",
+                                first, _during(index))
+        if first != _during(index):
+            for b in bufs.values():
+                b.prefetch_for = index
+        for task in self.dma(f"{op.name}/weights", op.name, TaskRole.WEIGHTS, cand.weight_ddr_bytes, Path.DDR,
+                             parts=cand.weight_segments):
+            for b in bufs.values():
+                self.write(b, task)
+        self.bytes[op.name].weight_ddr += cand.weight_ddr_bytes
+        self.weights[index] = bufs
+        return bufs
+
+    def outputs(self, index: int) -> dict[str, tuple[Dist, dict[int, Buffer]]]:
+        """New output buffers of op ``index`` in its candidate's layout, or the input it overwrites."""
+        cand, now = self.cands[index], _during(index)
+        out: dict[str, tuple[Dist, dict[int, Buffer]]] = {}
+        for t in self.model.outs[index]:
+            inplace = self.inplace_source(index)
+            if inplace is not None:  # the input's buffers are handed over to the output
+                dist, bufs = self.resident.pop(inplace)
+                for b in bufs.values():
+                    b.holds.append((now, t))
+                out[t] = (dist, bufs)
+            else:
+                out[t] = (cand.out_dist, self.buffers_for(_tiles(cand.out_dist, self.arch.tiles),
+                                                          self.model.tile_bytes(t, cand.out_dist),
+                                                          t, now, now, t))
+        return out
+
+    def inplace_source(self, index: int) -> str | None:
+        """The input an element-wise op overwrites: it keeps the candidate's layout and dies here."""
+        op, cand = self.ops[index], self.cands[index]
+        if not op.inplace_input or cand.out_tile_bytes or len(self.model.outs[index]) != 1:
             return None
         tensor = self.graph.resolve(op.inplace_input)
-        converted = self.converted.get(tensor)
-        bufs = converted if converted is not None else self.resident.get(tensor)
-        aligned = self.cmx[0].aligned(share)
-        if bufs is None or sorted(bufs) != out_tiles or any(b.size != aligned for b in bufs.values()):
+        if tensor not in self.resident or self.model.last_use.get(tensor) != index \
+                or self.model.ins[index].count(tensor) != 1:
             return None
-        if converted is not None:  # a copy made for this op: it stops being temporary
-            self.owned = [b for b in self.owned if b not in converted.values()]
-            return converted
-        return self.resident.pop(tensor)
+        return tensor if self.resident[tensor][0] is cand.out_dist else None
 
-    def _ensure_resident(self, tensor: str, index: int) -> tuple[list[Buffer], set[int]]:
-        """The producer-layout copy of ``tensor`` in CMX, reloaded from DDR if it was spilled."""
-        if tensor in self.resident:
-            bufs = list(self.resident[tensor].values())
-            self.pinned |= {b.id for b in bufs}
-            return bufs, set()
-        dist = self.plan.tensor_dist.get(tensor, Dist.DDR)
-        if dist is Dist.DDR:  # a graph input or a streamed output read in full by a DMA op
-            return [], {self.in_ddr.get(tensor, -1)}
-        tiles = list(range(self.arch.tiles)) if dist in (Dist.DUPLICATED, Dist.SEG_H, Dist.SEG_W) else [0]
-        share = per_tile_bytes(self.graph.tensor_bytes.get(tensor, 0), dist, self.arch.tiles)
-        bufs = {tile: self.alloc(tile, share, tensor, index, f"reload of {tensor}") for tile in tiles}
-        reload = self.task(f"{tensor}/reload", self.ops[index].name, TaskKind.DMA, "reload",
-                           {self.in_ddr.get(tensor, -1)}, nbytes=self.graph.tensor_bytes.get(tensor, 0))
-        for b in bufs.values():
-            self.bind_writer(b, reload)
-        self.resident[tensor] = bufs
-        return list(bufs.values()), set()
+    def publish(self, index: int, outputs: dict[str, tuple[Dist, dict[int, Buffer]]],
+                writers: list[Task]) -> None:
+        """Outputs become resident (a broadcast one is complete when every tile wrote its part);
+        graph outputs go back to DDR for the host."""
+        for t, (dist, bufs) in outputs.items():
+            for b in bufs.values():
+                whole = dist is Dist.DUPLICATED or len(writers) == 1
+                for w in [w for w in writers if whole or w.tile == b.tile] or writers:
+                    self.write(b, w)
+            self.resident[t] = (dist, bufs)
+            if t in self.model.graph_outputs:
+                self.to_ddr(t, dist, bufs.values(), self.ops[index].name, TaskRole.STORE)
+                self.bytes[self.ops[index].name].act_out_ddr += self.model.nbytes(t)
 
-    def _convert(self, index: int, op: NpuOp, tensor: str, kind: str, cmx_bytes: int,
-                 tiles: list[int]) -> tuple[list[Buffer], set[int]]:
-        """A transition: bring ``tensor`` into the consumer's layout in buffers owned by this op."""
-        nbytes = self.graph.tensor_bytes.get(tensor, 0)
-        deps: set[int] = set()
-        if kind in ("load",):
-            deps.add(self.in_ddr.get(tensor, -1))
-        elif kind == "spill-reload":
-            if tensor not in self.in_ddr:
-                self._store_to_ddr(tensor, self._ensure_resident(tensor, index)[0], op.name)
-            deps.add(self.in_ddr[tensor])
-        else:  # broadcast, split-copy, halo: CMX -> CMX from the resident copy
-            src, extra = self._ensure_resident(tensor, index)
-            deps |= extra
-        position = [self.graph.resolve(t) for t in op.inputs].index(tensor)
-        need = self.plan.placements[op.name].chosen.needs[position]
-        dist = {"seg_h": Dist.SEG_H, "seg_w": Dist.SEG_W}.get(need.value, Dist.DUPLICATED)
-        share = per_tile_bytes(nbytes, dist, len(tiles)) if len(tiles) > 1 else nbytes
-        if kind == "halo":
-            share = math.ceil(cmx_bytes / max(1, len(tiles) - 1))  # only the halo rows are copied
-        bufs = {tile: self.alloc(tile, share, f"{tensor}>{op.name}", index, f"{op.name} input {tensor}")
-                for tile in tiles}
-        path = Path.CMX if kind in ("broadcast", "split-copy", "halo") else Path.DDR
-        moved = cmx_bytes if path is Path.CMX else nbytes
-        dma = self.task(f"{tensor}>{op.name}/{kind}", op.name, TaskKind.DMA, "convert", deps, nbytes=moved,
-                        path=path)
-        if kind in ("broadcast", "split-copy", "halo"):
-            for b in src:
-                self.read(b, dma)
-        for b in bufs.values():
-            self.bind_writer(b, dma)
-        owned = list(bufs.values())
-        if kind == "halo":  # the tile's own rows are read in place, the halo from the new buffer
-            owned += src
-        self.owned.extend(bufs.values())
-        if kind != "halo":
-            self.converted[tensor] = bufs
-        return owned, set()
-
-    def _weights(self, index: int, op: NpuOp, cand: Candidate) -> dict[int, Buffer]:
-        if op.name in self.weights:
-            return self.weights[op.name]
-        if not op.weight_bytes:
-            return {}
-        bufs = self._alloc_weights(index, op, cand)
-        assert bufs is not None
-        return bufs
-
-    def _alloc_weights(self, index: int, op: NpuOp, cand: Candidate, prefetch: bool = False
-                       ) -> dict[int, Buffer] | None:
-        tiles = self._tiles(cand)
-        share = math.ceil(op.weight_bytes / len(tiles)) if cand.strategy is Strategy.SOK else op.weight_bytes
-        bufs: dict[int, Buffer] = {}
-        for tile in tiles:
-            if prefetch:
-                start = self.cmx[tile].allocate(share)
-                if start is None:
-                    for b in bufs.values():
-                        self.free(b)
-                    return None
-                buf = self._new_buffer(tile, start, share, f"{op.name}/weights")
-            else:
-                buf = self.alloc(tile, share, f"{op.name}/weights", index, f"{op.name} weights")
-            bufs[tile] = buf
-        dma = self.task(f"{op.name}/weights", op.name, TaskKind.DMA, "weights", nbytes=op.weight_bytes)
-        for b in bufs.values():
-            self.bind_writer(b, dma)
-        self.weights[op.name] = bufs
-        return bufs
-
-    def _prefetch(self, index: int) -> None:
-        """Fetch the weights of the next ops now, while the current one computes, if they fit.
-
-        The prefetch budget: what stays free must still hold the next op's own footprint.
-        """
-        horizon = self.ops[index + 1:index + 1 + self.prefetch_depth]
-        reserve = max((self.plan.placements[o.name].chosen.cmx_bytes_per_tile for o in horizon), default=0)
-        for ahead, op in enumerate(horizon, start=index + 1):
-            cand = self.plan.placements[op.name].chosen
-            if not op.weight_bytes or op.name in self.weights or cand.out_dist is Dist.DDR \
-                    or op.engine is Engine.DMA:
-                continue
-            share = op.weight_bytes // max(1, cand.tiles_used)
-            if any(self.cmx[t].free_bytes - share < reserve for t in self._tiles(cand)):
-                return  # no room: later ops wait too, in order
-            if self._alloc_weights(ahead, op, cand, prefetch=True) is None:
-                return
-
-    def _release_dead(self, index: int) -> None:
-        for b in self.owned:
-            self.free(b)
-        self.owned = []
-        self.converted = {}
-        for tensor in [t for t in self.resident if self._next_use(t, index) is math.inf]:
-            for b in self.resident.pop(tensor).values():
-                self.free(b)
-
-    def _copy_to_ddr(self, index: int, op: NpuOp, cand: Candidate, inputs: list[str]) -> None:
-        """A data-movement op too big for CMX: one DMA from wherever its inputs are into DDR."""
-        copy = self.task(f"{op.name}/copy", op.name, TaskKind.DMA, "copy", nbytes=cand.stream_ddr_bytes)
-        self.spilled += cand.stream_ddr_bytes
-        for tensor in inputs:
-            if tensor in self.resident:
-                for b in self.resident[tensor].values():
-                    self.read(b, copy)
-            else:
-                copy.deps.add(self.in_ddr.get(tensor, -1))
-        copy.deps.discard(-1)
-        for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
-            self.in_ddr[t] = copy.id
-
-    def _ping_pong(self, tile: int, nbytes: int, subtiles: int, index: int, layer: str) -> list[Buffer]:
-        """Two sub-tile buffers when both fit (load k+1 while k computes), else one."""
-        first = self.alloc(tile, nbytes, f"{layer}/sub0", index, f"{layer} sub-tile")
-        if subtiles < 2:
-            return [first]
-        start = self.cmx[tile].allocate(nbytes)
-        if start is None:
-            return [first]
-        return [first, self._new_buffer(tile, start, nbytes, f"{layer}/sub1")]
-
-    def _tiled(self, index: int, op: NpuOp, cand: Candidate, inputs: list[str], tiles: list[int]) -> None:
-        """Sub-tiles streamed through DDR with two ping-pong buffers per tile."""
-        deps: set[int] = set()
-        for tensor in inputs:
-            if tensor not in self.in_ddr:  # it must be in DDR to be streamed
-                self._store_to_ddr(tensor, self._ensure_resident(tensor, index)[0], op.name)
-            deps.add(self.in_ddr[tensor])
-            for b in self.resident.pop(tensor, {}).values():  # in DDR now: its CMX copy can go
-                self.pinned.discard(b.id)
-                self.free(b)
-        # Weights stream with the sub-tiles: each sub-tile buffer holds its inputs, weights, outputs.
-        n = cand.subtiles
-        ping = {tile: self._ping_pong(tile, cand.cmx_bytes_per_tile, n, index, op.name) for tile in tiles}
+    # -- op kinds --------------------------------------------------------------------------------
+    def compute_op(self, index: int) -> None:
+        op, cand = self.ops[index], self.cands[index]
+        reads = [b for t, need in zip(self.model.ins[index], cand.needs, strict=True)
+                 for b in self.input_buffers(index, t, need)]
+        outputs = self.outputs(index)  # after the inputs: an overwritten input may just have been loaded
+        weights = self.weights.pop(index, None)
+        if weights is None and op.weight_bytes:
+            weights = self.load_weights(index, first=_during(index))
+            self.weights.pop(index)
         kind = TaskKind.DPU if op.engine is Engine.DPU else TaskKind.SHAVE
-        per_sub_ns = cand.compute.ns / n
-        out_total = sum(self.graph.tensor_bytes.get(self.graph.resolve(o), 0) for o in op.outputs)
-        stream_in = math.ceil((max(0, cand.stream_ddr_bytes - out_total) + op.weight_bytes) / n)
-        stream_out = math.ceil(out_total / n)
-        last_out: list[int] = []
-        computes: dict[int, list[Task]] = {tile: [] for tile in tiles}
-        for k in range(n):
-            load = self.task(f"{op.name}/in{k}", op.name, TaskKind.DMA, "stream-in", set(deps),
-                             nbytes=stream_in)
-            for tile in tiles:
-                buf = ping[tile][k % len(ping[tile])]
-                if k < len(ping[tile]):
-                    self.bind_writer(buf, load)
-                elif computes[tile]:
-                    load.deps.add(computes[tile][k - len(ping[tile])].id)
-                c = self.task(f"{op.name}@{tile}/{k}", op.name, kind, "compute", {load.id}, tile=tile,
-                              duration_ns=per_sub_ns)
-                if computes[tile]:
-                    c.deps.add(computes[tile][-1].id)
-                self.read(buf, c)
-                computes[tile].append(c)
-            out = self.task(f"{op.name}/out{k}", op.name, TaskKind.DMA, "stream-out",
-                            {computes[t][-1].id for t in tiles}, nbytes=stream_out)
-            self.spilled += stream_out  # activations that live in DDR for lack of CMX
-            for tile in tiles:
-                ping[tile][k % len(ping[tile])].readers.append(out.id)
-            last_out.append(out.id)
-        for bufs in ping.values():
+        duration = self.model.op_cost(index, cand).compute.ns
+        work = [self.task(f"{op.name}@{tile}", op.name, kind, TaskRole.COMPUTE, tile=tile,
+                          duration_ns=duration)
+                for tile in range(cand.tiles_used)]
+        for w in work:
+            for b in (*reads, *(weights or {}).values()):
+                self.read(b, w)
+        self.publish(index, outputs, work)
+
+    def copy(self, index: int) -> None:
+        """A data-movement op: one DMA from wherever its inputs are into its output layout (or DDR)."""
+        op, cand = self.ops[index], self.cands[index]
+        outputs = {} if cand.out_dist is Dist.DDR else self.outputs(index)
+        sources: list[Buffer] = []
+        deps: set[int] = set()
+        from_ddr = 0
+        for t in dict.fromkeys(self.model.ins[index]):
+            if t in self.resident:
+                sources += list(self.resident[t][1].values())
+            else:
+                deps.add(self.in_ddr.get(t, -1))
+                from_ddr += self.model.nbytes(t)
+        path = Path.DDR if from_ddr or cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
+        (copy,) = self.dma(f"{op.name}/copy", op.name, TaskRole.COPY, cand.copy_bytes, path, deps)
+        for b in sources:
+            self.read(b, copy)
+        account = self.bytes[op.name]
+        account.weight_ddr += cand.weight_ddr_bytes
+        account.act_in_ddr += from_ddr
+        if cand.out_dist is Dist.DDR:
+            account.act_out_ddr += cand.stream_out_bytes
+            self.spilled += cand.stream_out_bytes
+            for t in self.model.outs[index]:
+                self.in_ddr[t] = copy.id
+            return
+        self.publish(index, outputs, [copy])
+
+    def tiled(self, index: int) -> None:
+        """Sub-tiles: inputs (row blocks) and weights (channel blocks) stream in, outputs stream out
+        (or, weights-only pipelining, stay whole in CMX). Pipelined, the next sub-tile's operand loads
+        into the other of two slots while this one computes; a second output slot, where it fits,
+        lets a sub-tile compute while the one before is stored."""
+        op, cand = self.ops[index], self.cands[index]
+        tiling = cand.tiling
+        assert tiling is not None
+        layer, account, now = op.name, self.bytes[op.name], _during(index)
+        tiles = list(range(cand.tiles_used))
+        keeps = tiling.keeps_output
+        outputs = self.outputs(index) if keeps else {}
+        n = tiling.count
+        kind = TaskKind.DPU if op.engine is Engine.DPU else TaskKind.SHAVE
+        duration = self.model.op_cost(index, cand).compute.ns / n
+        # Data inputs stream in row blocks; activations used as weights (attention K, V) move with the
+        # weights: loaded once when tiled over rows, in blocks when tiled over channels.
+        like_inputs = set(op.weight_inputs)
+        in_bytes = like_bytes = 0
+        for t, b, need in zip(op.inputs, cand.in_tile_bytes, cand.needs, strict=True):
+            if t in like_inputs:
+                like_bytes += b
+            elif need is Need.DDR:
+                in_bytes += b
+        by_block = tiling.channels > 1
+        stream = {TaskRole.STREAM_IN: math.ceil(cand.stream_in_bytes / n) if in_bytes else 0,
+                  TaskRole.STREAM_WEIGHTS: math.ceil((cand.weight_ddr_bytes + cand.stream_like_bytes) / n)
+                  if by_block else 0,
+                  TaskRole.STREAM_OUT: 0 if keeps else math.ceil(cand.stream_out_bytes / n)}
+        sizes = {TaskRole.STREAM_IN: in_bytes, TaskRole.STREAM_WEIGHTS: cand.weight_tile_bytes + like_bytes,
+                 TaskRole.STREAM_OUT: cand.out_tile_bytes}
+        pipelined = tiling.pipelined and n > 1
+        depth = {TaskRole.STREAM_IN: 2 if pipelined and not by_block else 1,
+                 TaskRole.STREAM_WEIGHTS: 2 if pipelined and by_block else 1,
+                 TaskRole.STREAM_OUT: tiling.output_slots if pipelined else 1}
+        # Prefetched (the plan found room while the op before ran): the first sub-tile's buffers
+        # and the once-loaded weights exist from then, so their loads can run during that op.
+        early = _during(index - self.leads[index]) if self.leads.get(index) else now
+        slots = {role: [self.buffers_for(tiles, sizes[role], f"{layer}/{role.value}{s}",
+                                         early if s == 0 else now, now) for s in range(depth[role])]
+                 for role in depth if stream[role] and sizes[role]}
+        whole_weights: dict[int, Buffer] = {}
+        if not by_block and (op.weight_bytes or cand.stream_like_bytes):  # loaded once for every row block
+            whole_weights = self.buffers_for(tiles, cand.weight_tile_bytes + like_bytes, f"{layer}/weights",
+                                             early, now)
+        if early != now:
+            for b in [*whole_weights.values(), *(b for role in slots for b in slots[role][0].values())]:
+                b.prefetch_for = index
+        previous: dict[int, list[int]] = {}  # slot buffer id -> users of its last occupant
+
+        def occupy(role: TaskRole, k: int, writer: Task) -> list[Buffer]:
+            """Sub-tile ``k``'s ``role`` slot (a compute: on its own tile); ``writer`` waits for the
+            occupant before it."""
+            if role not in slots:
+                return []
+            bufs = [b for b in slots[role][k % depth[role]].values() if writer.tile in (None, b.tile)]
             for b in bufs:
-                self.free(b)
-        for t in dict.fromkeys(self.graph.resolve(o) for o in op.outputs):
-            self.in_ddr[t] = last_out[-1]
-            self.resident.pop(t, None)
+                writer.deps.update(previous.get(b.id, ()))
+                previous[b.id] = [writer.id]
+                self.write(b, writer)
+            return bufs
+
+        streamed: dict[TaskRole, Task] = {}  # the last DMA of each stream
+
+        def in_order(role: TaskRole, task: Task) -> None:
+            """A stream's DMAs run in sub-tile order, one at a time, as the search's sub-tile formula
+            has them: the first block arrives at the full bandwidth instead of sharing it."""
+            if role in streamed:
+                task.deps.add(streamed[role].id)
+            streamed[role] = task
+
+        deps: set[int] = set()  # the DDR copies of the streamed inputs
+
+        both = (TaskRole.STREAM_IN, TaskRole.STREAM_WEIGHTS)
+
+        def load(k: int, roles: tuple[TaskRole, ...] = both) -> list[Buffer]:
+            bufs: list[Buffer] = []
+            for role in roles:
+                if role in slots:
+                    (task,) = self.dma(f"{layer}/{role.value}{k}", layer, role, stream[role], Path.DDR, deps)
+                    in_order(role, task)
+                    bufs += occupy(role, k, task)
+            return bufs
+
+        # Constant weights first: queued before the input moves, they can load while the op before
+        # runs (their buffers allowing); they wait for no input.
+        if whole_weights and cand.weight_ddr_bytes:
+            for task in self.dma(f"{layer}/{TaskRole.WEIGHTS.value}", layer, TaskRole.WEIGHTS,
+                                 cand.weight_ddr_bytes, Path.DDR, parts=cand.weight_segments):
+                for b in whole_weights.values():
+                    self.write(b, task)
+        operands = load(0, (TaskRole.STREAM_WEIGHTS,)) if not cand.stream_like_bytes else []
+        resident_reads: list[Buffer] = []
+        for t, need in zip(self.model.ins[index], cand.needs, strict=True):
+            if need is not Need.DDR:  # tiled over channels only: inputs stay whole in CMX
+                resident_reads += self.input_buffers(index, t, need)
+                continue
+            if t not in self.in_ddr:  # it must be in DDR to be streamed
+                dist, bufs = self.resident[t]
+                self.to_ddr(t, dist, bufs.values(), layer, TaskRole.STAGE)
+                account.transition_ddr += self.model.nbytes(t)
+            deps.add(self.in_ddr[t])
+        if whole_weights and cand.stream_like_bytes:  # activations used as weights, once
+            for task in self.dma(f"{layer}/{TaskRole.STREAM_IN.value}", layer, TaskRole.STREAM_IN,
+                                 cand.stream_like_bytes, Path.DDR, deps):
+                for b in whole_weights.values():
+                    self.write(b, task)
+        operands += load(0, (TaskRole.STREAM_IN,) if not cand.stream_like_bytes else
+                         (TaskRole.STREAM_IN, TaskRole.STREAM_WEIGHTS))
+        last_store: Task | None = None
+        for k in range(n):
+            computes = [self.task(f"{layer}@{tile}/{k}", layer, kind, TaskRole.COMPUTE, tile=tile,
+                                  duration_ns=duration) for tile in tiles]
+            outs: list[Buffer] = []
+            for c in computes:
+                for b in (*operands, *resident_reads, *whole_weights.values()):
+                    self.read(b, c)
+                outs += occupy(TaskRole.STREAM_OUT, k, c)
+                for dist, bufs in outputs.values():  # a broadcast block goes to every tile
+                    for b in bufs.values():
+                        if dist is Dist.DUPLICATED or b.tile == c.tile:
+                            self.write(b, c)
+            for b in operands:  # the slot's next occupant waits for these computes
+                previous[b.id] = previous.get(b.id, []) + [c.id for c in computes]
+            following = load(k + 1) if k + 1 < n else []
+            if not keeps:
+                (last_store,) = self.dma(f"{layer}/{TaskRole.STREAM_OUT.value}{k}", layer,
+                                         TaskRole.STREAM_OUT,
+                                         stream[TaskRole.STREAM_OUT], Path.DDR)
+                in_order(TaskRole.STREAM_OUT, last_store)
+                for b in outs:
+                    self.read(b, last_store)
+                    previous[b.id] = [*previous.get(b.id, []), last_store.id]
+            operands = following
+        account.weight_ddr += cand.weight_ddr_bytes
+        account.act_in_ddr += cand.stream_in_bytes + cand.stream_like_bytes
+        account.act_out_ddr += cand.stream_out_bytes
+        self.spilled += cand.stream_out_bytes
+        if keeps:
+            self.publish(index, outputs, [])
+        else:
+            for t in self.model.outs[index]:
+                self.resident.pop(t, None)
+                if last_store is not None:
+                    self.in_ddr[t] = last_store.id
 
 
-def build_task_graph(graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan,
+class _Builder:
+    def __init__(self, graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan, coster: TaskCoster,
+                 prefetch_depth: int) -> None:
+        self.graph, self.arch, self.plan = graph, arch, plan
+        self.ops = list(plan.ops)
+        self.cands = [plan.placements[op.name].chosen for op in self.ops]
+        self.model = SerialModel(graph, arch, coster, self.ops)  # moves, compute, uses: shared rules
+        self.prefetch_depth = prefetch_depth
+        # Repairs: ops whose weights load this many ops early, and extra spills before an op.
+        self.leads: dict[int, int] = {j: min(prefetch_depth, j) for j, step in enumerate(plan.steps)
+                                      if step.prefetched and prefetch_depth}
+        self.extra_spills: dict[int, list[str]] = {}
+
+    def run(self) -> TaskGraph:
+        repairs = 0
+        while True:
+            built = _Pass(self).run()
+            try:
+                peaks, highs = place(built.buffers, self.arch.tiles, self.arch.cmx.bytes_per_tile)
+                break
+            except Unplaceable as failed:
+                repairs += 1
+                if repairs > _MAX_REPAIRS_PER_OP * max(1, len(self.ops)) \
+                        or not self._repair(failed.buffer, built):
+                    raise self._infeasible(failed.buffer, built) from None
+        reuse_dependencies(built.buffers, built.tasks, self.arch.tiles)
+        fragmentation = [1 - peak / high if high else 0.0 for peak, high in zip(peaks, highs, strict=True)]
+        return TaskGraph(built.tasks, built.buffers, built.spilled, peaks, fragmentation, self.prefetch_depth,
+                         built.bytes, repairs)
+
+    def _repair(self, buf: Buffer, built: _Pass) -> bool:
+        """Make room for ``buf``, as the compiler's scheduler would: delay a weight prefetch (its own
+        first), else spill to DDR before its op the tensor beside it needed furthest in the future,
+        else split a tensor that stays in CMX past its op (spill it right after, reload it at its
+        next use)."""
+        alive = [b for b in built.buffers
+                 if b.tile == buf.tile and b.first <= buf.last and b.last >= buf.first
+                 and b is not buf]
+        early = [b for b in (buf, *alive) if self._early(b)]
+        if early:  # its own prefetch first, else the earliest one beside it
+            chosen = early[0] if early[0] is buf else min(early, key=lambda b: (b.first, -b.size))
+            self.leads[chosen.prefetch_for] -= 1
+            return True
+        op = buf.first // 2
+        before = self.extra_spills.get(op, [])
+        held = [(t, b) for b in alive if b.last >= buf.first and (t := b.tensor_at(_before(op))) is not None
+                and t not in before]
+        if held:  # the tensor beside it needed furthest in the future goes to DDR before the op
+            victim, _ = max(held, key=lambda tb: (self.model.next_use(tb[0], op - 1), tb[1].size, tb[0]))
+            self.extra_spills.setdefault(op, []).append(victim)
+            return True
+        after = self.extra_spills.get(op + 1, [])
+        staying = [(t, b) for b in (buf, *alive) if b.last > _during(op) and (t := b.tensor_at(_during(op)))
+                   is not None and t not in after and self.model.next_use(t, op) < math.inf]
+        if staying:  # a tensor that stays past the op splits into two stays around a spill
+            victim, _ = max(staying, key=lambda tb: (self.model.next_use(tb[0], op), tb[1].size, tb[0]))
+            self.extra_spills.setdefault(op + 1, []).append(victim)
+            return True
+        return False
+
+    def _early(self, buf: Buffer) -> bool:
+        index = buf.prefetch_for
+        return index >= 0 and self.leads.get(index, 0) > 0 and buf.first < _during(index)
+
+    def _infeasible(self, buf: Buffer, built: _Pass) -> InternalError:
+        """The search only plans ops that fit CMX, so a buffer no repair can place is nbperf's bug
+        (the task graph sized something the candidate did not), never the user's model."""
+        cap = self.arch.cmx.bytes_per_tile
+        alive = sum(b.size for b in built.buffers if b.tile == buf.tile and b.first <= buf.last
+                    and b.last >= buf.first and b is not buf and not b.holds)
+        need = buf.size + alive
+        return InternalError(f"the task graph cannot place {buf.label}: {buf.size} B of CMX on tile "
+                             f"{buf.tile} beside {alive} B its op cannot give up ({need - cap} B over "
+                             f"{cap} B), although the plan fits")
+
+
+def build_task_graph(graph: NpuGraph, arch: ArchSpec, plan: StrategyPlan, coster: TaskCoster,
                      prefetch_depth: int = DEFAULT_PREFETCH_DEPTH) -> TaskGraph:
-    return _Builder(graph, arch, plan, prefetch_depth).run()
+    if len(plan.steps) != len(plan.ops):
+        raise InternalError("the plan has a step for every op")
+    return _Builder(graph, arch, plan, coster, prefetch_depth).run()

@@ -1,8 +1,10 @@
-"""Multi-tile split strategies: candidates per op, transitions, and the whole-graph choice."""
+"""Multi-tile split strategies: candidates, transitions, the layer-serial model, the whole-graph choice."""
 
-from nbperf.strategy.candidates import Candidate, Strategy
-from nbperf.strategy.distribution import Dist, Move, Need
+from nbperf.strategy.candidates import Candidate, Strategy, TiledOver, Tiling
+from nbperf.strategy.distribution import Dist, Move, MoveKind, Need
 from nbperf.strategy.plan import Placement, StrategyPlan
-from nbperf.strategy.search import choose_strategies
+from nbperf.strategy.search import POLICIES, choose_strategies
+from nbperf.strategy.serial_model import Held, Step
 
-__all__ = ["Candidate", "Dist", "Move", "Need", "Placement", "Strategy", "StrategyPlan", "choose_strategies"]
+__all__ = ["POLICIES", "Candidate", "Dist", "Held", "Move", "MoveKind", "Need", "Placement", "Step",
+           "Strategy", "StrategyPlan", "TiledOver", "Tiling", "choose_strategies"]

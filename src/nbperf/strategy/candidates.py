@@ -1,22 +1,31 @@
-"""Candidate split strategies of one NPU op: legality, per-tile work, CMX footprint, cost.
+"""Candidate split strategies of one NPU op: legality, per-tile work, CMX footprint and tiling.
+
+Candidates describe; they do not price. Compute time comes from the one cost path
+(``nbperf.cost.tasks``) and data movement from the one DMA model (``nbperf.cost.dma``) when the
+search or a schedule asks, so every consumer prices a candidate the same way.
 
 Footprints follow the compiler's formulas generalised to T tiles (DESIGN.md section 3), each
 buffer aligned: SOH = input/T (+halo rows) + output/T + weights; SOK = input + weights/T
-(16-channel blocks) + output; HKSwitch = input/T + weights + output; Clustering = all of it.
-The per-tile cost is the slowest tile's: uneven splits cost.
+(16-channel blocks) + output (whole when broadcast to every tile, its channel share when kept
+segmented); HKSwitch = input/T + weights + output; Clustering = all of it. The slowest tile's
+share is what is kept: uneven splits cost. A candidate that does not fit the compiler's tiling
+budget is tiled into sub-tiles streamed through DDR, pipelined when the next sub-tile's streamed
+operand fits beside the current sub-tile (the compiler's ``verifyPipeliningCMX``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.base import ZERO_COST, ComputeCost, CostBackend
-from nbperf.cost.dma import Path, transfer_ns
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
-from nbperf.strategy.distribution import Dist, Need
+from nbperf.strategy.distribution import DIST_OF_NEED, Dist, Need
+
+MAX_PIPELINE_TILING_FACTOR = 3  # tiling.hpp MAX_PREFETCH_TILING_TIME: sub-tiles grow at most 3x to pipeline
+LARGE_CONST_RATIO = 0.25  # tiling.hpp LARGE_CONST_THRESHOLD_RATIO: weights over this CMX share are pipelined
 
 
 class Strategy(StrEnum):
@@ -39,42 +48,85 @@ ALIASES = {"soh": Strategy.SOH, "sow": Strategy.SOW, "sok": Strategy.SOK, "hk": 
            "hkswitch": Strategy.HKSWITCH, "clustering": Strategy.CLUSTERING, "cl": Strategy.CLUSTERING}
 ALIASES.update({s.value.lower(): s for s in Strategy})
 
-# What each strategy needs of a data input, what it makes of its output.
-_DATA_NEED = {Strategy.CLUSTERING: Need.FULL, Strategy.SOH: Need.SEG_H, Strategy.SOW: Need.SEG_W,
-              Strategy.SOK: Need.DUPLICATED, Strategy.HKSWITCH: Need.SEG_H}
-_OUT_DIST = {Strategy.CLUSTERING: Dist.SINGLE, Strategy.SOH: Dist.SEG_H, Strategy.SOW: Dist.SEG_W,
-             Strategy.SOK: Dist.DUPLICATED, Strategy.HKSWITCH: Dist.DUPLICATED}
+
+class TiledOver(StrEnum):
+    NONE = "none"  # fits CMX: no sub-tiles
+    H = "H"  # output rows (matmul: rows of the left operand)
+    K = "K"  # output channels
+    HK = "HK"  # both
+    DDR = "DDR"  # a data-movement op too big for CMX copies straight to DDR
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """How a candidate too big for CMX runs: ``rows`` x ``channels`` sub-tiles streamed through DDR.
+
+    ``pipelined``: the next sub-tile's streamed operand fits beside the current sub-tile, so it
+    loads while the current one computes; otherwise load, compute and store run in series.
+    ``streams_inputs``: data inputs come from DDR in row (or channel) blocks; without it (tiled over
+    channels only) the inputs stay in CMX whole and only weights and outputs stream.
+    """
+
+    over: TiledOver
+    rows: int
+    channels: int
+    pipelined: bool
+    streams_inputs: bool
+    next_operand_bytes: int  # per tile: the next sub-tile's streamed operand (pipelined only)
+    rows_outer: bool = True  # over both axes: row blocks in the outer loop (weights re-read per row block)
+    keeps_output: bool = False  # the output stays in CMX in the candidate's layout (weights-only pipelining)
+    output_slots: int = 1  # 2 when a second output buffer fits too: a sub-tile computes while the last stores
+
+    @property
+    def count(self) -> int:
+        return self.rows * self.channels
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One way to run an op. Illegal candidates keep the rule they break in ``reason``."""
+    """One way to run an op. Illegal candidates keep the rule they break in ``reason``.
+
+    Byte fields are per tile where named so, else totals over the tiles. ``work`` and ``elements``
+    are the slowest tile's share (the whole op under Clustering).
+    """
 
     strategy: Strategy
     legal: bool
     reason: str
     tiles_used: int = 1
-    tile_op: NpuOp | None = None  # the slowest tile's share of the op
+    work: DpuWork | None = None  # DPU ops: the slowest tile's output cube
+    elements: int = 0  # SHAVE: the slowest tile's elements; DMA: elements moved
+    useful_macs: int = 0  # the slowest tile's useful MACs
     needs: tuple[Need, ...] = ()  # per op input
     out_dist: Dist = Dist.SINGLE
-    cmx_bytes_per_tile: int = 0
+    write_tiles: int = 1  # tiles the PPE/ODU writes every output element to (broadcast: all of them)
+    in_tile_bytes: tuple[int, ...] = ()  # per input: its CMX bytes per tile in the needed layout
+    weight_tile_bytes: int = 0
+    out_tile_bytes: int = 0  # 0 when the output overwrites an input in place
+    cmx_bytes_per_tile: int = 0  # the op's own footprint (a sub-tile's, with the next operand, when tiled)
     fits: bool = False
-    subtiles: int = 1
-    tiled_over: str = ""  # "", "H" or "K": tiled further through DDR because it did not fit
-    compute: ComputeCost = ZERO_COST  # the slowest tile's compute, all sub-tiles included
-    dma_ns: float = 0.0  # the op's own DMA: weights, streamed activations when tiled, DMA-op copies
-    weight_ddr_bytes: int = 0
-    stream_ddr_bytes: int = 0  # activations a tiled op streams through DDR
-    copy_cmx_bytes: int = 0  # bytes a DMA-only op copies CMX -> CMX
+    tiling: Tiling | None = None
+    weight_ddr_bytes: int = 0  # constant weights read from DDR (re-reads of a tiled op included)
+    weight_segments: int = 1  # DMA tasks the weights move in: one per tile when split (SOK)
+    stream_in_bytes: int = 0  # data activations a tiled op reads from DDR (re-reads included)
+    stream_like_bytes: int = 0  # activations used as weights a tiled op reads from DDR (attention K, V)
+    stream_out_bytes: int = 0  # activations a tiled op writes to DDR
+    copy_bytes: int = 0  # data-movement ops: bytes the copy writes
+    finer: bool = False  # more sub-tiles than the compiler's count: offered to the optimal search only
 
     @property
-    def compute_ns(self) -> float:
-        return self.compute.ns
+    def subtiles(self) -> int:
+        return self.tiling.count if self.tiling else 1
 
     @property
-    def cost_ns(self) -> float:
-        """Time of the op alone: compute and its own DMA overlap (double-buffered)."""
-        return max(self.compute.ns, self.dma_ns)
+    def tiled_over(self) -> TiledOver:
+        return self.tiling.over if self.tiling else TiledOver.NONE
+
+    @property
+    def label(self) -> str:
+        """Short strategy name; a broadcast SOK output says so."""
+        name = short_name(self.strategy)
+        return f"{name}>dup" if self.strategy is Strategy.SOK and self.out_dist is Dist.DUPLICATED else name
 
 
 def align(nbytes: int, alignment: int) -> int:
@@ -84,6 +136,15 @@ def align(nbytes: int, alignment: int) -> int:
 def _split(extent: int, tiles: int) -> int:
     """The largest share of ``extent`` when split over ``tiles`` as evenly as possible."""
     return math.ceil(extent / tiles)
+
+
+def _soh_row_alignment(width: int, multiple: int) -> int:
+    """Rows per tile are aligned up so width x rows is a multiple of ``multiple`` (the compiler's
+    ``getSOHPerClusterHeightAlignment`` with VPU_SEGMENT_SIZE_DENSE = 4 on NPU37XX, 1 elsewhere)."""
+    part = multiple
+    while part > 1 and width % part:
+        part //= 2
+    return multiple // part
 
 
 def halo_rows(work: DpuWork, axis: str) -> int:
@@ -102,6 +163,22 @@ def _input_share(work: DpuWork, axis: str, out_share: int) -> float:
     return rows / in_extent
 
 
+def per_channel(op: NpuOp) -> bool:
+    """Element-wise, depthwise, pooling and SHAVE ops read only their own channels."""
+    return op.engine is Engine.SHAVE or (op.dpu is not None and op.dpu.kind in
+                                         (DpuKind.ELTWISE, DpuKind.DWCONV, DpuKind.POOL))
+
+
+@dataclass(frozen=True)
+class _Fractions:
+    """What one tile holds of an op's tensors under a candidate."""
+
+    data: float  # of each data input
+    weights: float  # of the constant weights
+    out: float  # of each output
+    like: float = 1.0  # of activations used as weights (attention K, V)
+
+
 class _Sizer:
     """Per-tile buffer sizes of one op, aligned like the compiler aligns them."""
 
@@ -109,215 +186,326 @@ class _Sizer:
         self.op, self.arch = op, arch
         self.data = [i for i in op.inputs if i not in op.weight_inputs]
         self.data_bytes = [tensor_bytes.get(i, 0) for i in self.data]
-        self.weight_like = [tensor_bytes.get(i, 0) for i in op.weight_inputs]
-        self.weights = op.weight_bytes + sum(self.weight_like)
+        self.like_bytes = [tensor_bytes.get(i, 0) for i in op.weight_inputs]
+        self.in_bytes = [tensor_bytes.get(i, 0) for i in op.inputs]
         self.out_bytes = [tensor_bytes.get(o, 0) for o in op.outputs]
 
-    def footprint(self, in_frac: float, weight_frac: float, out_frac: float, like_frac: float = 1.0) -> int:
-        """Per-tile bytes. Activations used as weights (attention K, V) stay whole in CMX
-        (``like_frac`` 1) unless a tiled task streams them in channel blocks."""
-        a = self.arch.cmx.alignment_bytes
-        ins = sum(align(math.ceil(b * in_frac), a) for b in self.data_bytes)
-        outs = sum(align(math.ceil(b * out_frac), a) for b in self.out_bytes)
-        w = align(math.ceil(self.op.weight_bytes * weight_frac), a) if self.op.weight_bytes else 0
-        w += sum(align(math.ceil(b * like_frac), a) for b in self.weight_like)
-        return ins + w + outs
+    def _a(self, nbytes: float) -> int:
+        return align(math.ceil(nbytes), self.arch.cmx.alignment_bytes) if nbytes > 0 else 0
+
+    def inputs(self, f: _Fractions) -> tuple[int, ...]:
+        return tuple(self._a(b * (f.like if i in self.op.weight_inputs else f.data))
+                     for i, b in zip(self.op.inputs, self.in_bytes, strict=True))
+
+    def weights(self, f: _Fractions) -> int:
+        return self._a(self.op.weight_bytes * f.weights)
+
+    def outputs(self, f: _Fractions) -> int:
+        return sum(self._a(b * f.out) for b in self.out_bytes)
+
+    def footprint(self, f: _Fractions) -> int:
+        return sum(self.inputs(f)) + self.weights(f) + self.outputs(f)
 
 
-def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
-               backend: CostBackend) -> list[Candidate]:
-    """Every strategy for ``op`` on ``arch``, legal or not, costed where legal."""
+def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec) -> list[Candidate]:
+    """Every strategy for ``op`` on ``arch``, legal or not, with footprint and tiling where legal."""
     sizer = _Sizer(op, tensor_bytes, arch)
     if op.engine is Engine.DPU and op.dpu is not None:
         raw = _dpu_candidates(op, op.dpu, arch)
     elif op.engine is Engine.SHAVE:
         raw = _shave_candidates(op, arch)
     else:
-        raw = _dma_candidates(op, arch)
-    return [_finish(c, op, sizer, arch, backend) if c.legal else c for c in raw]
+        return _dma_candidates(op, sizer, arch)
+    out: list[Candidate] = []
+    for raw_cand, fracs in raw:
+        for cand in _finish(raw_cand, fracs, op, sizer, arch) if raw_cand.legal else [raw_cand]:
+            if cand.legal and cand.tiling is not None and cand.strategy is Strategy.SOK \
+                    and any(c.strategy is Strategy.SOK and c.tiling == cand.tiling for c in out):
+                continue  # tiled through DDR, both SOK output layouts are the same candidate
+            out.append(cand)
+            if cand.legal and cand.fits:
+                out.extend(_pipeline_weights(cand, fracs, op, sizer, arch))
+                out.extend(_streamed(cand, fracs, op, sizer, arch))
+    return out
 
 
-def _needs(op: NpuOp, strategy: Strategy) -> tuple[Need, ...]:
+def _streamed(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
+    """A DPU op that fits, but in more than half the CMX, also offered tiled through DDR like it
+    would be on a part with half the CMX (to the optimal search only): a resident input and output
+    that large can cost more in spills around it than streaming costs, and a bigger CMX then never
+    takes this choice away."""
+    if c.work is None or c.strategy is Strategy.HKSWITCH \
+            or 2 * c.cmx_bytes_per_tile <= arch.isolated_budget_bytes:
+        return []
+    return [replace(t, finer=True) for t in _tile_further(c, f, op, sizer, arch) if t.legal]
+
+
+def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
+                      arch: ArchSpec) -> list[Candidate]:
+    """The compiler's pipelining for large constant weights (``largeConstPipelineConditionSatisfied``):
+    a DPU op whose weights per tile exceed a quarter of CMX is tiled over output channels even when
+    it fits, so each weight block loads while the previous one computes; the inputs and the output
+    stay where they are. Offered beside the whole op: the search takes whichever costs less. Below
+    the compiler's threshold it is offered to the optimal search only (a bigger CMX then never takes
+    the choice away)."""
+    work = c.work
+    if work is None or not op.weight_bytes or any(sizer.like_bytes):  # activations as weights stay whole
+        return []
+    finer = c.weight_tile_bytes <= LARGE_CONST_RATIO * arch.cmx.bytes_per_tile
+    max_k = math.ceil(work.out_k / arch.compiler.sok_channel_block)
+    for n in range(2, min(max_k, MAX_PIPELINE_TILING_FACTOR) + 1):
+        block = sizer.weights(replace(f, weights=f.weights / n))
+        footprint = sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block
+        if footprint <= arch.pipelined_budget_bytes:
+            tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True)
+            return [replace(c, tiling=tiling, weight_tile_bytes=block, cmx_bytes_per_tile=footprint,
+                            finer=finer)]
+    return []
+
+
+def _needs(op: NpuOp, strategy: Strategy, data_need: Need) -> tuple[Need, ...]:
     weight_need = Need.FULL if strategy is Strategy.CLUSTERING else Need.DUPLICATED
-    return tuple(weight_need if i in op.weight_inputs else _DATA_NEED[strategy] for i in op.inputs)
+    return tuple(weight_need if i in op.weight_inputs else data_need for i in op.inputs)
 
 
-def _dpu_candidates(op: NpuOp, work: DpuWork, arch: ArchSpec) -> list[Candidate]:
+def _tile_share(op: NpuOp, work: DpuWork, share: float) -> dict[str, object]:
+    return {"work": work, "useful_macs": math.ceil(op.macs * share),
+            "elements": math.ceil(op.elements * share)}
+
+
+Raw = list[tuple[Candidate, _Fractions]]
+
+
+def _dpu_candidates(op: NpuOp, work: DpuWork, arch: ArchSpec) -> Raw:
     tiles, rules = arch.tiles, arch.compiler
-    out: list[Candidate] = [Candidate(Strategy.CLUSTERING, True, "", 1, op, _needs(op, Strategy.CLUSTERING),
-                                      Dist.SINGLE)]
+    whole = _Fractions(1.0, 1.0, 1.0)
+    out: Raw = [(Candidate(Strategy.CLUSTERING, True, "", 1, needs=_needs(op, Strategy.CLUSTERING, Need.FULL),
+                           out_dist=Dist.SINGLE, **_tile_share(op, work, 1.0)), whole)]  # type: ignore[arg-type]
     if tiles == 1:
-        return out + [Candidate(s, False, "the arch has one tile") for s in list(Strategy)[1:]]
+        return out + [(Candidate(s, False, "the arch has one tile"), whole) for s in list(Strategy)[1:]]
     # SplitOverHeight / HKSwitch: output rows (matmul: rows of the left operand) over the tiles.
     rows_total = work.out_w if work.flat_spatial else work.out_h
-    rows = _split(rows_total, tiles)
     width = 1 if work.flat_spatial else work.out_w
+    rows = align(_split(rows_total, tiles), _soh_row_alignment(width, rules.soh_rows_width_multiple))
     if rows_total < tiles:
         soh_reason = f"SOH needs output height >= {tiles} (tiles), has {rows_total}"
-    elif (width * rows) % rules.soh_rows_width_multiple:
+    elif rows_total - rows * (tiles - 1) <= 0:
         soh_reason = (f"SOH on {arch.name} needs width x rows per tile to be a multiple of "
-                      f"{rules.soh_rows_width_multiple}, has {width} x {rows}")
+                      f"{rules.soh_rows_width_multiple}: {rows} rows per tile leave none for the last of "
+                      f"{tiles} tiles")
     else:
         soh_reason = ""
     soh_work = replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)
-    for strategy in (Strategy.SOH, Strategy.HKSWITCH):
-        label = "HKSwitch" if strategy is Strategy.HKSWITCH else "SOH"
-        out.append(Candidate(strategy, not soh_reason, soh_reason.replace("SOH", label), tiles,
-                             _tile_op(op, soh_work, rows / max(1, rows_total)), _needs(op, strategy),
-                             _OUT_DIST[strategy]))
+    share = rows / max(1, rows_total)
+    in_share = _input_share(work, "H", rows)
+    out.append((Candidate(Strategy.SOH, not soh_reason, soh_reason, tiles,
+                          needs=_needs(op, Strategy.SOH, Need.SEG_H), out_dist=Dist.SEG_H,
+                          **_tile_share(op, soh_work, share)),  # type: ignore[arg-type]
+                _Fractions(in_share, 1.0, share)))
+    out.append((Candidate(Strategy.HKSWITCH, not soh_reason, soh_reason.replace("SOH", "HKSwitch"), tiles,
+                          needs=_needs(op, Strategy.HKSWITCH, Need.SEG_H), out_dist=Dist.DUPLICATED,
+                          write_tiles=tiles, **_tile_share(op, soh_work, share)),  # type: ignore[arg-type]
+                _Fractions(in_share, 1.0, 1.0)))
     # SplitOverWidth: output columns over the tiles.
     if work.flat_spatial or work.out_w < tiles:
-        sow_reason = f"SOW needs a 2-D output with width >= {tiles} (tiles), has {work.out_w}"
-        out.append(Candidate(Strategy.SOW, False, sow_reason))
+        out.append((Candidate(Strategy.SOW, False, f"SOW needs a 2-D output with width >= {tiles} (tiles), "
+                                                   f"has {work.out_w}"), whole))
     else:
         cols = _split(work.out_w, tiles)
-        out.append(Candidate(Strategy.SOW, True, "", tiles, _tile_op(op, replace(work, out_w=cols),
-                                                                      cols / work.out_w),
-                             _needs(op, Strategy.SOW), Dist.SEG_W))
-    # SplitOverKernel: output channels in 16-aligned blocks over the tiles.
+        out.append((Candidate(Strategy.SOW, True, "", tiles, needs=_needs(op, Strategy.SOW, Need.SEG_W),
+                              out_dist=Dist.SEG_W,
+                              **_tile_share(op, replace(work, out_w=cols), cols / work.out_w)),  # type: ignore[arg-type]
+                    _Fractions(_input_share(work, "W", cols), 1.0, cols / work.out_w)))
+    # SplitOverKernel: output channels in 16-aligned blocks over the tiles; the output is either
+    # broadcast to every tile or kept segmented for consumers that take their channels only.
     block = rules.sok_channel_block
     if work.out_k < block * tiles:
-        out.append(Candidate(Strategy.SOK, False, f"SOK needs output channels >= {block * tiles} "
-                                                  f"({block} x {tiles} tiles), has {work.out_k}"))
+        out.append((Candidate(Strategy.SOK, False, f"SOK needs output channels >= {block * tiles} "
+                                                   f"({block} x {tiles} tiles), has {work.out_k}"), whole))
     else:
         k_tile = min(work.out_k, _split(math.ceil(work.out_k / block), tiles) * block)
-        out.append(Candidate(Strategy.SOK, True, "", tiles, _tile_op(op, replace(work, out_k=k_tile),
-                                                                      k_tile / work.out_k),
-                             _needs(op, Strategy.SOK), Dist.DUPLICATED))
+        k_share = k_tile / work.out_k
+        data_need, data_frac = (Need.SEG_K, k_share) if per_channel(op) else (Need.DUPLICATED, 1.0)
+        weights_frac = k_share if op.weight_bytes else 1.0
+        for dist, write, out_frac in ((Dist.SEG_K, 1, k_share), (Dist.DUPLICATED, tiles, 1.0)):
+            out.append((Candidate(Strategy.SOK, True, "", tiles, needs=_needs(op, Strategy.SOK, data_need),
+                                  out_dist=dist, write_tiles=write,
+                                  **_tile_share(op, replace(work, out_k=k_tile), k_share)),  # type: ignore[arg-type]
+                        _Fractions(data_frac, weights_frac, out_frac)))
     return out
 
 
-def _tile_op(op: NpuOp, work: DpuWork, share: float) -> NpuOp:
-    return replace(op, dpu=work, macs=math.ceil(op.macs * share), elements=math.ceil(op.elements * share))
-
-
-def _shave_candidates(op: NpuOp, arch: ArchSpec) -> list[Candidate]:
+def _shave_candidates(op: NpuOp, arch: ArchSpec) -> Raw:
     tiles = arch.tiles
-    out = [Candidate(Strategy.CLUSTERING, True, "", 1, op, _needs(op, Strategy.CLUSTERING), Dist.SINGLE)]
-    for strategy in (Strategy.SOH, Strategy.SOK):
+    whole = _Fractions(1.0, 1.0, 1.0)
+    out: Raw = [(Candidate(Strategy.CLUSTERING, True, "", 1, elements=op.elements,
+                           needs=_needs(op, Strategy.CLUSTERING, Need.FULL), out_dist=Dist.SINGLE), whole)]
+    splits = ((Strategy.SOH, Need.SEG_H, Dist.SEG_H), (Strategy.SOK, Need.SEG_K, Dist.SEG_K))
+    for strategy, need, dist in splits:
         if tiles == 1 or op.elements < tiles:
-            out.append(Candidate(strategy, False, f"needs at least {tiles} elements and more than one tile"))
+            out.append((Candidate(strategy, False, f"needs at least {tiles} elements and more than one tile"),
+                        whole))
             continue
-        share = replace(op, elements=_split(op.elements, tiles))
-        out.append(Candidate(strategy, True, "", tiles, share, _needs(op, strategy), _OUT_DIST[strategy]))
+        share = _split(op.elements, tiles)
+        frac = share / max(1, op.elements)
+        out.append((Candidate(strategy, True, "", tiles, elements=share, needs=_needs(op, strategy, need),
+                              out_dist=dist), _Fractions(frac, 1.0, frac)))
     return out
 
 
-def _dma_candidates(op: NpuOp, arch: ArchSpec) -> list[Candidate]:
+def _dma_candidates(op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
     """DMA engines read from any tile or DDR and write the result broadcast to every tile
     (Clustering), split over the tiles' rows (SOH), or to DDR when it fits neither."""
     needs = tuple(Need.ANY for _ in op.inputs)
-    out = [Candidate(Strategy.CLUSTERING, True, "", 1, op, needs, Dist.DUPLICATED)]
+    budget = arch.isolated_budget_bytes
+    layouts = [(Strategy.CLUSTERING, Dist.DUPLICATED, 1.0)]
     if arch.tiles > 1:
-        out.append(Candidate(Strategy.SOH, True, "", arch.tiles, op, needs, Dist.SEG_H))
+        layouts.append((Strategy.SOH, Dist.SEG_H, 1 / arch.tiles))
+    out = []
+    for strategy, dist, share in layouts:
+        footprint = sizer.outputs(_Fractions(0.0, 0.0, share))
+        base = Candidate(strategy, True, "", 1 if dist is Dist.DUPLICATED else arch.tiles,
+                         elements=op.elements, needs=needs, weight_ddr_bytes=op.weight_bytes,
+                         copy_bytes=op.output_bytes)
+        if footprint <= budget:
+            out.append(replace(base, out_dist=dist, out_tile_bytes=footprint, cmx_bytes_per_tile=footprint,
+                               fits=True))
+        else:  # too big for CMX: the copy goes straight to DDR
+            out.append(replace(base, out_dist=Dist.DDR, fits=False, stream_out_bytes=op.output_bytes,
+                               tiling=Tiling(TiledOver.DDR, 1, 1, False, False, 0)))
     return out
 
 
-def _fractions(c: Candidate, op: NpuOp) -> tuple[float, float, float]:
-    """(input, weight, output) fraction one tile holds under ``c``."""
-    work = op.dpu
-    if c.strategy in (Strategy.SOH, Strategy.HKSWITCH, Strategy.SOW) and work is not None and c.tile_op:
-        axis = "W" if c.strategy is Strategy.SOW else "H"
-        tile_work = c.tile_op.dpu
-        assert tile_work is not None
-        share = tile_work.out_w if (axis == "W" or work.flat_spatial) else tile_work.out_h
-        extent = work.out_w if (axis == "W" or work.flat_spatial) else work.out_h
-        in_frac = _input_share(work, axis, share)
-        out_frac = 1.0 if c.strategy is Strategy.HKSWITCH else share / extent
-        return in_frac, 1.0, out_frac
-    if c.strategy is Strategy.SOK and work is not None and c.tile_op and c.tile_op.dpu:
-        return 1.0, c.tile_op.dpu.out_k / work.out_k, 1.0
-    if c.strategy is Strategy.SOH and c.tile_op:  # SHAVE split
-        share = c.tile_op.elements / max(1, op.elements)
-        return share, 1.0, share
-    if c.strategy is Strategy.SOK and c.tile_op:  # SHAVE split over channels, broadcast out
-        return 1.0, 1.0, 1.0
-    return 1.0, 1.0, 1.0
-
-
-def _finish(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, backend: CostBackend) -> Candidate:
-    """Footprint, fit, tiling and cost of a legal candidate."""
-    tile_op = c.tile_op or op
-    in_frac, w_frac, out_frac = _fractions(c, op)
-    footprint = sizer.footprint(in_frac, w_frac, out_frac)
-    if op.inplace_input and c.strategy is not Strategy.HKSWITCH:  # the output overwrites an input
-        footprint -= sizer.footprint(0.0, 0.0, out_frac)
-    budget = arch.cmx.bytes_per_tile * arch.cmx.tiling_budget
-    compute = backend.compute(tile_op, arch)
-    weight_ddr = op.weight_bytes  # weight-like activations (attention K, V) arrive by transitions
-    if op.engine is Engine.DMA:
-        # Only the output is this op's: its inputs stay wherever their producers put them.
-        share = 1 / arch.tiles if c.out_dist is Dist.SEG_H else 1.0
-        footprint = sizer.footprint(0.0, 0.0, share)
-        if footprint <= budget:
-            dma_ns = transfer_ns(arch, op.output_bytes, Path.CMX) \
-                + transfer_ns(arch, op.weight_bytes, Path.DDR)
-            return replace(c, cmx_bytes_per_tile=footprint, fits=True, dma_ns=dma_ns,
-                           weight_ddr_bytes=op.weight_bytes, copy_cmx_bytes=op.output_bytes)
-        # Too big for CMX: the copy goes straight to DDR.
-        dma_ns = transfer_ns(arch, op.output_bytes + op.weight_bytes, Path.DDR)
-        return replace(c, cmx_bytes_per_tile=0, fits=False, dma_ns=dma_ns, weight_ddr_bytes=op.weight_bytes,
-                       stream_ddr_bytes=op.output_bytes, out_dist=Dist.DDR, tiled_over="DDR")
-    if footprint <= budget:
-        dma_ns = transfer_ns(arch, weight_ddr, Path.DDR)
-        return replace(c, cmx_bytes_per_tile=footprint, fits=True, compute=compute, dma_ns=dma_ns,
-                       weight_ddr_bytes=weight_ddr)
+def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
+    """Footprint, fit and, when it does not fit, tilings of a legal candidate."""
+    ins, weights, outs = sizer.inputs(f), sizer.weights(f), sizer.outputs(f)
+    if op.inplace_input is not None and op.inplace_input in op.inputs \
+            and DIST_OF_NEED.get(c.needs[op.inputs.index(op.inplace_input)]) is c.out_dist:
+        outs = 0  # the output overwrites that input in its own layout
+    footprint = sum(ins) + weights + outs
+    segments = c.tiles_used if c.strategy is Strategy.SOK and op.weight_bytes else 1
+    base = replace(c, in_tile_bytes=ins, weight_tile_bytes=weights, out_tile_bytes=outs,
+                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=op.weight_bytes, weight_segments=segments)
+    if footprint <= arch.isolated_budget_bytes:
+        return [replace(base, fits=True)]
     if c.strategy is Strategy.HKSWITCH:
         # Its point is a broadcast output resident in CMX; tiled through DDR it is just SOH.
-        return replace(c, legal=False, cmx_bytes_per_tile=footprint,
-                       reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B "
-                              f"per tile, over the CMX budget of {int(budget)} B")
-    return _tile_further(c, op, tile_op, sizer, arch, backend, (in_frac, w_frac, out_frac))
+        return [replace(c, legal=False, cmx_bytes_per_tile=footprint,
+                        reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B "
+                               f"per tile, over the CMX budget of {arch.isolated_budget_bytes} B")]
+    return _tile_further(base, f, op, sizer, arch)
 
 
-def _tile_further(c: Candidate, op: NpuOp, tile_op: NpuOp, sizer: _Sizer, arch: ArchSpec,
-                  backend: CostBackend, fracs: tuple[float, float, float]) -> Candidate:
-    """Split the tile's share into sub-tiles that fit the pipelined budget, streaming via DDR.
+def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
+    """Split the tile's share into sub-tiles that fit, streaming through DDR.
 
     Like the compiler: over output channels first when weights outweigh activations, else over
-    H; the sub-tile count grows until a sub-tile fits, over both axes when one is not enough.
+    rows; the sub-tile count grows until a sub-tile fits the tiling budget, over both axes when
+    one is not enough. A one-axis split then grows (at most 3x) until the sub-tile plus the next
+    sub-tile's streamed operand fits the pipelined budget; if it never does, it runs unpipelined.
     """
-    in_frac, w_frac, out_frac = fracs
-    budget = arch.cmx.bytes_per_tile * arch.compiler.pipelined_tiling_budget
-    acts = sum(sizer.data_bytes) * in_frac + sum(sizer.out_bytes) * out_frac
-    weights = sizer.weights * w_frac
-    work = tile_op.dpu
+    acts = sum(b * f.data for b in sizer.data_bytes) + sum(b * f.out for b in sizer.out_bytes)
+    weights = (op.weight_bytes + sum(sizer.like_bytes)) * f.weights
+    work = c.work
     if work is not None:
-        max_h = work.out_w if work.flat_spatial else work.out_h
+        max_rows = work.out_w if work.flat_spatial else work.out_h
         max_k = max(1, math.ceil(work.out_k / arch.compiler.sok_channel_block))
     else:  # SHAVE: split its elements over rows
-        max_h, max_k = max(1, tile_op.elements // 256), 1
-    k_first = weights > acts
-    # Element-wise, depthwise and pooling read only their own channels: a channel block of the
-    # output needs only that block of the input.
-    per_channel = work is not None and work.kind in (DpuKind.ELTWISE, DpuKind.DWCONV, DpuKind.POOL)
+        max_rows, max_k = max(1, c.elements // 256), 1
+    channel_wise = per_channel(op)
 
-    def sub_footprint(n_h: int, n_k: int) -> int:
-        in_sub = in_frac / n_h / (n_k if per_channel else 1)
-        return sizer.footprint(in_sub, w_frac / n_k, out_frac / (n_h * n_k), 1 / n_k)
+    def sub(n_rows: int, n_k: int) -> _Fractions:
+        data = f.data / n_rows / (n_k if channel_wise else 1)
+        return _Fractions(data, f.weights / n_k, f.out / (n_rows * n_k), f.like / n_k)
 
-    split = _smallest_split(lambda h, k: sub_footprint(h, k) <= budget, max_h, max_k, k_first)
-    if split is not None:
-        n_h, n_k = split
-        sub = sub_footprint(n_h, n_k)
-        n = n_h * n_k
-        one = backend.compute(tile_op, arch)
-        extra = one.overhead_cycles * (n - 1)  # every sub-tile is a task of its own
-        compute = replace(one, cycles=one.cycles + extra, overhead_cycles=one.overhead_cycles + extra)
-        # Channel sub-tiles re-read the whole input once per channel block.
-        streamed = sum(sizer.data_bytes) * n_k + sum(sizer.out_bytes) + sizer.weights - op.weight_bytes
-        dma_ns = transfer_ns(arch, streamed + op.weight_bytes, Path.DDR, n)
-        axis = "H" if n_k == 1 else "K" if n_h == 1 else "HK"
-        return replace(c, cmx_bytes_per_tile=sub, fits=False, subtiles=n, tiled_over=axis,
-                       compute=compute, dma_ns=dma_ns, weight_ddr_bytes=op.weight_bytes,
-                       stream_ddr_bytes=streamed, needs=tuple(Need.DDR for _ in op.inputs), out_dist=Dist.DDR)
-    full, cap = sizer.footprint(in_frac, w_frac, out_frac), int(budget)
-    return replace(c, legal=False, cmx_bytes_per_tile=full,
-                   reason=f"does not fit CMX even tiled: needs {full} B per tile, the budget is {cap} B "
-                          f"({full - cap} B over)")
+    def fits_isolated(n_rows: int, n_k: int) -> bool:
+        return sizer.footprint(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
+
+    split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
+    if split is None:
+        full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
+        return [replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the "
+                                              f"budget is {cap} B ({full - cap} B over)")]
+    n_rows, n_k = split
+    pipelined, next_bytes = False, 0
+    if n_rows == 1 or n_k == 1:  # the compiler pipelines one-axis tilings only
+        over_k = n_k > 1
+
+        def with_next(n: int) -> tuple[int, int]:
+            """A sub-tile's footprint plus the next sub-tile's streamed operand, and that operand."""
+            fr = sub(1, n) if over_k else sub(n, 1)
+            ins = sizer.inputs(fr)
+            like = sum(b for i, b in zip(op.inputs, ins, strict=True) if i in op.weight_inputs)
+            data = sum(ins) - like
+            nxt = sizer.weights(fr) + like + (data if channel_wise else 0) if over_k else data
+            return sizer.footprint(fr) + nxt, nxt
+
+        count, limit = (n_k, max_k) if over_k else (n_rows, max_rows)
+        n = _first_fit(lambda m: with_next(m)[0] <= arch.pipelined_budget_bytes, count,
+                       min(limit, MAX_PIPELINE_TILING_FACTOR * count))
+        if n is not None:
+            pipelined, next_bytes = True, with_next(n)[1]
+            n_rows, n_k = (1, n) if over_k else (n, 1)
+            # Twice the compiler's count: a smaller first load before the pipeline fills. Offered
+            # to the optimal search, so a bigger CMX (a smaller compiler count) never costs more.
+            if 2 * n <= limit:
+                finer = (1, 2 * n) if over_k else (2 * n, 1)
+                return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes),
+                        replace(_tiled(c, op, sizer, work, sub, arch, *finer, with_next(2 * n)[1]),
+                                finer=True)]
+    return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None)]
 
 
-def _first_fit(fits, low: int, high: int) -> int | None:
+def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
+           sub: Callable[[int, int], _Fractions], arch: ArchSpec, n_rows: int, n_k: int,
+           next_bytes: int | None) -> Candidate:
+    """``c`` tiled into ``n_rows`` x ``n_k`` sub-tiles; pipelined when ``next_bytes`` (the next
+    sub-tile's streamed operand) is given."""
+    pipelined = next_bytes is not None
+    next_bytes = next_bytes or 0
+    fr = sub(n_rows, n_k)
+    over = TiledOver.H if n_k == 1 else TiledOver.K if n_rows == 1 else TiledOver.HK
+    streams = per_channel(op) or n_rows > 1
+    stream_in, stream_like, weight_reads, rows_outer = _stream_bytes(op, sizer, work, n_rows, n_k, streams)
+    two_outputs = pipelined and \
+        sizer.footprint(fr) + next_bytes + sizer.outputs(fr) <= arch.pipelined_budget_bytes
+    tiling = Tiling(over, n_rows, n_k, pipelined, streams, next_bytes, rows_outer,
+                    output_slots=2 if two_outputs else 1)
+    needs = tuple(Need.DDR if streams or i in op.weight_inputs else n
+                  for i, n in zip(op.inputs, c.needs, strict=True))
+    return replace(c, fits=False, tiling=tiling, needs=needs, out_dist=Dist.DDR, write_tiles=1,
+                   in_tile_bytes=sizer.inputs(fr), weight_tile_bytes=sizer.weights(fr),
+                   out_tile_bytes=sizer.outputs(fr), cmx_bytes_per_tile=sizer.footprint(fr) + next_bytes,
+                   weight_ddr_bytes=weight_reads, stream_in_bytes=stream_in, stream_like_bytes=stream_like,
+                   stream_out_bytes=sum(sizer.out_bytes))
+
+
+def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n_k: int,
+                  streams: bool) -> tuple[int, int, int, bool]:
+    """(data activation bytes, activation-as-weights bytes, weight bytes read from DDR, rows in the
+    outer loop) of a tiled op.
+
+    Row blocks re-read their halo rows; over both axes the cheaper loop order is taken: the input
+    read once per row block and the weights re-read per row block, or the other way round.
+    Activations used as weights (attention K, V) stream like weights but are activation bytes.
+    """
+    overlap = 1.0
+    if work is not None and n_rows > 1 and not work.flat_spatial:
+        in_rows = work.in_h or work.out_h
+        overlap = 1 + halo_rows(work, "H") * (n_rows - 1) / max(1, in_rows)
+    data = sum(sizer.data_bytes) * overlap if streams else 0
+    like = sum(sizer.like_bytes)
+    w = op.weight_bytes
+    if n_rows > 1 and n_k > 1:
+        rows_outer = data + (w + like) * n_rows  # inputs once, weights per row block
+        k_outer = data * (1 if per_channel(op) else n_k) + w + like
+        if rows_outer < k_outer:
+            return math.ceil(data), like * n_rows, w * n_rows, True
+        return math.ceil(data * (1 if per_channel(op) else n_k)), like, w, False
+    return math.ceil(data), like, w, True
+
+
+def _first_fit(fits: Callable[[int], bool], low: int, high: int) -> int | None:
     """Smallest n in [low, high] with fits(n), for fits that stays true once true."""
     if high < low or not fits(high):
         return None
@@ -330,7 +518,8 @@ def _first_fit(fits, low: int, high: int) -> int | None:
     return low
 
 
-def _smallest_split(fits, max_h: int, max_k: int, k_first: bool) -> tuple[int, int] | None:
+def _smallest_split(fits: Callable[[int, int], bool], max_h: int, max_k: int,
+                    k_first: bool) -> tuple[int, int] | None:
     """(sub-tiles over H, over K) in the compiler's order: the preferred axis alone, the other
     alone, then both with the fewest sub-tiles. Binary searches: cost grows with log of the size."""
     axes = [("K", max_k), ("H", max_h)] if k_first else [("H", max_h), ("K", max_k)]

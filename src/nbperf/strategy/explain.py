@@ -1,30 +1,38 @@
 """Why a layer got its strategy: every candidate with footprint, fit, cost and transitions.
 
-Each alternative is priced for the whole graph: the search is re-run with the layer pinned to
-that candidate, so the difference shown is what choosing it would cost end to end, not a local
-guess.
+Each alternative is priced for the whole graph: the plan is re-made with the layer pinned to that
+candidate (re-searched under the optimal policy, the other layers kept under the compiler's), and
+the difference shown is what choosing it would cost end to end, under the layer-serial model or,
+when ``price`` is given, under the caller's schedule (the emulator).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.base import CostBackend
+from nbperf.cost.base import ComputeCost
+from nbperf.cost.tasks import TaskCoster
 from nbperf.errors import UsageError
 from nbperf.lower.npu_ops import NpuGraph, NpuOp
 from nbperf.strategy.candidates import Candidate
-from nbperf.strategy.distribution import Dist
-from nbperf.strategy.search import Problem, search_optimal, solve
+from nbperf.strategy.search import Problem, solve
+
+# Prices a full assignment (one pick per op) under some schedule, in ns.
+Pricer = Callable[[Problem, list[int]], float]
 
 
 @dataclass(frozen=True)
 class CandidateRow:
     candidate: Candidate
     chosen: bool
-    transition_in_ns: float | None  # moving inputs from the producers' chosen distributions
-    transition_out_ns: float | None  # moving the output into the consumers' chosen needs
-    graph_delta_ns: float | None  # whole-graph objective if this candidate were pinned, minus the best
+    compute: ComputeCost | None  # the slowest tile's compute, sub-tiles included
+    own_dma_ns: float | None  # weights, streamed sub-tiles, copies
+    transition_in_ns: float | None  # moving inputs from the producers' layouts in the chosen plan
+    transition_out_ns: float | None  # moving the output into the consumers' needs in the chosen plan
+    graph_delta_ns: float | None  # whole-graph time with this candidate pinned, minus the chosen plan's
     reason: str
 
 
@@ -33,69 +41,70 @@ class LayerExplanation:
     op: NpuOp
     arch: ArchSpec
     policy: str
+    priced_by: str  # "layer-serial" or the schedule ``price`` stands for
     budget_bytes: int
-    objective_ns: float
+    total_ns: float  # the chosen plan's whole-graph time under ``priced_by``
     rows: tuple[CandidateRow, ...]
 
 
-def explain_layer(graph: NpuGraph, arch: ArchSpec, backend: CostBackend, layer: str, policy: str = "optimal",
-                  overrides: dict[str, str] | None = None) -> LayerExplanation:
-    problem = Problem(graph, arch, backend, overrides)
+def explain_layer(graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, layer: str, policy: str = "optimal",
+                  overrides: dict[str, str] | None = None, price: Pricer | None = None,
+                  priced_by: str = "layer-serial") -> LayerExplanation:
+    problem = Problem(graph, arch, coster, overrides)
     names = [c.op.name for c in problem.choices]
     if layer not in names:
-        import difflib
-
         close = difflib.get_close_matches(layer, names, n=1, cutoff=0.3)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(f"no layer named {layer!r}{hint}; `nbperf explain MODEL` lists the layers")
     index = names.index(layer)
     picks, objective, _ = solve(problem, policy)
-    dist = _dists(problem, picks)
+    total = price(problem, picks) if price else objective
+    steps = problem.replay(picks)
+    before = steps[index - 1][1] if index else problem.model.initial_state()
     choice = problem.choices[index]
     chosen = choice.allowed[picks[index]]
     rows = []
     for cand in choice.considered:
-        is_chosen = cand is chosen
         if not cand.legal:
-            rows.append(CandidateRow(cand, False, None, None, None, cand.reason))
+            rows.append(CandidateRow(cand, False, None, None, None, None, None, cand.reason))
             continue
+        is_chosen = cand is chosen
         pick = choice.allowed.index(cand) if cand in choice.allowed else None
-        t_in = sum(problem.move_ns(t, dist.get(t, Dist.DDR), n, choice.op)
-                   for t, n in zip(choice.ins, cand.needs, strict=True))
-        t_out = _transition_out(problem, picks, index, cand)
+        cost = problem.model.op_cost(index, cand)
+        step, _ = problem.model.step(index, cand, before)
+        trial = picks if pick is None else solve(problem, policy, {index: pick})[0]
         delta = None
         if pick is not None:
-            delta = 0.0 if is_chosen else search_optimal(problem, {index: pick})[1] - objective
-        rows.append(CandidateRow(cand, is_chosen, t_in, t_out, delta, _reason(cand, is_chosen, delta, pick)))
-    budget = int(arch.cmx.bytes_per_tile * arch.cmx.tiling_budget)
-    return LayerExplanation(choice.op, arch, policy, budget, objective, tuple(rows))
+            whole = price(problem, trial) if price else problem.evaluate(trial)
+            delta = 0.0 if is_chosen else whole - total
+        rows.append(CandidateRow(cand, is_chosen, cost.compute, cost.weights_ns + cost.stream_ns,
+                                 step.transition_ns, _transition_out(problem, trial, index),
+                                 delta, _reason(cand, is_chosen, delta, pick, policy)))
+    return LayerExplanation(choice.op, arch, policy, priced_by, arch.isolated_budget_bytes, total,
+                            tuple(rows))
 
 
-def _dists(problem: Problem, picks: list[int]) -> dict[str, Dist]:
-    dist: dict[str, Dist] = {}
-    for choice, pick in zip(problem.choices, picks, strict=True):
-        for t in choice.outs:
-            dist[t] = choice.allowed[pick].out_dist
-    return dist
+def _transition_out(problem: Problem, picks: list[int], index: int) -> float:
+    """DMA time later ops spend moving this op's outputs into the layouts they need."""
+    outs = set(problem.model.outs[index])
+    steps = problem.replay(picks)
+    return sum(m.ns for later in range(index + 1, len(steps))
+               for t, m in zip(problem.model.ins[later], steps[later][0].moves, strict=True) if t in outs)
 
 
-def _transition_out(problem: Problem, picks: list[int], index: int, cand: Candidate) -> float:
-    outs = set(problem.choices[index].outs)
-    total = 0.0
-    for later_index in range(index + 1, len(problem.choices)):
-        later = problem.choices[later_index]
-        needs = later.allowed[picks[later_index]].needs
-        for t, need in zip(later.ins, needs, strict=True):
-            if t in outs:
-                total += problem.move_ns(t, cand.out_dist, need, later.op)
-    return total
-
-
-def _reason(cand: Candidate, chosen: bool, delta: float | None, pick: int | None) -> str:
-    fit = "fits CMX" if cand.fits else \
-        f"does not fit CMX: tiled into {cand.subtiles} sub-tiles over {cand.tiled_over}"
+def _reason(cand: Candidate, chosen: bool, delta: float | None, pick: int | None, policy: str) -> str:
+    if cand.fits:
+        fit = "fits CMX"
+    else:
+        fit = f"does not fit CMX: {cand.subtiles} sub-tiles over {cand.tiled_over.value}"
+        if cand.tiling is not None and cand.tiling.count > 1:
+            fit += ", pipelined" if cand.tiling.pipelined else ", not pipelined"
     if pick is None:
         return f"{fit}; excluded by a --strategy override"
     if chosen:
-        return f"{fit}; lowest whole-graph cost"
-    return f"{fit}; whole graph +{(delta or 0.0) / 1e3:,.2f} us if chosen"
+        why = "the compiler's greedy pick" if policy == "compiler" else "lowest whole-graph cost"
+        return f"{fit}; {why}"
+    change = (delta or 0.0) / 1e3
+    if change < 0:
+        return f"{fit}; whole graph {change:,.2f} us if chosen (better than the {policy} policy's pick)"
+    return f"{fit}; whole graph +{change:,.2f} us if chosen"

@@ -1,17 +1,19 @@
-"""The strategy stage's output: one chosen candidate per op, with its input transitions."""
+"""The strategy stage's output: one chosen candidate per op, and the layer-serial replay of the plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nbperf.lower.npu_ops import NpuOp
 from nbperf.strategy.candidates import Candidate
-from nbperf.strategy.distribution import Dist, Move
+from nbperf.strategy.distribution import Move
+from nbperf.strategy.serial_model import Step
 
 
 @dataclass(frozen=True)
 class Placement:
     """How one op runs: the chosen candidate, every candidate considered, and the move each
-    input needed to reach the chosen strategy (in ``op.inputs`` order)."""
+    input needed to reach the chosen strategy in the layer-serial replay (``op.inputs`` order)."""
 
     chosen: Candidate
     considered: tuple[Candidate, ...]
@@ -21,11 +23,12 @@ class Placement:
 
 @dataclass(frozen=True)
 class StrategyPlan:
-    """Placements by op name, the distribution of every produced tensor, and how it was found."""
+    """Placements by op name, and the plan's layer-serial steps (one per op of ``ops``)."""
 
     placements: dict[str, Placement]
-    tensor_dist: dict[str, Dist]
+    steps: tuple[Step, ...]
+    ops: tuple[NpuOp, ...]  # the non-free ops, in execution order
     policy: str  # "optimal" (whole-graph search) or "compiler" (greedy per layer + neighbour flips)
-    objective_ns: float  # sum over ops of max(compute, own DMA) + input transitions
+    objective_ns: float  # the layer-serial time the search minimised
     exact: bool  # False when the search pruned its frontier (very wide graphs)
     notes: tuple[str, ...] = ()

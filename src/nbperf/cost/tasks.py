@@ -1,0 +1,165 @@
+"""The one cost path: compute time of a task on one tile, whoever asks.
+
+The strategy search, the layer-serial schedule, the task-graph emulator and ``explain`` all get
+compute times here, so they can never disagree about what a task costs. A tile's DPU task is
+split into workloads like the compiler's SplitNCEOpsOntoWorkloads pass does it
+(``split_nce_ops_onto_workloads.cpp`` in openvinotoolkit/npu_compiler): on parts with one DPU
+per tile (NPU 37XX / 40XX) the split pool has one entry, one workload per tile; with several
+DPUs per tile (VPU 2.0) the cheapest split into up to ``max_workloads_per_task`` workloads over
+rows or 16-aligned channel blocks, spread over the DPUs, wins. The backend prices each distinct
+workload once (cached); a task costs its busiest DPU plus the task overhead, and a tiled task
+is one task per sub-tile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from nbperf.arch.model import ArchSpec, Precision
+from nbperf.cost.base import ComputeCost, CostBackend
+from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
+from nbperf.lower.npu_ops import DpuWork
+
+CHANNEL_BLOCK = 16  # workload and sub-tile channel splits are 16-aligned (compiler)
+_MAX_SPLITS_PER_DPU = 4  # split counts tried per DPU: the compiler's pool costs more; the best is small
+
+
+def split_sizes(extent: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
+    """(size, count) pairs of ``extent`` split into at most ``parts`` pieces of ``align``-multiples,
+    all as large as the largest but the last (the compiler's last-tile-not-biggest rule)."""
+    parts = max(1, min(parts, math.ceil(extent / align)))
+    size = align * math.ceil(math.ceil(extent / align) / parts)
+    full, rest = divmod(extent, size)
+    return [(size, full)] + ([(rest, 1)] if rest else [])
+
+
+def _rows(work: DpuWork) -> int:
+    return work.out_w if work.flat_spatial else work.out_h
+
+
+def _with_rows(work: DpuWork, rows: int) -> DpuWork:
+    return replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)
+
+
+class TaskCoster:
+    """Compute costs of DPU and SHAVE tasks on ``arch`` with ``backend``, memoised."""
+
+    def __init__(self, arch: ArchSpec, backend: CostBackend) -> None:
+        self.arch, self.backend = arch, backend
+        self._workloads: dict[DpuWorkload, WorkloadCost] = {}
+        self._tasks: dict[tuple[object, ...], ComputeCost] = {}
+
+    # -- DPU ------------------------------------------------------------------------------------
+    def workload(self, workload: DpuWorkload) -> WorkloadCost:
+        cost = self._workloads.get(workload)
+        if cost is None:
+            cost = self.backend.dpu_workload(workload, self.arch)
+            self._workloads[workload] = cost
+        return cost
+
+    def dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, output_write_tiles: int = 1,
+                 strategy: str = "Clustering") -> ComputeCost:
+        """One DPU task computing ``work`` on one tile."""
+        key = ("dpu", work, precision, useful_macs, output_write_tiles, strategy)
+        cost = self._tasks.get(key)
+        if cost is None:
+            cost = self._dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
+            self._tasks[key] = cost
+        return cost
+
+    def dpu_subtiles(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int, n_k: int,
+                     output_write_tiles: int = 1, strategy: str = "Clustering") -> ComputeCost:
+        """``work`` tiled into ``n_rows`` x ``n_k`` sub-tiles, each a DPU task of its own."""
+        if n_rows * n_k == 1:
+            return self.dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
+        total = overhead = 0
+        first: ComputeCost | None = None
+        volume = max(1, work.out_elements)
+        for rows, row_count in split_sizes(_rows(work), n_rows):
+            for k, k_count in split_sizes(work.out_k, n_k, CHANNEL_BLOCK):
+                sub = replace(_with_rows(work, rows), out_k=k)
+                share = math.ceil(useful_macs * sub.out_elements / volume)
+                cost = self.dpu_task(sub, precision, share, output_write_tiles, strategy)
+                first = first or cost
+                total += cost.cycles * row_count * k_count
+                overhead += cost.overhead_cycles * row_count * k_count
+        assert first is not None
+        return self._summary(total, overhead, first, useful_macs, precision)
+
+    def _dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, write_tiles: int,
+                  strategy: str) -> ComputeCost:
+        dpu = self.arch.dpu
+        best: tuple[int, int, WorkloadCost] | None = None
+        for workloads in self._splits(work):
+            busiest, count, dominant = self._busiest_dpu(workloads, precision, write_tiles, strategy)
+            if best is None or busiest < best[0]:
+                best = (busiest, count, dominant)
+        assert best is not None
+        busiest, count, dominant = best
+        cycles = busiest + dpu.task_overhead_cycles
+        overhead = dpu.task_overhead_cycles + count * dpu.workload_overhead_cycles
+        return ComputeCost(cycles=cycles, clock_mhz=dpu.frequency_mhz, overhead_cycles=overhead,
+                           mpe_mode=dominant.mpe_mode, mac_utilisation=self._utilisation(useful_macs, cycles,
+                                                                                          precision),
+                           limit=dominant.limit, workloads=count)
+
+    def _splits(self, work: DpuWork) -> list[list[DpuWork]]:
+        """Candidate workload splits of one tile's task: one workload, and on multi-DPU tiles splits
+        over rows or channel blocks into multiples of the DPU count."""
+        dpu = self.arch.dpu
+        options = [[work]]
+        if dpu.max_workloads_per_task == 1:
+            return options
+        counts = [dpu.dpus_per_tile * m for m in range(1, _MAX_SPLITS_PER_DPU + 1)
+                  if dpu.dpus_per_tile * m <= dpu.max_workloads_per_task]
+        for n in counts:
+            by_rows = [_with_rows(work, rows) for rows, c in split_sizes(_rows(work), n) for _ in range(c)]
+            by_k = [replace(work, out_k=k) for k, c in split_sizes(work.out_k, n, CHANNEL_BLOCK)
+                    for _ in range(c)]
+            options += [split for split in (by_rows, by_k) if len(split) > 1]
+        return options
+
+    def _busiest_dpu(self, workloads: list[DpuWork], precision: Precision, write_tiles: int,
+                     strategy: str) -> tuple[int, int, WorkloadCost]:
+        """Cycles and workload count of the busiest DPU (workloads dealt round robin), and the cost of
+        its largest workload."""
+        dpus = self.arch.dpu.dpus_per_tile
+        busy = [0] * dpus
+        count = [0] * dpus
+        largest: WorkloadCost | None = None
+        for i, work in enumerate(workloads):
+            cost = self.workload(DpuWorkload(work, precision, write_tiles, strategy))
+            busy[i % dpus] += cost.cycles + self.arch.dpu.workload_overhead_cycles
+            count[i % dpus] += 1
+            if largest is None or cost.cycles > largest.cycles:
+                largest = cost
+        assert largest is not None
+        top = max(range(dpus), key=lambda d: (busy[d], -d))
+        return busy[top], count[top], largest
+
+    def _utilisation(self, useful_macs: int, cycles: int, precision: Precision) -> float | None:
+        if not useful_macs or not cycles:
+            return None
+        return useful_macs / (cycles * self.arch.macs_per_cycle(precision))
+
+    def _summary(self, cycles: int, overhead: int, first: ComputeCost, useful_macs: int,
+                 precision: Precision) -> ComputeCost:
+        return replace(first, cycles=cycles, overhead_cycles=overhead,
+                       mac_utilisation=self._utilisation(useful_macs, cycles, precision))
+
+    # -- SHAVE ----------------------------------------------------------------------------------
+    def shave_task(self, op_class: str, elements: int, precision: Precision,
+                   subtiles: int = 1) -> ComputeCost:
+        """A SHAVE kernel over ``elements`` on one tile, as ``subtiles`` launches of equal shares."""
+        key = ("shave", op_class, elements, precision, subtiles)
+        cost = self._tasks.get(key)
+        if cost is None:
+            spec = self.arch.shave
+            share = math.ceil(elements / subtiles)
+            body = self.backend.shave_workload(ShaveWorkload(op_class, share, precision), self.arch)
+            launch = spec.launch_overhead_cycles * subtiles
+            cost = ComputeCost(cycles=launch + body * subtiles, clock_mhz=spec.frequency_mhz,
+                               overhead_cycles=launch)
+            self._tasks[key] = cost
+        return cost

@@ -1,0 +1,87 @@
+"""The result of one estimate: the timed schedule plus everything it was computed from.
+
+Reports read this (never the orchestrator in ``api``), so a report can be made from any
+``Estimate``, however it was produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nbperf.arch.model import ArchSpec
+from nbperf.lower.npu_ops import NpuGraph
+from nbperf.schedule.emulator import Emulation
+from nbperf.schedule.timeline import Schedule, ScheduleKind
+from nbperf.strategy.plan import StrategyPlan
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Latency, throughput and the per-op timeline of one model on one arch.
+
+    ``cost_model`` names the per-workload cost backend; ``schedule.kind`` says how the ops were
+    put in time (layer-serial, or emulated event by event). ``barriers`` is the hardware barrier
+    count the emulation ran with (the arch's unless forced), ``prefetch_depth`` its weight prefetch
+    horizon; both are None for the layer-serial schedule, which has neither.
+    """
+
+    model: str
+    arch: ArchSpec
+    precision: str  # "fp16", "int8", or "mixed" when quantized and float ops coexist
+    cost_model: str
+    graph: NpuGraph
+    plan: StrategyPlan
+    schedule: Schedule
+    emulation: Emulation | None = None
+    barriers: int | None = None
+    prefetch_depth: int | None = None
+
+    @property
+    def timing(self) -> str:
+        """"serial" or "emulator": the schedule that timed the estimate."""
+        return "emulator" if self.schedule.kind is ScheduleKind.EMULATED else "serial"
+
+    @property
+    def inference_overhead_ns(self) -> float:
+        return self.arch.inference_overhead_us * 1e3
+
+    @property
+    def latency_ns(self) -> float:
+        return self.schedule.makespan_ns + self.inference_overhead_ns
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_ns / 1e6
+
+    @property
+    def fps(self) -> float:
+        return 1e9 / self.latency_ns if self.latency_ns else 0.0
+
+    @property
+    def macs(self) -> int:
+        return sum(t.op.macs for t in self.schedule.tasks)
+
+    @property
+    def ddr_bytes(self) -> int:
+        return sum(t.ddr_bytes for t in self.schedule.tasks)
+
+    @property
+    def weight_ddr_bytes(self) -> int:
+        return sum(t.weight_ddr_bytes for t in self.schedule.tasks)
+
+    @property
+    def activation_ddr_bytes(self) -> int:
+        return self.ddr_bytes - self.weight_ddr_bytes
+
+    @property
+    def achieved_tops(self) -> float:
+        return 2 * self.macs / self.latency_ns / 1e3 if self.latency_ns else 0.0
+
+    @property
+    def unknown_ops(self) -> tuple[str, ...]:
+        return self.graph.unknown_ops
+
+    def __repr__(self) -> str:
+        return (f"Estimate(model={self.model!r}, arch={self.arch.name!r}, precision={self.precision!r}, "
+                f"timing={self.timing!r}, latency_ms={self.latency_ms:.4f}, "
+                f"layers={len(self.schedule.tasks)})")

@@ -1,0 +1,505 @@
+"""The layer-serial timing model: what one op costs where its inputs are, and where things are after.
+
+This is both the strategy search's objective and the ``math`` schedule: the search minimises the
+sum of ``SerialModel.step`` over the ops, and ``schedule.serial`` replays the chosen steps, so the
+plan called optimal is optimal under the cost the report shows, spills and reloads included.
+
+One step, for op ``i`` under a candidate, given the state (where every live tensor is):
+
+1. Each input moves into the layout the candidate needs (``distribution.move``): free, a halo or
+   split or broadcast copy CMX -> CMX, a load from DDR, or a spill and reload.
+2. CMX on the fullest tile (tile 0: Clustering runs there) must hold every resident tensor plus
+   the op's footprint; while it does not, the resident tensor needed furthest in the future (not
+   an input of this op) is spilled to DDR (written once: a tensor already in DDR is just dropped).
+   The capacity is the whole CMX; the tiling budget bounds only an op's own buffers (one CMX
+   budget rule for the search, this model and the emulator).
+3. The op costs max(compute of its slowest tile, its own DMA: weights, a copy, the store of a
+   graph output), after its input moves and spills; a tiled op streams its sub-tiles, overlapping
+   DMA and compute when pipelined and not otherwise.
+4. Inputs whose last reader this was leave; a tensor loaded from DDR stays in CMX in the layout it
+   was loaded into; outputs are resident in the candidate's layout (in DDR when tiled).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from nbperf.arch.model import ArchSpec
+from nbperf.cost.base import ZERO_COST, ComputeCost
+from nbperf.cost.dma import Path, transfer_ns
+from nbperf.cost.tasks import TaskCoster
+from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
+from nbperf.strategy.candidates import Candidate, align, halo_rows
+from nbperf.strategy.distribution import (
+    DIST_OF_NEED,
+    FREE,
+    Dist,
+    Move,
+    MoveKind,
+    Need,
+    move,
+    per_tile_bytes,
+    segments,
+)
+
+
+class Held(NamedTuple):
+    """Where one live tensor is: its layout in CMX (``Dist.DDR``: not in CMX) and whether a copy
+    is in DDR too (then dropping it from CMX costs nothing)."""
+
+    dist: Dist
+    in_ddr: bool
+
+
+class State(NamedTuple):
+    """Where everything is between two ops (hashable: the search's frontier keys).
+
+    ``live``: every live tensor with its place. ``free_bytes``: CMX left free on the fullest tile
+    while the previous op ran (kept only as precisely as the next op's prefetch test needs); the
+    next op's weights could be prefetched into it only if they and its footprint fit there, and
+    then their load hides behind the ``idle_dma_ns`` the previous op left the DMA engines.
+    """
+
+    live: frozenset[tuple[str, Held]]
+    free_bytes: int
+    resident_bytes: int  # CMX the live tensors take on the fullest tile
+    idle_dma_ns: int  # how long the DMA engines idled while the previous op ran (10 ns steps, floor)
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """The state-independent cost of an op under one candidate."""
+
+    compute: ComputeCost
+    weights_ns: float  # weight DMA of an op that fits CMX
+    stream_ns: float = 0.0  # all DMA of a tiled op: weights, input and output sub-tiles
+    tiled_ns: float = 0.0  # a tiled op's whole time, sub-tile by sub-tile
+    head_ns: float = 0.0  # a tiled op's first load (once-loaded weights and the first sub-tile's operands)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One op's layer-serial cost in context."""
+
+    moves: tuple[Move, ...]  # per op input, in ``op.inputs`` order
+    evicted: tuple[str, ...]  # tensors spilled to make room, in order
+    compute: ComputeCost
+    spill_ns: float  # writing evicted tensors to DDR, before the op runs
+    own_dma_ns: float  # the op's own DMA, overlapped with its compute when it can be
+    op_ns: float  # the op itself after its moves and spills
+    weight_ddr_bytes: int
+    act_in_ddr_bytes: int  # streamed sub-tile inputs, DDR reads of a data-movement op
+    act_out_ddr_bytes: int  # spills, streamed sub-tile outputs, stores of graph outputs
+    transition_ddr_bytes: int  # moves through DDR: loads, spills for streaming, spill + reload
+    transition_cmx_bytes: int  # moves CMX -> CMX: halos, split and broadcast copies
+    spilled_bytes: int  # activations written to DDR for lack of CMX: evictions, tiled outputs
+    peak_cmx_bytes: int  # CMX in use on the fullest tile while the op runs
+    prefetched: bool = False  # its first loads (weights, first sub-tile, early inputs) overlap the op before
+    early_ns: float = 0.0  # input moves that ran with those loads: counted in ``op_ns``, not before it
+
+    @property
+    def transition_ns(self) -> float:
+        return sum(m.ns for m in self.moves)
+
+    @property
+    def pre_ns(self) -> float:
+        """Input moves and spills the op waits for before it starts."""
+        return self.transition_ns - self.early_ns + self.spill_ns
+
+    @property
+    def time_ns(self) -> float:
+        return self.pre_ns + self.op_ns
+
+
+class _OpPart(NamedTuple):
+    """The part of a step that depends only on the op's candidate."""
+
+    cost: OpCost
+    own_ns: float  # weights and stores of graph outputs
+    fixed_ns: float | None  # a tiled op's whole time (no prefetch question)
+    copy_ns: float  # a data-movement op's copy (and stores) when every input is in CMX
+    copy_ddr_ns: float  # the same when an input is read from DDR
+    store_bytes: int  # graph outputs written back to DDR
+    outputs: tuple[tuple[str, Held | None], ...]  # new entries of its outputs (None: no later reader)
+    resident_delta: int  # CMX its kept outputs add
+
+
+class _InputPart(NamedTuple):
+    """One input's part of a step, for one place of that input."""
+
+    moves: tuple[tuple[int, Move], ...]  # (position in op.inputs, move)
+    move_ns: float
+    in_place: int  # footprint bytes it does not add, being used where it is
+    held: Held | None  # where it is after the op (None: dead)
+    resident_delta: int
+
+
+class SerialModel:
+    """The layer-serial model of one lowered graph on one arch (``ops``: the non-free ops, in order)."""
+
+    def __init__(self, graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, ops: list[NpuOp]) -> None:
+        self.graph, self.arch, self.coster, self.ops = graph, arch, coster, ops
+        self.ins = [tuple(graph.resolve(t) for t in op.inputs) for op in ops]
+        self.outs = [tuple(dict.fromkeys(graph.resolve(t) for t in op.outputs)) for op in ops]
+        self.uses: dict[str, list[int]] = {}
+        for i, ins in enumerate(self.ins):
+            for t in dict.fromkeys(ins):
+                self.uses.setdefault(t, []).append(i)
+        self.last_use = {t: u[-1] for t, u in self.uses.items()}
+        self.graph_outputs = {graph.resolve(t) for t in graph.outputs}
+        self.capacity = arch.cmx.bytes_per_tile
+        producer = {t: i for i, outs in enumerate(self.outs) for t in outs}
+        # Per op: inputs made before the op just before it (or graph inputs). Their moves may run
+        # during that op, like a weight prefetch, when the room is there.
+        self.early_inputs = [frozenset(t for t in ins if producer.get(t, -1) < i - 1)
+                             for i, ins in enumerate(self.ins)]
+        # per op: each distinct input with the positions it is read at
+        self._positions = [tuple((t, tuple(p for p, u in enumerate(ins) if u == t))
+                                 for t in dict.fromkeys(ins)) for ins in self.ins]
+        # Per op: the free CMX each of its candidates needs to have its weights prefetched. A state
+        # keeps only the largest of these at or below its free bytes: states that differ below that
+        # behave the same from then on, so the search may merge them (``set_candidates``).
+        self._thresholds: list[tuple[int, ...]] | None = None
+        self._idle_caps: list[int] | None = None
+        self._sizes: dict[tuple[str, Dist], int] = {}
+        self._moves: dict[tuple[str, Dist, Need, int], Move] = {}
+        self._op_costs: dict[tuple[int, int], OpCost] = {}
+        self._op_parts: dict[tuple[int, int], _OpPart] = {}
+        self._input_parts: dict[tuple[object, ...], _InputPart] = {}
+
+    def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> None:
+        """The candidates each op may take; lets states keep free CMX only as precisely as matters."""
+        self._thresholds = [tuple(sorted({c.cmx_bytes_per_tile for c in cands
+                                          if self._prefetches(c) or self.early_inputs[i]}))
+                            for i, cands in enumerate(per_op)]
+        # Idle DMA time hides at most the longest first load of the next op (its weights, or first
+        # sub-tile, and the moves of its early inputs, at most a spill and a broadcast reload each):
+        # states idler than that behave the same.
+        tiles = self.arch.tiles
+        moves = [sum(transfer_ns(self.arch, self.nbytes(t), Path.DDR) * (1 + tiles) for t in early)
+                 for early in self.early_inputs]
+        self._idle_caps = [math.ceil((max((max(cost.weights_ns, cost.head_ns) for c in cands
+                                           if (cost := self.op_cost(i, c))), default=0) + moves[i]) / 10) * 10
+                           for i, cands in enumerate(per_op)]
+
+    def _free_key(self, index: int, free: int) -> int:
+        """``free`` as the next op's prefetch test sees it (the largest threshold it meets)."""
+        if self._thresholds is None or index + 1 >= len(self._thresholds):
+            return free
+        thresholds = self._thresholds[index + 1]
+        k = bisect.bisect_right(thresholds, free)
+        return thresholds[k - 1] if k else 0
+
+    # -- small helpers ----------------------------------------------------------------------
+    def nbytes(self, tensor: str) -> int:
+        return self.graph.tensor_bytes.get(tensor, 0)
+
+    def tile_bytes(self, tensor: str, dist: Dist) -> int:
+        """CMX bytes of ``tensor`` on the fullest tile in ``dist``, aligned (0 in DDR)."""
+        key = (tensor, dist)
+        size = self._sizes.get(key)
+        if size is None:
+            raw = per_tile_bytes(self.nbytes(tensor), dist, self.arch.tiles)
+            size = align(raw, self.arch.cmx.alignment_bytes) if raw else 0
+            self._sizes[key] = size
+        return size
+
+    def _held_size(self, held: dict[str, Held], tensor: str) -> int:
+        h = held.get(tensor)
+        return self.tile_bytes(tensor, h.dist) if h is not None else 0
+
+    def next_use(self, tensor: str, after: int) -> float:
+        uses = self.uses.get(tensor, ())
+        k = bisect.bisect_right(uses, after)
+        return uses[k] if k < len(uses) else math.inf
+
+    def initial_state(self) -> State:
+        """Graph inputs are in DDR; nothing ran before the first op to hide its weight load behind."""
+        live = frozenset((t, Held(Dist.DDR, True)) for t in {self.graph.resolve(t) for t in self.graph.inputs}
+                         if t in self.uses)
+        return State(live, 0, 0, 0)
+
+    def move(self, index: int, tensor: str, have: Dist, need: Need) -> Move:
+        """The move of ``tensor`` from ``have`` into what op ``index`` needs, cached."""
+        key = (tensor, have, need, index)
+        found = self._moves.get(key)
+        if found is None:
+            work = self.ops[index].dpu
+            if work is not None and need is Need.SEG_W:
+                halo, rows = halo_rows(work, "W"), work.in_w or work.out_w
+            elif work is not None:
+                halo, rows = halo_rows(work, "H"), work.in_h or work.out_h
+            else:
+                halo, rows = 0, 1
+            found = move(have, need, self.nbytes(tensor), self.arch.tiles, halo, rows, self.arch)
+            self._moves[key] = found
+        return found
+
+    def input_move(self, index: int, tensor: str, held: Held | None, need: Need) -> Move:
+        """The move of one input; a tensor with a copy in DDR is never written there again."""
+        if need is Need.ANY:
+            return FREE
+        have = held.dist if held is not None else Dist.DDR
+        found = self.move(index, tensor, have, need)
+        if held is not None and held.in_ddr and found.kind in (MoveKind.SPILL, MoveKind.SPILL_RELOAD):
+            return FREE if need is Need.DDR else self.move(index, tensor, Dist.DDR, need)
+        return found
+
+    # -- the state-independent cost of a candidate ------------------------------------------
+    def op_cost(self, index: int, cand: Candidate) -> OpCost:
+        key = (index, id(cand))
+        cost = self._op_costs.get(key)
+        if cost is None:
+            cost = self._op_cost(self.ops[index], cand)
+            self._op_costs[key] = cost
+        return cost
+
+    def _op_cost(self, op: NpuOp, cand: Candidate) -> OpCost:
+        arch, tiling = self.arch, cand.tiling
+        rows, channels = (tiling.rows, tiling.channels) if tiling else (1, 1)
+        if op.engine is Engine.DPU and cand.work is not None:
+            compute = self.coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
+                                               cand.write_tiles, cand.strategy.value)
+        elif op.engine is Engine.SHAVE:
+            compute = self.coster.shave_task(op.shave_class or "generic", cand.elements, op.precision,
+                                             rows * channels)
+        else:
+            compute = ZERO_COST
+        if tiling is None or op.engine is Engine.DMA:
+            return OpCost(compute, transfer_ns(arch, cand.weight_ddr_bytes, Path.DDR, cand.weight_segments))
+        # Sub-tile by sub-tile, as the emulator runs it: weights (and activations used as weights) load
+        # once when tiled over rows, in blocks over channels; each sub-tile loads its input rows,
+        # computes, stores its output. Pipelined, the next sub-tile's operands load while this one
+        # computes; its store overlaps the next compute only when a second output buffer fits.
+        n = tiling.count
+        constant = cand.weight_ddr_bytes + cand.stream_like_bytes
+        once, block = (constant, 0.0) if tiling.channels == 1 else (0.0, constant / n)
+        load = transfer_ns(arch, math.ceil(cand.stream_in_bytes / n + block), Path.DDR)
+        store = transfer_ns(arch, math.ceil(cand.stream_out_bytes / n), Path.DDR)
+        c = compute.ns / n
+        head = transfer_ns(arch, math.ceil(once), Path.DDR) + load
+        if not tiling.pipelined:
+            total = head + c + store + (n - 1) * (load + c + store)
+        elif tiling.output_slots > 1:  # the store and the next load run on two channels at once
+            both = transfer_ns(arch, math.ceil((cand.stream_in_bytes + cand.stream_out_bytes) / n + block),
+                               Path.DDR, transfers=2) if store else load
+            total = head + (n - 1) * max(c, both) + c + store
+        else:
+            total = head + (n - 1) * (max(c, load) + store) + c + store
+        streams = (constant, cand.stream_in_bytes, cand.stream_out_bytes)
+        transfers = n * sum(1 for nbytes in streams if nbytes)  # one DMA per streamed operand per sub-tile
+        return OpCost(compute, 0.0, transfer_ns(arch, sum(streams), Path.DDR, transfers), total, head)
+
+    # -- one step ---------------------------------------------------------------------------
+    def step(self, index: int, cand: Candidate, state: State) -> tuple[Step, State]:
+        """Op ``index`` under ``cand`` from ``state``: its cost in detail and the state after it."""
+        _, after, step = self._run(index, cand, state, detail=True)
+        assert step is not None
+        return step, after
+
+    def advance(self, index: int, cand: Candidate, state: State) -> tuple[float, State]:
+        """``step`` for the search: only the time and the state after (the same computation)."""
+        time_ns, after, _ = self._run(index, cand, state, detail=False)
+        return time_ns, after
+
+    def _run(self, index: int, cand: Candidate, state: State,
+             detail: bool) -> tuple[float, State, Step | None]:
+        """One step from parts cached per candidate and per place of each input (the search asks for
+        the same parts from many states)."""
+        op, arch = self.ops[index], self.arch
+        held = dict(state.live)
+        part = self._op_part(index, cand)
+        pre_ns, in_place, resident = 0.0, 0, state.resident_bytes
+        updates: list[tuple[str, Held | None]] = []
+        parts: list[_InputPart] = []
+        for t, positions in self._positions[index]:
+            h = held.get(t)
+            key = (index, id(cand), t, h)
+            ip = self._input_parts.get(key)
+            if ip is None:
+                ip = self._input_part(index, cand, t, positions, h)
+                self._input_parts[key] = ip
+            pre_ns += ip.move_ns
+            in_place += ip.in_place
+            resident += ip.resident_delta
+            updates.append((t, ip.held))
+            parts.append(ip)
+        # CMX on the fullest tile: what is resident, plus the op's footprint less the inputs used
+        # where they are; spill the tensors needed furthest in the future while it does not fit.
+        used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
+        evicted: list[str] = []
+        spill_bytes = 0
+        spill_ns = 0.0
+        copy = op.engine is Engine.DMA
+        if used > self.capacity:
+            keep = () if copy else self.ins[index]  # a copy may read its own inputs from DDR
+            victims = sorted((t for t, h in held.items() if h.dist is not Dist.DDR and t not in keep),
+                             key=lambda t: (-self.next_use(t, index), t))
+            for t in victims:
+                if used <= self.capacity:
+                    break
+                h = held[t]
+                size = self.tile_bytes(t, h.dist)
+                used -= size
+                resident -= size
+                evicted.append(t)
+                if not h.in_ddr:
+                    spill_bytes += self.nbytes(t)
+                    spill_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles))
+                held[t] = Held(Dist.DDR, True)
+            if copy and evicted:  # an evicted input of the copy is in DDR afterwards (or dead)
+                gone = set(evicted)
+                for k, ((t, h), ip) in enumerate(zip(updates, parts, strict=True)):
+                    if t in gone:
+                        resident -= ip.resident_delta  # its size already left with the eviction
+                        updates[k] = (t, Held(Dist.DDR, True) if h is not None else None)
+            # Still over: the op's own inputs overflow. Like the emulator, send the largest resident
+            # one through DDR and load just what the op needs of it (a spill and a reload).
+            order = sorted(range(len(parts)), key=lambda k: (-self._held_size(held, updates[k][0]), k))
+            for k in order if not copy else ():
+                if used <= self.capacity:
+                    break
+                t, positions = self._positions[index][k]
+                h = held[t]
+                if h.dist is Dist.DDR:
+                    continue
+                old = parts[k]
+                new = self._input_part(index, cand, t, positions, Held(Dist.DDR, True))
+                size = self.tile_bytes(t, h.dist)
+                used += old.in_place - size
+                pre_ns += new.move_ns - old.move_ns
+                resident += new.resident_delta - old.resident_delta - size
+                if not h.in_ddr:
+                    spill_bytes += self.nbytes(t)
+                    spill_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles))
+                held[t] = Held(Dist.DDR, True)
+                parts[k], updates[k] = new, (t, new.held)
+                evicted.append(t)
+        from_ddr = sum(self.nbytes(t) for t, _ in self._positions[index] if held.get(t) is None
+                       or held[t].dist is Dist.DDR) if copy else 0
+        cost = part.cost
+        hidden = 0.0  # DMA done while the op before ran
+        prefetched = False
+        early_ns = 0.0  # moves of inputs made before the op just before: they may run during it
+        if not copy and self.early_inputs[index]:
+            early = self.early_inputs[index]
+            early_ns = sum(ip.move_ns for (t, _), ip in zip(self._positions[index], parts, strict=True)
+                           if t in early)
+        if part.fixed_ns is not None:  # tiled: its first load prefetches like weights, room allowing
+            prefetched = bool(cost.head_ns or early_ns) and self._fits_free(cand, state)
+            early_ns = early_ns if prefetched else 0.0
+            hidden = min(cost.head_ns + early_ns, state.idle_dma_ns) if prefetched else 0.0
+            op_ns, own_ns = part.fixed_ns + early_ns - hidden, cost.stream_ns + early_ns
+        elif copy:  # a data-movement op is its own DMA
+            own_ns = part.copy_ddr_ns if from_ddr else part.copy_ns
+            op_ns = own_ns
+        else:
+            # The DPU starts once its weights and inputs are in CMX. Prefetched (room for them while
+            # the op before ran), part of their loads hid in the DMA time that op left idle; the rest
+            # comes first.
+            prefetched = bool(cand.weight_ddr_bytes or early_ns) and self._fits_free(cand, state)
+            early_ns = early_ns if prefetched else 0.0
+            first = cost.weights_ns + early_ns
+            hidden = min(first, state.idle_dma_ns) if prefetched else 0.0
+            own_ns = part.own_ns + early_ns
+            op_ns = first - hidden + max(cost.compute.ns, part.own_ns - cost.weights_ns)
+        pre_ns -= early_ns  # prefetched early moves are in the op's time
+        idle = 0 if copy else int(max(0.0, op_ns - (own_ns - hidden)) // 10) * 10
+        if self._idle_caps is not None:
+            idle = min(idle, self._idle_caps[index + 1] if index + 1 < len(self._idle_caps) else 0)
+        for t, h in (*updates, *part.outputs):
+            if h is None:
+                held.pop(t, None)
+            else:
+                held[t] = h
+        after = State(frozenset(held.items()), self._free_key(index, max(0, self.capacity - used)),
+                      resident + part.resident_delta, idle)
+        time_ns = pre_ns + spill_ns + op_ns
+        if not detail:
+            return time_ns, after, None
+        moves = tuple(m for _, m in sorted(pm for ip in parts for pm in ip.moves))
+        tiled = cand.tiling is not None and not copy
+        step = Step(
+            moves=moves, evicted=tuple(evicted), compute=cost.compute, spill_ns=spill_ns, own_dma_ns=own_ns,
+            op_ns=op_ns, weight_ddr_bytes=cand.weight_ddr_bytes,
+            act_in_ddr_bytes=from_ddr + (cand.stream_in_bytes + cand.stream_like_bytes if tiled else 0),
+            act_out_ddr_bytes=spill_bytes + part.store_bytes + cand.stream_out_bytes,
+            transition_ddr_bytes=sum(m.ddr_bytes for m in moves),
+            transition_cmx_bytes=sum(m.cmx_bytes for m in moves),
+            spilled_bytes=spill_bytes + cand.stream_out_bytes, peak_cmx_bytes=used, prefetched=prefetched,
+            early_ns=early_ns)
+        return time_ns, after, step
+
+    def _op_part(self, index: int, cand: Candidate) -> _OpPart:
+        """The state-independent part of a step (cached per candidate)."""
+        key = (index, id(cand))
+        part = self._op_parts.get(key)
+        if part is not None:
+            return part
+        op, arch, cost = self.ops[index], self.arch, self.op_cost(index, cand)
+        store_ns, store_bytes, added = 0.0, 0, 0
+        outputs: list[tuple[str, Held | None]] = []
+        for t in self.outs[index]:
+            if cand.out_dist is Dist.DDR:
+                h = Held(Dist.DDR, True)
+            else:
+                h = Held(cand.out_dist, t in self.graph_outputs)
+                if t in self.graph_outputs:  # stored back to DDR for the host
+                    store_bytes += self.nbytes(t)
+                    parts = segments(cand.out_dist, arch.tiles)
+                    store_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, parts)
+            keep = self.last_use.get(t, -1) > index
+            outputs.append((t, h if keep else None))
+            added += self.tile_bytes(t, h.dist) if keep else 0
+        fixed = None
+        if cand.tiling is not None and op.engine is not Engine.DMA:
+            fixed = cost.tiled_ns + store_ns
+        copy_path = Path.DDR if cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
+        part = _OpPart(
+            cost=cost, own_ns=cost.weights_ns + store_ns, fixed_ns=fixed,
+            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path) + store_ns,
+            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR) + store_ns,  # a gather reads its table
+            store_bytes=store_bytes, outputs=tuple(outputs), resident_delta=added)
+        self._op_parts[key] = part
+        return part
+
+    def _input_part(self, index: int, cand: Candidate, tensor: str, positions: tuple[int, ...],
+                    h: Held | None) -> _InputPart:
+        """One input's part of a step: its moves, the footprint it saves by being used where it is,
+        and where it is afterwards: dead, or loaded into CMX in the layout it was loaded into, or
+        with a copy in DDR after a round trip."""
+        dma = self.ops[index].engine is Engine.DMA
+        resident = h is not None and h.dist is not Dist.DDR
+        moves: list[tuple[int, Move]] = []
+        in_place, after = 0, h
+        for position in positions:
+            need = cand.needs[position]
+            m = self.input_move(index, tensor, h, need)
+            moves.append((position, m))
+            if not dma and m.kind is MoveKind.NONE and resident and need is not Need.DDR:
+                in_place += cand.in_tile_bytes[position]
+            in_cmx = after is not None and after.dist is not Dist.DDR
+            if m.kind is MoveKind.LOAD and need in DIST_OF_NEED and not in_cmx:
+                after = Held(DIST_OF_NEED[need], True)
+            elif m.kind in (MoveKind.SPILL, MoveKind.SPILL_RELOAD) and after is not None:
+                after = Held(after.dist, True)
+        if self.last_use.get(tensor, -1) <= index:
+            after = None
+        size_before = self.tile_bytes(tensor, h.dist) if h is not None else 0
+        size_after = self.tile_bytes(tensor, after.dist) if after is not None else 0
+        return _InputPart(tuple(moves), sum(m.ns for _, m in moves), in_place, after,
+                          size_after - size_before)
+
+    @staticmethod
+    def _fits_free(cand: Candidate, state: State) -> bool:
+        """The first loads (weights, a tiled op's first sub-tile, early inputs) could run while the op
+        before computed: this op's footprint fits the CMX that op left free (the emulator's rule)."""
+        return cand.cmx_bytes_per_tile <= state.free_bytes
+
+    @staticmethod
+    def _prefetches(cand: Candidate) -> bool:
+        """Has a first load that can run during the op before: weights, or a tiled op's operands."""
+        return bool(cand.weight_ddr_bytes) or (cand.tiling is not None and cand.copy_bytes == 0)
