@@ -41,11 +41,11 @@ class Buffer:
 
 
 class Unplaceable(Exception):
-    """A buffer found no room below the CMX capacity for its whole lifetime."""
+    """Buffers that found no room below the CMX capacity for their whole lifetime."""
 
-    def __init__(self, buffer: Buffer) -> None:
-        super().__init__(buffer.label)
-        self.buffer = buffer
+    def __init__(self, buffers: list[Buffer]) -> None:
+        super().__init__(", ".join(b.label for b in buffers))
+        self.buffers = buffers
 
 
 # Orders tried when placing one tile's buffers. Largest first is the greedy-by-size planner of
@@ -63,19 +63,19 @@ _PLACEMENT_ORDERS = (
 def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], list[int]]:
     """Give every buffer an address on its tile, free over its whole lifetime, trying the orders of
     ``_PLACEMENT_ORDERS``. Returns per tile the most bytes alive at one step and the highest address
-    used. Raises ``Unplaceable`` with the buffer the first order could not place."""
+    used. Raises ``Unplaceable`` with every buffer the first order could not place, on every tile
+    (so the schedule can be repaired for all of them at once)."""
     peaks, highs = [], []
+    failures: list[Buffer] = []
     for tile in range(tiles):
         mine = [b for b in buffers if b.tile == tile and (b.writers or b.readers)]
-        first_failure: Buffer | None = None
         for order in _PLACEMENT_ORDERS:
             starts, failed = _place_in_order(sorted(mine, key=order), capacity)
-            if failed is None:
+            if not failed:
                 break
-            first_failure = first_failure or failed
         else:
-            assert first_failure is not None
-            raise Unplaceable(first_failure)
+            failures += _place_in_order(sorted(mine, key=_PLACEMENT_ORDERS[0]), capacity, every=True)[1]
+            continue
         for buf, start in zip(mine, (starts[b.id] for b in mine), strict=True):
             buf.start = start
         alive: dict[int, int] = {}
@@ -84,12 +84,16 @@ def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], 
                 alive[step] = alive.get(step, 0) + b.size
         peaks.append(max(alive.values(), default=0))
         highs.append(max((b.start + b.size for b in mine), default=0))
+    if failures:
+        raise Unplaceable(failures)
     return peaks, highs
 
 
-def _place_in_order(ordered: list[Buffer], capacity: int) -> tuple[dict[int, int], Buffer | None]:
+def _place_in_order(ordered: list[Buffer], capacity: int,
+                    every: bool = False) -> tuple[dict[int, int], list[Buffer]]:
     """Each buffer in turn at the lowest address free over its lifetime: (buffer id -> address, the
-    first buffer that found no room or None)."""
+    buffers that found no room: the first one, or with ``every`` all of them)."""
+    failed: list[Buffer] = []
     by_step: dict[int, list[tuple[int, int]]] = {}  # step -> (lo, hi) ranges taken
     starts: dict[int, int] = {}
     for buf in ordered:
@@ -100,16 +104,20 @@ def _place_in_order(ordered: list[Buffer], capacity: int) -> tuple[dict[int, int
                 break
             start = max(start, hi)
         if start + buf.size > capacity:
-            return starts, buf
+            failed.append(buf)
+            if not every:
+                return starts, failed
+            continue
         starts[buf.id] = start
         for step in range(buf.first, buf.last + 1):
             by_step.setdefault(step, []).append((start, start + buf.size))
-    return starts, None
+    return starts, failed
 
 
-def reuse_dependencies(buffers: list[Buffer], tasks: list, tiles: int) -> None:
+def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], tiles: int) -> None:
     """Every writer of a buffer waits for the last users of the buffers that held its addresses
-    before (walked in lifetime order, keeping for each address range its latest holder)."""
+    before (walked in lifetime order, keeping for each address range its latest holder). Of the
+    users on one engine only the last is kept: engines run their queues in order."""
     for tile in range(tiles):
         holders: list[tuple[int, int, Buffer]] = []  # (lo, hi, buffer), sorted, not overlapping
         for buf in sorted((b for b in buffers if b.tile == tile and b.start >= 0 and b.writers),
@@ -118,14 +126,16 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, tiles: int) -> None:
             k = bisect.bisect_left(holders, (lo, -1)) - 1
             k = max(k, 0)
             kept: list[tuple[int, int, Buffer]] = []
-            users: set[int] = set()
+            users: dict[str, int] = {}  # engine -> its last user
             for h_lo, h_hi, h in holders[k:]:
                 if h_lo >= hi:
                     break
                 if h_hi <= lo:
                     kept.append((h_lo, h_hi, h))
                     continue
-                users.update(h.readers or h.writers)
+                for u in h.readers or h.writers:
+                    if u > users.get(engines[u], -1):
+                        users[engines[u]] = u
                 if h_lo < lo:
                     kept.append((h_lo, lo, h))
                 if h_hi > hi:
@@ -133,4 +143,4 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, tiles: int) -> None:
             end = k + len([1 for h_lo, _, _ in holders[k:] if h_lo < hi])
             holders[k:end] = sorted([*kept, (lo, hi, buf)], key=lambda h: h[0])
             for w in buf.writers:
-                tasks[w].deps |= users - {w}
+                tasks[w].deps.update(u for u in users.values() if u != w)

@@ -19,7 +19,7 @@ from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
 from nbperf.errors import InternalError
 from nbperf.schedule.deps import reduce_dependencies
-from nbperf.schedule.taskgraph import TaskGraph, TaskKind
+from nbperf.schedule.taskgraph import TaskGraph, TaskKind, task_engines
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,6 @@ class Emulation:
     barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)
 
 
-def engine_of(task, dma_channel: int) -> str:
-    if task.kind is TaskKind.DMA:
-        return f"DMA{dma_channel}"
-    return f"{task.kind.value}{task.tile}"
-
-
 def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emulation:
     tasks = tg.tasks
     n = len(tasks)
@@ -58,12 +52,7 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     channels = arch.dma.channels
     channel_rate = channel_bytes_per_ns(arch)  # the one DMA model: set-up, latency, rates
     ddr_rate = ddr_bytes_per_ns(arch)
-    # Static engine assignment: DMA tasks round-robin over the channels in task order.
-    engine: list[str] = []
-    dma_count = 0
-    for t in tasks:
-        engine.append(engine_of(t, dma_count % channels))
-        dma_count += t.kind is TaskKind.DMA
+    engine = task_engines(tasks, channels)
     queues: dict[str, list[int]] = {}
     for t in tasks:
         queues.setdefault(engine[t.id], []).append(t.id)

@@ -76,6 +76,20 @@ class Task:
     deps: set[int] = field(default_factory=set)
 
 
+def task_engines(tasks: list[Task], channels: int) -> list[str]:
+    """The engine each task runs on: its tile's DPU or SHAVE queue; DMA tasks dealt round robin over
+    the channels in task order (a static assignment, as the compiler's DMA port choice)."""
+    engines: list[str] = []
+    dma_count = 0
+    for t in tasks:
+        if t.kind is TaskKind.DMA:
+            engines.append(f"DMA{dma_count % channels}")
+            dma_count += 1
+        else:
+            engines.append(f"{t.kind.value}{t.tile}")
+    return engines
+
+
 @dataclass
 class LayerBytes:
     """DDR and CMX traffic one layer caused, in the classes the reports use."""
@@ -544,11 +558,18 @@ class _Builder:
                 peaks, highs = place(built.buffers, self.arch.tiles, self.arch.cmx.bytes_per_tile)
                 break
             except Unplaceable as failed:
-                repairs += 1
-                if repairs > _MAX_REPAIRS_PER_OP * max(1, len(self.ops)) \
-                        or not self._repair(failed.buffer, built):
-                    raise self._infeasible(failed.buffer, built) from None
-        reuse_dependencies(built.buffers, built.tasks, self.arch.tiles)
+                # Repair around every op that failed, then build again (one pass per round, not per
+                # buffer: the graph is rebuilt a few times, not once per conflict).
+                repaired: set[int] = set()
+                for buf in sorted(failed.buffers, key=lambda b: (b.first, b.id)):
+                    if buf.first // 2 in repaired:
+                        continue
+                    repairs += 1
+                    if repairs > _MAX_REPAIRS_PER_OP * max(1, len(self.ops)) or not self._repair(buf, built):
+                        raise self._infeasible(buf, built) from None
+                    repaired.add(buf.first // 2)
+        reuse_dependencies(built.buffers, built.tasks, task_engines(built.tasks, self.arch.dma.channels),
+                           self.arch.tiles)
         fragmentation = [1 - peak / high if high else 0.0 for peak, high in zip(peaks, highs, strict=True)]
         return TaskGraph(built.tasks, built.buffers, built.spilled, peaks, fragmentation, self.prefetch_depth,
                          built.bytes, repairs)

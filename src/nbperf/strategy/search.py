@@ -50,9 +50,13 @@ class Problem:
         ops = [op for op in graph.ops if not op.is_free]
         forced = _parse_overrides(overrides or {}, ops)
         self.choices: list[OpChoices] = []
+        same: dict[tuple[object, ...], list[Candidate]] = {}  # ops alike but for names (repeated blocks)
         for op in ops:
-            considered = sorted(candidates(op, graph.tensor_bytes, arch),
-                                key=lambda c: PREFERENCE.index(c.strategy))
+            key = _shape_signature(op, graph.tensor_bytes)
+            if key not in same:
+                same[key] = sorted(candidates(op, graph.tensor_bytes, arch),
+                                   key=lambda c: PREFERENCE.index(c.strategy))
+            considered = same[key]
             allowed = [c for c in considered if c.legal]
             want = forced.get(op.name) or forced.get("all")
             if want is not None:
@@ -88,6 +92,18 @@ class Problem:
     def evaluate(self, picks: list[int]) -> float:
         """The objective of one full assignment: its layer-serial time in ns."""
         return sum(step.time_ns for step, _ in self.replay(picks))
+
+
+def _shape_signature(op: NpuOp, tensor_bytes: dict[str, int]) -> tuple[object, ...]:
+    """Everything ``candidates`` reads of an op, with tensor names replaced by input positions: ops
+    with equal signatures (the blocks of a transformer) have equal candidates."""
+    first = {t: i for i, t in reversed(list(enumerate(op.inputs)))}
+    return (op.op_type, op.engine, op.precision, op.input_bytes, op.output_bytes, op.weight_bytes, op.macs,
+            op.dpu, op.shave_class, op.elements, op.unknown,
+            tuple(first[t] for t in op.inputs), tuple(tensor_bytes.get(t, 0) for t in op.inputs),
+            tuple(tensor_bytes.get(t, 0) for t in op.outputs),
+            tuple(first.get(t, -1) for t in op.weight_inputs),
+            None if op.inplace_input is None else first.get(op.inplace_input, -1))
 
 
 def _parse_overrides(overrides: dict[str, str], ops: list[NpuOp]) -> dict[str, Strategy]:
