@@ -19,8 +19,8 @@ from nbperf.lower import NpuGraph, lower
 from nbperf.result import Estimate
 from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
-from nbperf.schedule.emulator import emulate
-from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, build_task_graph
+from nbperf.schedule.emulator import emulate_plan
+from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH
 from nbperf.strategy import StrategyPlan, choose_strategies
 from nbperf.strategy.explain import LayerExplanation, explain_layer
 from nbperf.strategy.search import Problem, build_plan
@@ -90,8 +90,8 @@ def estimate(
     depth = None
     if timing == "emulator":
         depth = DEFAULT_PREFETCH_DEPTH if prefetch_depth is None else prefetch_depth
-        tasks = build_task_graph(npu_graph, spec, plan, coster, depth)  # schedule: tasks, CMX, spills
-        emulation = emulate(tasks, spec, barriers)  # schedule: event-driven run on the engines
+        # schedule: the plan's tasks with CMX placement and spills, run event by event on the engines
+        emulation = emulate_plan(npu_graph, spec, plan, coster, depth, barriers)
         timed = schedule_from_emulation(spec, plan, emulation)
     else:
         timed = schedule_serial(spec, plan)  # schedule: the plan's layer-serial steps
@@ -116,8 +116,7 @@ def explain(result: Estimate, layer: str, strategies: dict[str, str] | None = No
 
     def emulated_ns(problem: Problem, picks: list[int]) -> float:
         plan: StrategyPlan = build_plan(problem, picks, result.plan.policy, problem.evaluate(picks), True)
-        return emulate(build_task_graph(result.graph, result.arch, plan, coster, depth), result.arch,
-                       result.barriers).makespan_ns
+        return emulate_plan(result.graph, result.arch, plan, coster, depth, result.barriers).makespan_ns
 
     return explain_layer(result.graph, result.arch, coster, layer, result.plan.policy, strategies,
                          price=emulated_ns, priced_by="emulated")

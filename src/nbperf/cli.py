@@ -94,7 +94,7 @@ def estimate(
     trace_path: Annotated[Path | None, typer.Option(
         "--trace", help="write a Perfetto / Chrome trace here (needs --schedule emulator)")] = None,
     prefetch_depth: Annotated[int | None, typer.Option(
-        help="emulator: ops ahead whose weights may be prefetched (default 2)")] = None,
+        help="emulator: ops ahead whose first loads may be prefetched (default 1)")] = None,
     barriers: Annotated[int | None, typer.Option(help="emulator: override the arch's barrier count")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
     top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,

@@ -8,7 +8,6 @@ import pytest
 
 from nbperf.arch import load_arch
 from nbperf.cost import DpuWorkload, MathBackend, ShaveWorkload, TaskCoster, get_backend
-from nbperf.cost.dma import Path, bandwidth_bytes_per_ns, transfer_ns
 from nbperf.cost.math_model import best_mode, cmx_read_cycles, dpu_mac_cycles, padded_outputs, ppe_cycles
 from nbperf.cost.tasks import split_sizes
 from nbperf.errors import UsageError
@@ -124,26 +123,6 @@ def test_shave_cost_per_op_class():
     assert cost.clock_mhz == ARCH.shave.frequency_mhz
     assert coster.shave_task("softmax", 160_000, "fp16", subtiles=4).overhead_cycles == \
         4 * ARCH.shave.launch_overhead_cycles
-
-
-def test_dma_is_latency_plus_setup_plus_bytes_over_the_channels_it_uses():
-    one_channel = ARCH.dma.cmx_bandwidth_gbps  # 64 B x 971 MHz
-    assert bandwidth_bytes_per_ns(ARCH, Path.DDR, 1) == pytest.approx(min(45.0, one_channel))
-    assert bandwidth_bytes_per_ns(ARCH, Path.DDR, 2) == pytest.approx(45.0)  # DDR, not the engines, limits
-    assert bandwidth_bytes_per_ns(ARCH, Path.CMX, 1) == pytest.approx(one_channel)
-    assert bandwidth_bytes_per_ns(ARCH, Path.CMX, 6) == pytest.approx(2 * one_channel)  # two channels
-    t = transfer_ns(ARCH, 1_000_000, Path.DDR)
-    assert t == pytest.approx(ARCH.dma.ddr_latency_ns + ARCH.dma.task_overhead_ns + 1_000_000 / 45.0)
-    six = transfer_ns(ARCH, 1_000_000, Path.CMX, transfers=6)  # six segments: three rounds on two channels
-    assert six == pytest.approx(3 * ARCH.dma.task_overhead_ns + 1_000_000 / (2 * one_channel))
-    assert transfer_ns(ARCH, 0, Path.DDR) == 0.0
-
-
-def test_twice_the_ddr_bandwidth_only_helps_when_the_engines_keep_up():
-    fast = load_arch("npu4000", ["dma.ddr_bandwidth_gbps=90"])
-    one_channel = fast.dma.cmx_bandwidth_gbps
-    assert bandwidth_bytes_per_ns(fast, Path.DDR, 1) == pytest.approx(one_channel)
-    assert bandwidth_bytes_per_ns(fast, Path.DDR, 2) == pytest.approx(90.0)
 
 
 def test_unknown_cost_model_is_a_usage_error():

@@ -41,23 +41,19 @@ def ddr_bytes_per_ns(arch: ArchSpec) -> float:
     return arch.dma.ddr_bandwidth_gbps
 
 
-def bandwidth_bytes_per_ns(arch: ArchSpec, path: Path, transfers: int = 1) -> float:
-    """Aggregate rate of ``transfers`` equal tasks running together on the channels."""
-    parallel = max(1, min(transfers, arch.dma.channels))
-    engines = parallel * channel_bytes_per_ns(arch)
-    return min(ddr_bytes_per_ns(arch), engines) if path is Path.DDR else engines
-
-
 def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1) -> float:
     """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, dealt over the channels."""
     if nbytes <= 0 or transfers <= 0:
         return 0.0
     # A channel runs its tasks one after another, each paying its set-up and latency (VPUNN prices
-    # every DMA task with its own latency: dma_theoretical_cost_provider.h in intel/npu-nn-cost-model);
-    # the bytes move at the channels' shared rate.
+    # every DMA task with its own latency: dma_theoretical_cost_provider.h in intel/npu-nn-cost-model).
+    # The busiest channel moves ``rounds`` equal shares at its own rate; on the DDR path all of the
+    # bytes also pass the shared DDR bandwidth.
     rounds = math.ceil(transfers / arch.dma.channels)
-    rate = bandwidth_bytes_per_ns(arch, path, transfers)
-    return (setup_ns(arch) + latency_ns(arch, path)) * rounds + nbytes / rate
+    data_ns = rounds * nbytes / transfers / channel_bytes_per_ns(arch)
+    if path is Path.DDR:
+        data_ns = max(data_ns, nbytes / ddr_bytes_per_ns(arch))
+    return (setup_ns(arch) + latency_ns(arch, path)) * rounds + data_ns
 
 
 def ns_to_dma_cycles(arch: ArchSpec, ns: float) -> int:

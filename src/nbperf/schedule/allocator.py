@@ -15,7 +15,7 @@ import bisect
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Buffer:
     """A CMX buffer on one tile, alive from step ``first`` to step ``last`` (two steps per op: the
     spills before it, then the op), written by ``writers`` and read by ``readers``. ``start`` is its
@@ -31,6 +31,7 @@ class Buffer:
     start: int = -1
     writers: list[int] = field(default_factory=list)
     readers: list[int] = field(default_factory=list)
+    current: list[int] = field(default_factory=list)  # writers of what it holds now (a slot: its occupant)
     prefetch_for: int = -1  # the op whose first load this buffer takes early (-1: none)
 
     def tensor_at(self, step: int) -> str | None:
@@ -60,6 +61,9 @@ _PLACEMENT_ORDERS = (
 )
 
 
+_PRIORITY_ROUNDS = 4  # placements with the failed buffers first before the schedule is repaired
+
+
 def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], list[int]]:
     """Give every buffer an address on its tile, free over its whole lifetime, trying the orders of
     ``_PLACEMENT_ORDERS``. Returns per tile the most bytes alive at one step and the highest address
@@ -69,12 +73,9 @@ def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], 
     failures: list[Buffer] = []
     for tile in range(tiles):
         mine = [b for b in buffers if b.tile == tile and (b.writers or b.readers)]
-        for order in _PLACEMENT_ORDERS:
-            starts, failed = _place_in_order(sorted(mine, key=order), capacity)
-            if not failed:
-                break
-        else:
-            failures += _place_in_order(sorted(mine, key=_PLACEMENT_ORDERS[0]), capacity, every=True)[1]
+        starts, failed = _place_tile(mine, capacity)
+        if failed:
+            failures += failed
             continue
         for buf, start in zip(mine, (starts[b.id] for b in mine), strict=True):
             buf.start = start
@@ -87,6 +88,25 @@ def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], 
     if failures:
         raise Unplaceable(failures)
     return peaks, highs
+
+
+def _place_tile(mine: list[Buffer], capacity: int) -> tuple[dict[int, int], list[Buffer]]:
+    """One tile: each order of ``_PLACEMENT_ORDERS`` in turn; the first that places everything
+    wins. When none does, the first order again with the buffers it could not place moved to the
+    front (they get their room before the buffers that crowded them out), a few rounds."""
+    for order in _PLACEMENT_ORDERS:
+        starts, failed = _place_in_order(sorted(mine, key=order), capacity)
+        if not failed:
+            return starts, []
+    first = _PLACEMENT_ORDERS[0]
+    urgent: set[int] = set()
+    for _ in range(_PRIORITY_ROUNDS):
+        starts, failed = _place_in_order(sorted(mine, key=lambda b: (b.id not in urgent, first(b))), capacity,
+                                         every=True)
+        if not failed:
+            return starts, []
+        urgent |= {b.id for b in failed}
+    return starts, failed
 
 
 def _place_in_order(ordered: list[Buffer], capacity: int,
@@ -118,6 +138,7 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], t
     """Every writer of a buffer waits for the last users of the buffers that held its addresses
     before (walked in lifetime order, keeping for each address range its latest holder). Of the
     users on one engine only the last is kept: engines run their queues in order."""
+    last: dict[int, dict[str, int]] = {}  # buffer id -> its last user on each engine
     for tile in range(tiles):
         holders: list[tuple[int, int, Buffer]] = []  # (lo, hi, buffer), sorted, not overlapping
         for buf in sorted((b for b in buffers if b.tile == tile and b.start >= 0 and b.writers),
@@ -133,9 +154,9 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], t
                 if h_hi <= lo:
                     kept.append((h_lo, h_hi, h))
                     continue
-                for u in h.readers or h.writers:
-                    if u > users.get(engines[u], -1):
-                        users[engines[u]] = u
+                for e, u in _last_users(h, engines, last).items():
+                    if u > users.get(e, -1):
+                        users[e] = u
                 if h_lo < lo:
                     kept.append((h_lo, lo, h))
                 if h_hi > hi:
@@ -144,3 +165,15 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], t
             holders[k:end] = sorted([*kept, (lo, hi, buf)], key=lambda h: h[0])
             for w in buf.writers:
                 tasks[w].deps.update(u for u in users.values() if u != w)
+
+
+def _last_users(buf: Buffer, engines: list[str], cache: dict[int, dict[str, int]]) -> dict[str, int]:
+    """The last task on each engine that used ``buf`` (its readers, or its writers if none read it)."""
+    users = cache.get(buf.id)
+    if users is None:
+        users = {}
+        for u in buf.readers or buf.writers:
+            if u > users.get(engines[u], -1):
+                users[engines[u]] = u
+        cache[buf.id] = users
+    return users

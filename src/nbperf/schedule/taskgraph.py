@@ -59,7 +59,7 @@ class TaskRole(StrEnum):
     COPY = "copy"  # a data-movement op
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     """One hardware task. DPU/SHAVE tasks have a fixed ``duration_ns`` on ``tile``; DMA tasks move
     ``nbytes`` over ``path`` and take their time from the one DMA model."""
@@ -147,6 +147,7 @@ class _Pass:
         self.spilled = 0
         self.bytes: dict[str, LayerBytes] = {op.name: LayerBytes() for op in self.ops}
         self.prefetch_at: dict[int, list[int]] = {}  # op index -> ops whose weights load after it
+        self.finish: dict[int, list[int]] = {}  # op index -> the tasks that end it (last computes, copies)
         for j, lead in self.leads.items():
             if lead:
                 self.prefetch_at.setdefault(j - lead, []).append(j)
@@ -179,12 +180,17 @@ class _Pass:
         return {tile: self.buffer(tile, nbytes, label, first, last, tensor, prefetch_for) for tile in tiles}
 
     @staticmethod
-    def write(buf: Buffer, task: Task) -> None:
+    def write(buf: Buffer, task: Task, replaces: bool = False) -> None:
+        """``task`` writes ``buf``: beside its other writers (parts of one load, blocks of one output),
+        or, ``replaces``, as its new occupant (a ping-pong slot's next sub-tile)."""
         buf.writers.append(task.id)
+        if replaces:
+            buf.current.clear()
+        buf.current.append(task.id)
 
     @staticmethod
     def read(buf: Buffer, task: Task) -> None:
-        task.deps.update(buf.writers)
+        task.deps.update(buf.current)
         buf.readers.append(task.id)
 
     def held(self, tensor: str) -> Held | None:
@@ -222,12 +228,15 @@ class _Pass:
                         self.bytes[layer].act_out_ddr += self.model.nbytes(t)
                         self.spilled += self.model.nbytes(t)
                     self.end(t, _before(index))
+            first_task = len(self.tasks)
             if op.engine is Engine.DMA:
                 self.copy(index)
             elif self.cands[index].tiling is not None:
                 self.tiled(index)
             else:
                 self.compute_op(index)
+            ends = [t.id for t in self.tasks[first_task:] if t.role in (TaskRole.COMPUTE, TaskRole.COPY)]
+            self.finish[index] = ends[-max(1, self.cands[index].tiles_used):]
             for j in self.prefetch_at.get(index, ()):
                 if self.cands[j].tiling is None and self.cands[j].weight_ddr_bytes:  # tiled: its own
                     self.load_weights(j, first=_during(index))
@@ -235,6 +244,12 @@ class _Pass:
                 if self.model.last_use.get(t, -1) <= index and t in self.resident:
                     self.end(t, _during(index))
         return self
+
+    def issued(self, index: int, lead: int = 0) -> list[int]:
+        """What op ``index``'s loads wait for: the end of the op before it, or with a prefetch
+        ``lead`` ops ahead the end of the op before that one (a load runs during the ops it was
+        planned to overlap, not earlier, as the plan's prefetch depth says)."""
+        return self.finish.get(index - lead - 1, [])
 
     # -- inputs --------------------------------------------------------------------------------
     def input_buffers(self, index: int, tensor: str, need: Need) -> list[Buffer]:
@@ -259,8 +274,8 @@ class _Pass:
                                     f"{tensor}>{layer}", first, now, tensor if stays else None,
                                     prefetch_for=index if lead else -1)
             loads = self.dma(f"{tensor}>{layer}/load", layer, TaskRole.LOAD, self.model.nbytes(tensor),
-                             Path.DDR,
-                             [self.in_ddr.get(tensor, -1)], parts=segments(dest, self.arch.tiles))
+                             Path.DDR, [self.in_ddr.get(tensor, -1), *self.issued(index, lead)],
+                             parts=segments(dest, self.arch.tiles))
             for task in loads:
                 for b in bufs.values():
                     self.write(b, task)
@@ -276,7 +291,7 @@ class _Pass:
         bufs = self.buffers_for(targets, share, f"{tensor}>{layer}", first, now,
                                 prefetch_for=index if lead else -1)
         copies = self.dma(f"{tensor}>{layer}/{m.kind.value}", layer, TaskRole.CONVERT, m.cmx_bytes, Path.CMX,
-                          parts=1 if m.kind is MoveKind.BROADCAST else len(targets))
+                          self.issued(index, lead), parts=1 if m.kind is MoveKind.BROADCAST else len(targets))
         for task in copies:
             for b in src:
                 self.read(b, task)
@@ -289,11 +304,12 @@ class _Pass:
         op, cand = self.ops[index], self.cands[index]
         bufs = self.buffers_for(list(range(cand.tiles_used)), cand.weight_tile_bytes, f"{op.name}/weights",
                                 first, _during(index))
-        if first != _during(index):
+        lead = (_during(index) - first) // 2
+        if lead:
             for b in bufs.values():
                 b.prefetch_for = index
         for task in self.dma(f"{op.name}/weights", op.name, TaskRole.WEIGHTS, cand.weight_ddr_bytes, Path.DDR,
-                             parts=cand.weight_segments):
+                             self.issued(index, lead), parts=cand.weight_segments):
             for b in bufs.values():
                 self.write(b, task)
         self.bytes[op.name].weight_ddr += cand.weight_ddr_bytes
@@ -449,7 +465,7 @@ class _Pass:
             for b in bufs:
                 writer.deps.update(previous.get(b.id, ()))
                 previous[b.id] = [writer.id]
-                self.write(b, writer)
+                self.write(b, writer, replaces=True)
             return bufs
 
         streamed: dict[TaskRole, Task] = {}  # the last DMA of each stream
@@ -462,6 +478,7 @@ class _Pass:
             streamed[role] = task
 
         deps: set[int] = set()  # the DDR copies of the streamed inputs
+        issued = self.issued(index, self.leads.get(index, 0) if early != now else 0)
 
         both = (TaskRole.STREAM_IN, TaskRole.STREAM_WEIGHTS)
 
@@ -469,7 +486,8 @@ class _Pass:
             bufs: list[Buffer] = []
             for role in roles:
                 if role in slots:
-                    (task,) = self.dma(f"{layer}/{role.value}{k}", layer, role, stream[role], Path.DDR, deps)
+                    (task,) = self.dma(f"{layer}/{role.value}{k}", layer, role, stream[role], Path.DDR,
+                                       [*deps, *issued] if k == 0 else deps)
                     in_order(role, task)
                     bufs += occupy(role, k, task)
             return bufs
@@ -478,7 +496,7 @@ class _Pass:
         # runs (their buffers allowing); they wait for no input.
         if whole_weights and cand.weight_ddr_bytes:
             for task in self.dma(f"{layer}/{TaskRole.WEIGHTS.value}", layer, TaskRole.WEIGHTS,
-                                 cand.weight_ddr_bytes, Path.DDR, parts=cand.weight_segments):
+                                 cand.weight_ddr_bytes, Path.DDR, issued, parts=cand.weight_segments):
                 for b in whole_weights.values():
                     self.write(b, task)
         operands = load(0, (TaskRole.STREAM_WEIGHTS,)) if not cand.stream_like_bytes else []
@@ -494,7 +512,7 @@ class _Pass:
             deps.add(self.in_ddr[t])
         if whole_weights and cand.stream_like_bytes:  # activations used as weights, once
             for task in self.dma(f"{layer}/{TaskRole.STREAM_IN.value}", layer, TaskRole.STREAM_IN,
-                                 cand.stream_like_bytes, Path.DDR, deps):
+                                 cand.stream_like_bytes, Path.DDR, [*deps, *issued]):
                 for b in whole_weights.values():
                     self.write(b, task)
         operands += load(0, (TaskRole.STREAM_IN,) if not cand.stream_like_bytes else

@@ -290,9 +290,10 @@ def _dpu_candidates(op: NpuOp, work: DpuWork, arch: ArchSpec) -> Raw:
     if rows_total < tiles:
         soh_reason = f"SOH needs output height >= {tiles} (tiles), has {rows_total}"
     elif rows_total - rows * (tiles - 1) <= 0:
-        soh_reason = (f"SOH on {arch.name} needs width x rows per tile to be a multiple of "
-                      f"{rules.soh_rows_width_multiple}: {rows} rows per tile leave none for the last of "
-                      f"{tiles} tiles")
+        aligned = (f" (width x rows a multiple of {rules.soh_rows_width_multiple} on {arch.name})"
+                   if rules.soh_rows_width_multiple > 1 else "")
+        soh_reason = (f"SOH splits {rows_total} output rows {rows} per tile{aligned}: they leave none for "
+                      f"the last of {tiles} tiles")
     else:
         soh_reason = ""
     soh_work = replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)

@@ -1,0 +1,163 @@
+"""The one DMA model: set-up, DDR latency, channel and DDR rates, rounds over the channels, and the
+emulator running the same transfers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbperf.arch import load_arch
+from nbperf.cost.dma import (
+    Path,
+    channel_bytes_per_ns,
+    ddr_bytes_per_ns,
+    latency_ns,
+    setup_ns,
+    transfer_ns,
+)
+from nbperf.schedule.emulator import emulate
+from nbperf.schedule.taskgraph import Task, TaskGraph, TaskKind, TaskRole
+
+NPU3720 = load_arch("npu3720")
+NPU4000 = load_arch("npu4000")
+FAST_DDR = load_arch("npu4000", ["dma.ddr_bandwidth_gbps=90"])  # DDR faster than one channel
+ARCHS = [NPU3720, NPU4000, FAST_DDR]
+MB = 1_000_000
+
+
+def _with_ddr(arch, gbps: float):
+    return arch.model_copy(update={"dma": arch.dma.model_copy(update={"ddr_bandwidth_gbps": gbps})})
+
+
+def test_preset_rates_by_hand():
+    """Channel rate = engine width x DMA clock (1 GB/s == 1 byte/ns); DDR rate and costs from the YAML."""
+    assert channel_bytes_per_ns(NPU3720) == pytest.approx(32 * 975 / 1000)  # 31.2 B/ns
+    assert channel_bytes_per_ns(NPU4000) == pytest.approx(64 * 971 / 1000)  # 62.144 B/ns
+    for arch in ARCHS:
+        assert channel_bytes_per_ns(arch) == pytest.approx(
+            arch.dma.engine_width_bytes * arch.dma.frequency_mhz / 1000)
+        assert ddr_bytes_per_ns(arch) == arch.dma.ddr_bandwidth_gbps
+        assert setup_ns(arch) == arch.dma.task_overhead_ns
+        assert latency_ns(arch, Path.DDR) == arch.dma.ddr_latency_ns
+        assert latency_ns(arch, Path.CMX) == 0.0
+    assert (ddr_bytes_per_ns(NPU3720), ddr_bytes_per_ns(NPU4000), ddr_bytes_per_ns(FAST_DDR)) == (27, 45, 90)
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: f"{a.name}-{a.dma.ddr_bandwidth_gbps:g}")
+@pytest.mark.parametrize("path", list(Path))
+def test_nothing_to_move_costs_nothing(arch, path):
+    assert transfer_ns(arch, 0, path) == 0.0
+    assert transfer_ns(arch, 0, path, transfers=6) == 0.0
+    assert transfer_ns(arch, 1024, path, transfers=0) == 0.0
+    assert transfer_ns(arch, -5, path) == 0.0
+
+
+def test_one_ddr_transfer_by_hand():
+    """Set-up + DDR latency + bytes at the slower of the DDR and the one channel moving them."""
+    assert transfer_ns(NPU3720, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 27)  # DDR 27 < 31.2
+    assert transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100 + 300 + MB / 45)  # DDR 45 < 62.144
+    assert transfer_ns(FAST_DDR, MB, Path.DDR) == pytest.approx(100 + 300 + MB / 62.144)  # the channel binds
+
+
+def test_cmx_copy_pays_set_up_but_no_ddr_latency():
+    assert transfer_ns(NPU3720, MB, Path.CMX) == pytest.approx(100 + MB / 31.2)
+    assert transfer_ns(NPU4000, MB, Path.CMX) == pytest.approx(100 + MB / 62.144)
+    slow_ddr = load_arch("npu4000", ["dma.ddr_latency_ns=100000"])
+    assert transfer_ns(slow_ddr, MB, Path.CMX) == transfer_ns(NPU4000, MB, Path.CMX)
+    assert transfer_ns(slow_ddr, MB, Path.DDR) - transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(99_700)
+
+
+@pytest.mark.parametrize("arch", [*ARCHS, load_arch("npu4000", ["dma.channels=3"]), load_arch("vpu2.0")],
+                         ids=lambda a: f"{a.name}-{a.dma.channels}ch-{a.dma.ddr_bandwidth_gbps:g}")
+@pytest.mark.parametrize("path", list(Path))
+def test_more_transfers_than_channels_pay_one_set_up_and_latency_per_round(arch, path):
+    per_task = setup_ns(arch) + latency_ns(arch, path)
+    for transfers in range(1, 10):
+        rounds = math.ceil(transfers / arch.dma.channels)
+        # the busiest channel moves `rounds` equal shares; DDR transfers also share the DDR rate
+        bytes_ns = rounds * MB / transfers / channel_bytes_per_ns(arch)
+        if path is Path.DDR:
+            bytes_ns = max(bytes_ns, MB / arch.dma.ddr_bandwidth_gbps)
+        assert transfer_ns(arch, MB, path, transfers) == pytest.approx(rounds * per_task + bytes_ns)
+
+
+def test_six_segments_on_two_channels_by_hand():
+    """A tensor split over six tiles: six tasks, three rounds on npu4000's two channels."""
+    assert transfer_ns(NPU4000, 6 * MB, Path.CMX, 6) == pytest.approx(3 * 100 + 6 * MB / (2 * 62.144))
+    assert transfer_ns(NPU4000, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 300) + 6 * MB / 45)
+    assert transfer_ns(FAST_DDR, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 300) + 6 * MB / 90)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arch=st.sampled_from(ARCHS), path=st.sampled_from(list(Path)), transfers=st.integers(1, 12),
+       a=st.integers(0, 1 << 28), b=st.integers(0, 1 << 28))
+def test_more_bytes_are_never_cheaper(arch, path, transfers, a, b):
+    small, big = sorted((a, b))
+    assert transfer_ns(arch, small, path, transfers) <= transfer_ns(arch, big, path, transfers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arch=st.sampled_from([NPU3720, NPU4000]), path=st.sampled_from(list(Path)),
+       transfers=st.integers(1, 12), nbytes=st.integers(0, 1 << 28), gbps=st.floats(0.5, 5000))
+def test_doubling_ddr_bandwidth_is_never_slower(arch, path, transfers, nbytes, gbps):
+    slow, fast = _with_ddr(arch, gbps), _with_ddr(arch, 2 * gbps)
+    assert transfer_ns(fast, nbytes, path, transfers) <= transfer_ns(slow, nbytes, path, transfers)
+    if path is Path.CMX:  # CMX -> CMX copies never touch DDR
+        assert transfer_ns(fast, nbytes, path, transfers) == transfer_ns(slow, nbytes, path, transfers)
+
+
+@pytest.mark.parametrize("transfers", [1, 2, 6])
+def test_ddr_bound_transfers_speed_up_with_ddr_until_the_channels_bind(transfers):
+    busy = min(transfers, NPU4000.dma.channels) * channel_bytes_per_ns(NPU4000)  # 62.144 or 124.288
+    sweep = [10, 20, 45, busy * 0.9, busy, busy * 1.5, 1000]
+    times = [transfer_ns(_with_ddr(NPU4000, g), 10 * MB, Path.DDR, transfers) for g in sweep]
+    below, above = times[:5], times[4:]
+    assert all(x > y for x, y in itertools.pairwise(below)), "DDR-bound: more DDR, faster"
+    assert above == pytest.approx([above[0]] * len(above)), "channel-bound: more DDR changes nothing"
+    overhead = math.ceil(transfers / 2) * (100 + 300)
+    assert above[0] == pytest.approx(overhead + 10 * MB / busy)
+
+
+def _emulated_ns(arch, sizes: list[int], path: Path) -> float:
+    """Independent DMA tasks alone in a task graph, run by the emulator."""
+    tasks = [Task(i, f"dma{i}", "layer", TaskKind.DMA, TaskRole.LOAD, nbytes=n, path=path)
+             for i, n in enumerate(sizes)]
+    graph = TaskGraph(tasks=tasks, buffers=[], spilled_bytes=0, peak_cmx_bytes=[0] * arch.tiles,
+                      fragmentation=[0.0] * arch.tiles, prefetch_depth=0, layer_bytes={})
+    return emulate(graph, arch).makespan_ns
+
+
+@pytest.mark.parametrize("arch", [*ARCHS, load_arch("vpu2.0")],
+                         ids=lambda a: f"{a.name}-{a.dma.ddr_bandwidth_gbps:g}")
+@pytest.mark.parametrize("path", list(Path))
+def test_emulator_runs_one_transfer_like_the_closed_form(arch, path):
+    for nbytes in (1, 4096, 3 * MB):
+        assert _emulated_ns(arch, [nbytes], path) == pytest.approx(transfer_ns(arch, nbytes, path))
+
+
+@pytest.mark.parametrize("arch", [NPU3720, NPU4000], ids=lambda a: a.name)
+def test_emulator_shares_ddr_like_the_closed_form_when_ddr_binds(arch):
+    """One task per channel, DDR slower than one channel: the DDR rate alone sets the byte time."""
+    n = arch.dma.channels
+    assert _emulated_ns(arch, [MB] * n, Path.DDR) == pytest.approx(transfer_ns(arch, n * MB, Path.DDR, n))
+
+
+@pytest.mark.parametrize("arch", [NPU3720, NPU4000], ids=lambda a: a.name)
+@pytest.mark.parametrize("transfers", [2, 4, 6])
+def test_emulator_deals_cmx_copies_over_the_channels_like_the_closed_form(arch, transfers):
+    assert _emulated_ns(arch, [MB] * transfers, Path.CMX) == \
+        pytest.approx(transfer_ns(arch, transfers * MB, Path.CMX, transfers))
+
+
+@pytest.mark.parametrize("transfers", [3, 5])
+def test_equal_copies_not_a_multiple_of_the_channels_wait_for_the_busiest_channel(transfers):
+    """Equal tasks dealt over two channels: one channel runs ceil(n/2) of them back to back, each
+    paying its set-up and its bytes at one channel's rate; nothing can finish sooner."""
+    per_task, rounds = MB, math.ceil(transfers / 2)
+    busiest = rounds * (setup_ns(NPU4000) + per_task / channel_bytes_per_ns(NPU4000))
+    assert _emulated_ns(NPU4000, [per_task] * transfers, Path.CMX) == pytest.approx(busiest)
+    assert transfer_ns(NPU4000, transfers * per_task, Path.CMX, transfers) == pytest.approx(busiest)
