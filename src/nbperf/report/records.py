@@ -13,7 +13,7 @@ from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: schedule kinds, per-layer layout/tiling/spill fields (issue 9)
 
 
 def _r(value: float, digits: int = 4) -> float:
