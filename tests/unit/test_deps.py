@@ -18,25 +18,26 @@ class _Task:
     deps: set[int] = field(default_factory=set)
 
 
-def bitset_reference(tasks, engine: list[str]) -> list[list[int]]:
-    """The emulator's original reduction: one Python-int bitset of all ancestors per task."""
+def bitset_reference(tasks, engine: list) -> list[list[int]]:
+    """The emulator's original reduction: one Python-int bitset of all ancestors per task. A task on
+    a tuple of engines (a gang) follows the previous task of each."""
     reach = [0] * len(tasks)
     last_on_engine: dict[str, int] = {}
     reduced: list[list[int]] = []
     for t in tasks:
-        preds = set(t.deps)
-        previous = last_on_engine.get(engine[t.id])
-        if previous is not None:
-            preds.add(previous)
+        lanes = engine[t.id] if isinstance(engine[t.id], tuple) else (engine[t.id],)
+        previous = {last_on_engine[e] for e in lanes if e in last_on_engine}
+        preds = set(t.deps) | previous
         ancestors = 0
         for p in preds:
             ancestors |= reach[p]
-        keep = sorted(d for d in t.deps if not (ancestors >> d) & 1 and d != previous)
+        keep = sorted(d for d in t.deps if not (ancestors >> d) & 1 and d not in previous)
         reduced.append(keep)
         for p in preds:
             ancestors |= 1 << p
         reach[t.id] = ancestors
-        last_on_engine[engine[t.id]] = t.id
+        for e in lanes:
+            last_on_engine[e] = t.id
     return reduced
 
 
@@ -44,7 +45,7 @@ def _tasks(deps: list[set[int]]) -> list[_Task]:
     return [_Task(i, set(d)) for i, d in enumerate(deps)]
 
 
-def _check(deps: list[set[int]], engine: list[str]) -> list[list[int]]:
+def _check(deps: list[set[int]], engine: list) -> list[list[int]]:
     tasks = _tasks(deps)
     expected = bitset_reference(tasks, engine)
     assert reduce_dependencies(tasks, engine) == expected
@@ -79,6 +80,31 @@ def random_graph(seed: int, n: int, engines: int, density: float, window: int,
             chosen.add(rng.randrange(i))
         deps.append(chosen)
     return deps, engine
+
+
+@st.composite
+def gang_graphs(draw):
+    """Tasks on one engine or a gang of several (a multi-tile op's per-tile tasks run as one)."""
+    n = draw(st.integers(0, 24))
+    names = [f"E{k}" for k in range(draw(st.integers(1, 6)))]
+    engine = []
+    for _ in range(n):
+        lanes = tuple(sorted(draw(st.sets(st.sampled_from(names), min_size=1))))
+        engine.append(lanes if len(lanes) > 1 or draw(st.booleans()) else lanes[0])
+    deps = [draw(st.sets(st.integers(0, i - 1), max_size=i)) if i else set() for i in range(n)]
+    return deps, engine
+
+
+@settings(max_examples=300, deadline=None)
+@given(gang_graphs())
+def test_equals_bitset_reference_with_gangs(graph):
+    _check(*graph)
+
+
+def test_gang_follows_the_previous_task_of_every_engine():
+    # 0 on A, 1 on B; the gang 2 on (A, B) needs neither edge; 3 on C after 0 and 2 keeps only 2.
+    deps = [set(), set(), {0, 1}, {0, 2}]
+    assert _check(deps, ["A", "B", ("A", "B"), "C"]) == [[], [], [], [2]]
 
 
 @settings(max_examples=300, deadline=None)

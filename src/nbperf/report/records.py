@@ -112,7 +112,8 @@ def emulation_record(estimate: Estimate) -> dict[str, Any]:
         "critical_path": [tg.tasks[i].name for i in em.critical_path],
         "tasks": [
             {"id": t.id, "name": t.name, "layer": t.layer, "kind": t.kind.value, "role": t.role.value,
-             "engine": tm.engine, "tile": t.tile, "bytes": t.nbytes, "deps": sorted(t.deps),
+             "engine": tm.engine, "tile": t.tile,
+             "tiles": 0 if t.tile is None else t.width, "bytes": t.nbytes, "deps": sorted(t.deps),
              "start_us": _r(tm.start_ns / 1e3), "end_us": _r(tm.end_ns / 1e3),
              "barrier_wait_us": _r(tm.barrier_wait_ns / 1e3)}
             for t, tm in zip(tg.tasks, em.times, strict=True)

@@ -61,14 +61,16 @@ def trace_events(estimate: Estimate) -> dict[str, Any]:
     events.append({"ph": "M", "name": "process_name", "pid": BARRIER_PID, "args": {"name": "barriers"}})
     for task, time in zip(em.graph.tasks, em.times, strict=True):
         if time.engine.startswith("DMA"):
-            pid, tid = DMA_PID, int(time.engine[3:])
-        else:
-            pid, tid = task.tile or 0, 0 if time.engine.startswith("DPU") else 1
+            places = [(DMA_PID, int(time.engine[3:]))]
+        else:  # a gang shows on each of its tiles
+            tid = 0 if time.engine.startswith("DPU") else 1
+            places = [(tile, tid) for tile in range(task.tile or 0, (task.tile or 0) + task.width)]
         args = {"layer": task.layer, "role": task.role}
         if task.nbytes:
             args["bytes"] = task.nbytes
-        events.append({"ph": "X", "name": task.name, "cat": task.role, "pid": pid, "tid": tid,
-                       "ts": _us(time.start_ns), "dur": _us(time.end_ns - time.start_ns), "args": args})
+        for pid, tid in places:
+            events.append({"ph": "X", "name": task.name, "cat": task.role, "pid": pid, "tid": tid,
+                           "ts": _us(time.start_ns), "dur": _us(time.end_ns - time.start_ns), "args": args})
         if time.barrier_wait_ns > 0:
             events.append({"ph": "X", "name": f"wait for barrier: {task.name}", "cat": "barrier",
                            "pid": BARRIER_PID, "tid": 0, "ts": _us(time.start_ns - time.barrier_wait_ns),

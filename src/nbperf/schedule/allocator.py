@@ -134,7 +134,8 @@ def _place_in_order(ordered: list[Buffer], capacity: int,
     return starts, failed
 
 
-def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], tiles: int) -> None:
+def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[tuple[str, ...]],
+                       tiles: int) -> None:
     """Every writer of a buffer waits for the last users of the buffers that held its addresses
     before (walked in lifetime order, keeping for each address range its latest holder). Of the
     users on one engine only the last is kept: engines run their queues in order."""
@@ -167,13 +168,15 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str], t
                 tasks[w].deps.update(u for u in users.values() if u != w)
 
 
-def _last_users(buf: Buffer, engines: list[str], cache: dict[int, dict[str, int]]) -> dict[str, int]:
+def _last_users(buf: Buffer, engines: list[tuple[str, ...]],
+                cache: dict[int, dict[str, int]]) -> dict[str, int]:
     """The last task on each engine that used ``buf`` (its readers, or its writers if none read it)."""
     users = cache.get(buf.id)
     if users is None:
         users = {}
         for u in buf.readers or buf.writers:
-            if u > users.get(engines[u], -1):
-                users[engines[u]] = u
+            for e in engines[u]:
+                if u > users.get(e, -1):
+                    users[e] = u
         cache[buf.id] = users
     return users

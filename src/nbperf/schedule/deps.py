@@ -13,6 +13,10 @@ prefix of ``e``'s queue, and the whole ancestor set is the vector of those prefi
 count per engine. Set union is the element-wise maximum, and ``d`` is an ancestor iff the count
 of ``d``'s engine exceeds ``d``'s queue position.
 
+A task that occupies several engines at once (a gang of per-tile tasks) is in each of their
+queues and follows the previous task of each; the argument holds per engine, and its ancestry is
+tested on its first engine's queue.
+
 Each task keeps ``clock(t)``: the ancestors of ``t`` with ``t`` itself included. The clock is a
 Python int holding one ``w``-bit count per engine, each field topped by a zero guard bit, where
 ``w`` is the bit length of the longest queue; the maximum of two clocks is a few big-int
@@ -49,8 +53,9 @@ def reduce_dependencies(tasks: Sequence[_HasDeps | Iterable[int]],
 
     ``tasks[i]`` is task ``i``: an object with ``.deps`` (and ``.id == i``, as the task graph's
     tasks) or just the iterable of its dependency ids; duplicate ids count once. Every dependency
-    must be a lower id. ``engine[i]`` names the engine whose queue runs task ``i``; the tasks of
-    one engine run in id order. Returns, per task, the sorted ids of the dependencies kept.
+    must be a lower id. ``engine[i]`` names the engine whose queue runs task ``i``, or is a tuple
+    of the engines it occupies at once (a gang: it is in each of their queues); the tasks of one
+    engine run in id order. Returns, per task, the sorted ids of the dependencies kept.
     """
     n = len(tasks)
     if len(engine) != n:
@@ -65,57 +70,68 @@ def reduce_dependencies(tasks: Sequence[_HasDeps | Iterable[int]],
             raise ValueError(f"task at index {i} has id {task.id}; ids must be 0..{n - 1} in order")
         deps.append(task_deps)
 
-    # Queue of each task: engine index, position in its engine's queue, previous task on it.
+    # Queues of each task: its engine indexes (lanes), its position in each lane's queue, and the
+    # previous task on each. A task on several engines (a gang) is in every one of their queues.
     engine_index: dict[Hashable, int] = {}
-    lane = [0] * n
-    position = [0] * n
-    previous = [-1] * n
+    lanes: list[tuple[int, ...]] = [()] * n
+    position = [0] * n  # in the first lane's queue: enough to test ancestry (see below)
+    previous: list[tuple[int, ...]] = [()] * n
     queue_length: list[int] = []
     queue_tail: list[int] = []
     for t in range(n):
-        e = engine_index.get(engine[t])
-        if e is None:
-            e = engine_index[engine[t]] = len(queue_length)
-            queue_length.append(0)
-            queue_tail.append(-1)
-        lane[t] = e
-        position[t] = queue_length[e]
-        queue_length[e] += 1
-        previous[t] = queue_tail[e]
-        queue_tail[e] = t
+        names = engine[t] if isinstance(engine[t], tuple) else (engine[t],)
+        mine = []
+        prev = []
+        for name in names:
+            e = engine_index.get(name)
+            if e is None:
+                e = engine_index[name] = len(queue_length)
+                queue_length.append(0)
+                queue_tail.append(-1)
+            if not mine:
+                position[t] = queue_length[e]
+            mine.append(e)
+            if queue_tail[e] >= 0:
+                prev.append(queue_tail[e])
+            queue_length[e] += 1
+            queue_tail[e] = t
+        lanes[t] = tuple(mine)
+        previous[t] = tuple(prev)
 
     # Clock layout: engine e's count in bits [e * (w + 1), e * (w + 1) + w), guard bit above it.
     width = max(queue_length, default=0).bit_length()
     shift = [e * (width + 1) for e in range(len(queue_length))]
     guard = sum(1 << (s + width) for s in shift)
     count_mask = (1 << width) - 1
+    own = [sum(1 << shift[e] for e in mine) for mine in lanes]  # a task adds one to each of its lanes
 
     clock = [0] * n
     reduced: list[list[int]] = []
     for t in range(n):
         prev = previous[t]
         task_deps = deps[t]
-        preds = sorted({*task_deps, prev} if prev >= 0 else set(task_deps), reverse=True) if task_deps else ()
+        preds = sorted({*task_deps, *prev}, reverse=True) if task_deps else sorted(prev, reverse=True)
         if preds:
             if preds[0] >= t or preds[-1] < 0:
                 bad = preds[0] if preds[0] >= t else preds[-1]
                 raise ValueError(f"task {t} depends on {bad}: dependencies must be lower task ids")
             q = preds[0]  # the highest: an ancestor of no other predecessor
             covered = clock[q]
-            keep = [q] if q != prev else []
+            keep = [q] if q not in prev else []
             for q in preds[1:]:
-                if (covered >> shift[lane[q]]) & count_mask <= position[q]:  # not an ancestor yet
+                # not an ancestor yet: fewer of its first lane's tasks are covered than precede it
+                if (covered >> shift[lanes[q][0]]) & count_mask <= position[q]:
                     other = clock[q]
                     # per field: guard bit stays set iff covered >= other; spread it to a mask
                     ge = ((covered | guard) - other) & guard
                     covered = other ^ ((covered ^ other) & (ge - (ge >> width)))
-                    if q != prev:
+                    if q not in prev:
                         keep.append(q)
             keep.reverse()
             reduced.append(keep)
         else:
-            covered = clock[prev] if prev >= 0 else 0
+            covered = 0
             reduced.append([])
-        # covered counts exactly position[t] tasks of t's own engine (up to prev); add t itself
-        clock[t] = covered + (1 << shift[lane[t]])
+        # covered counts exactly the tasks before t on each of t's lanes; add t itself
+        clock[t] = covered + own[t]
     return reduced

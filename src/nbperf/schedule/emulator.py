@@ -1,7 +1,9 @@
 """Event-driven emulation of a task graph on the NPU's engines (the VPU-EM role).
 
 Engines: one DPU and one SHAVE queue per tile, and the DMA channels; each runs its tasks in the
-static order, one at a time. DDR transfers share the DDR bandwidth after the DDR latency, in
+static order, one at a time. A multi-tile op's per-tile compute runs as one gang task on all its
+tiles' queues: it starts when each of them reaches it (the compiler's unrolled per-cluster tasks
+wait on and update the same barriers). DDR transfers share the DDR bandwidth after the DDR latency, in
 program order: each gets what its channel can move of what earlier transfers leave (an
 assumed arbitration that lets a prefetch use only bandwidth the running op does not). Every dependency between
 tasks on different engines goes through a hardware barrier: a producer needs a free physical
@@ -20,7 +22,7 @@ from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
 from nbperf.errors import InternalError
 from nbperf.schedule.deps import reduce_dependencies
-from nbperf.schedule.taskgraph import TaskGraph, TaskKind, build_task_graph, task_engines
+from nbperf.schedule.taskgraph import TaskGraph, TaskKind, build_task_graph, engine_label, task_engines
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +70,26 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     channels = arch.dma.channels
     channel_rate = channel_bytes_per_ns(arch)  # the one DMA model: set-up, latency, rates
     ddr_rate = ddr_bytes_per_ns(arch)
-    engine = task_engines(tasks, channels)
+    lanes = task_engines(tasks, channels)  # the engines each task occupies
     queues: dict[str, list[int]] = {}
-    for t in tasks:
-        queues.setdefault(engine[t.id], []).append(t.id)
+    for i, mine in enumerate(lanes):
+        for e in mine:
+            queues.setdefault(e, []).append(i)
     head = {e: 0 for e in queues}
-    deps = reduce_dependencies(tasks, engine)
+    deps = reduce_dependencies(tasks, lanes)
     consumers: list[list[int]] = [[] for _ in range(n)]
     for t in tasks:
         for d in deps[t.id]:
             consumers[d].append(t.id)
+
+    def apart(a: int, b: int) -> bool:
+        """Tasks on no common engine (those on one are ordered by its queue, not a barrier)."""
+        la, lb = lanes[a], lanes[b]
+        return la is not lb and not any(e in lb for e in la)
+
     # A producer needs a barrier when a consumer runs on another engine.
-    needs_barrier = [any(engine[c] != engine[t.id] for c in consumers[t.id]) for t in tasks]
-    waiting_starts = [sum(1 for c in consumers[i] if engine[c] != engine[i]) for i in range(n)]
+    waiting_starts = [sum(1 for c in consumers[i] if apart(c, i)) for i in range(n)]
+    needs_barrier = [w > 0 for w in waiting_starts]
     remaining_deps = [len(d) for d in deps]
     start = [0.0] * n
     end = [-1.0] * n
@@ -134,14 +143,15 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     group = list(range(n))
     pending = list(waiting_starts)
 
-    def launch(e: str, i: int, time: float) -> None:
-        head[e] += 1
-        busy[e] = True
+    def launch(i: int, time: float) -> None:
+        for e in lanes[i]:
+            head[e] += 1
+            busy[e] = True
         start[i] = time
         _begin(i, time)
         # Starting consumes this task's place in its producers' barriers.
         for d in deps[i]:
-            if engine[d] != e and needs_barrier[d]:
+            if needs_barrier[d] and apart(d, i):
                 g = group[d]
                 pending[g] -= 1
                 if pending[g] == 0:
@@ -152,45 +162,60 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         free_barriers += 1
         in_flight -= 1
         intervals.append((acquired_at[g], time, g))
+        candidates.update(barrier_blocked)  # a barrier is free: those waiting for one may start
+        barrier_blocked.clear()
 
-    def blocked_heads() -> list[tuple[int, str]]:
-        return sorted((queues[e][head[e]], e) for e in queues
-                      if not busy[e] and head[e] < len(queues[e]) and not remaining_deps[queues[e][head[e]]])
+    # Tasks that may have become startable since the last look: the heads of engines that went idle,
+    # tasks whose last dependency ended, and (when a barrier frees) those that waited for one.
+    candidates: set[int] = {queue[0] for queue in queues.values()}
+    barrier_blocked: set[int] = set()
+
+    def startable(pool: set[int]) -> list[int]:
+        """Tasks of ``pool`` whose dependencies are done and that head every one of their engines'
+        queues, all idle; in task order."""
+        return sorted(i for i in pool if not remaining_deps[i]
+                      and all(not busy[x] and queues[x][head[x]] == i for x in lanes[i]))
+
+    def free_at(i: int) -> float:
+        return max(_engine_free_at.get(e, 0.0) for e in lanes[i])
 
     def try_start(time: float) -> None:
         nonlocal free_barriers, in_flight, max_in_flight
         progressed = True
         while progressed:
             progressed = False
-            for i, e in blocked_heads():
-                if busy[e]:
-                    continue
+            pool = set(candidates)
+            candidates.clear()
+            for i in startable(pool):
                 if needs_barrier[i]:
                     if free_barriers == 0:
+                        barrier_blocked.add(i)
                         continue
                     free_barriers -= 1
                     in_flight += 1
                     max_in_flight = max(max_in_flight, in_flight)
                     acquired_at[i] = time
-                    barrier_wait[i] = time - max(ready_at[i], _engine_free_at.get(e, 0.0))
+                    barrier_wait[i] = time - max(ready_at[i], free_at(i))
                     if pending[i] == 0:
                         release(i, time)
-                launch(e, i, time)
+                launch(i, time)
                 progressed = True
 
     def share_a_barrier(time: float) -> bool:
         """Out of barriers with nothing left to finish: like the compiler, make the oldest waiting
         producer share the oldest barrier in flight (its consumers then wait for both)."""
-        waiting = [(i, e) for i, e in blocked_heads() if needs_barrier[i]]
+        waiting = [i for i in startable(candidates | barrier_blocked) if needs_barrier[i]]
         held = sorted((acquired_at[g], g) for g in set(group) if g in acquired_at and pending[g] > 0)
         if not waiting or not held:
             return False
-        i, e = waiting[0]
+        i = waiting[0]
         g = held[0][1]
         group[i] = g
         pending[g] += pending[i]
-        barrier_wait[i] = time - max(ready_at[i], _engine_free_at.get(e, 0.0))
-        launch(e, i, time)
+        barrier_wait[i] = time - max(ready_at[i], free_at(i))
+        barrier_blocked.discard(i)
+        candidates.discard(i)
+        launch(i, time)
         return True
 
     _engine_free_at: dict[str, float] = {}
@@ -224,21 +249,25 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             reschedule(now)
         end[i] = now
         done += 1
-        e = engine[i]
-        busy[e] = False
-        busy_ns[e] += now - start[i]
-        _engine_free_at[e] = now
+        for e in lanes[i]:
+            busy[e] = False
+            busy_ns[e] += now - start[i]
+            _engine_free_at[e] = now
+            if head[e] < len(queues[e]):
+                candidates.add(queues[e][head[e]])
         for c in consumers[i]:
             remaining_deps[c] -= 1
             if remaining_deps[c] == 0:
                 ready_at[c] = now
+                candidates.add(c)
         try_start(now)
     if done != n:  # barrier sharing guarantees progress, so this is nbperf's bug, not the user's arch
         stuck = next(tasks[queues[e][head[e]]].name for e in sorted(queues) if head[e] < len(queues[e]))
         raise InternalError(f"the emulated task graph deadlocked with {physical} hardware barriers "
                             f"(first blocked task: {stuck})")
     makespan = max(end, default=0.0)
-    times = [TaskTime(start[i], end[i], engine[i], max(0.0, barrier_wait[i])) for i in range(n)]
+    labels = {mine: engine_label(mine) for mine in set(lanes)}
+    times = [TaskTime(start[i], end[i], labels[lanes[i]], max(0.0, barrier_wait[i])) for i in range(n)]
     return Emulation(tg, times, makespan, busy_ns, _critical_path(tasks, times, queues), max_in_flight,
                      sum(needs_barrier), sum(t.barrier_wait_ns for t in times), physical, intervals)
 
@@ -247,16 +276,15 @@ def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -
     """Walk back from the last task through whatever finished last before each start."""
     if not tasks:
         return []
-    previous_on_engine: dict[int, int] = {}
+    previous_on_engine: dict[int, list[int]] = {}  # a gang follows one task per engine
     for ids in queues.values():
         for a, b in itertools.pairwise(ids):
-            previous_on_engine[b] = a
+            previous_on_engine.setdefault(b, []).append(a)
     current = max(range(len(tasks)), key=lambda i: (times[i].end_ns, -i))
     path = [current]
     while True:
         options = list(tasks[current].deps)
-        if current in previous_on_engine:
-            options.append(previous_on_engine[current])
+        options += previous_on_engine.get(current, [])
         options = [o for o in options if times[o].end_ns <= times[current].start_ns + 1e-6]
         if not options:
             break

@@ -61,8 +61,10 @@ class TaskRole(StrEnum):
 
 @dataclass(slots=True)
 class Task:
-    """One hardware task. DPU/SHAVE tasks have a fixed ``duration_ns`` on ``tile``; DMA tasks move
-    ``nbytes`` over ``path`` and take their time from the one DMA model."""
+    """One hardware task. DPU/SHAVE tasks have a fixed ``duration_ns`` on ``width`` tiles from
+    ``tile`` on (a multi-tile op's per-tile tasks run as one gang: they share their barriers, as the
+    compiler's unrolled per-cluster tasks do, and start together); DMA tasks move ``nbytes`` over
+    ``path`` and take their time from the one DMA model."""
 
     id: int
     name: str
@@ -74,20 +76,44 @@ class Task:
     nbytes: int = 0
     path: Path = Path.DDR
     deps: set[int] = field(default_factory=set)
+    width: int = 1
+
+    def on_tile(self, tile: int) -> bool:
+        """Whether this compute task runs on ``tile`` (a DMA task runs on none)."""
+        return self.tile is not None and self.tile <= tile < self.tile + self.width
 
 
-def task_engines(tasks: list[Task], channels: int) -> list[str]:
-    """The engine each task runs on: its tile's DPU or SHAVE queue; DMA tasks dealt round robin over
-    the channels in task order (a static assignment, as the compiler's DMA port choice)."""
-    engines: list[str] = []
+def task_engines(tasks: list[Task], channels: int) -> list[tuple[str, ...]]:
+    """The engines each task occupies: its tiles' DPU or SHAVE queues; DMA tasks dealt round robin
+    over the channels in task order (a static assignment, as the compiler's DMA port choice). Equal
+    tuples are one object, so comparing them is cheap."""
+    engines: list[tuple[str, ...]] = []
+    shared: dict[tuple[str, int, int], tuple[str, ...]] = {}
+    channel_lanes = [(f"DMA{c}",) for c in range(channels)]
     dma_count = 0
     for t in tasks:
         if t.kind is TaskKind.DMA:
-            engines.append(f"DMA{dma_count % channels}")
+            engines.append(channel_lanes[dma_count % channels])
             dma_count += 1
-        else:
-            engines.append(f"{t.kind.value}{t.tile}")
+            continue
+        key = (t.kind.value, t.tile or 0, t.width)
+        lanes = shared.get(key)
+        if lanes is None:
+            lanes = shared[key] = tuple(f"{key[0]}{k}" for k in range(key[1], key[1] + key[2]))
+        engines.append(lanes)
     return engines
+
+
+def engine_label(lanes: tuple[str, ...]) -> str:
+    """One name for the engines a task occupies: ``DPU0``, or ``DPU0-5`` for a gang."""
+    if len(lanes) == 1:
+        return lanes[0]
+    kind = lanes[0].rstrip("0123456789")
+    return f"{lanes[0]}-{lanes[-1][len(kind):]}"
+
+
+def _gang_name(layer: str, width: int) -> str:
+    return f"{layer}@0" if width == 1 else f"{layer}@0-{width - 1}"
 
 
 @dataclass
@@ -236,7 +262,7 @@ class _Pass:
             else:
                 self.compute_op(index)
             ends = [t.id for t in self.tasks[first_task:] if t.role in (TaskRole.COMPUTE, TaskRole.COPY)]
-            self.finish[index] = ends[-max(1, self.cands[index].tiles_used):]
+            self.finish[index] = ends[-1:]  # one gang per sub-tile: the last one ends the op
             for j in self.prefetch_at.get(index, ()):
                 if self.cands[j].tiling is None and self.cands[j].weight_ddr_bytes:  # tiled: its own
                     self.load_weights(j, first=_during(index))
@@ -351,7 +377,7 @@ class _Pass:
         for t, (dist, bufs) in outputs.items():
             for b in bufs.values():
                 whole = dist is Dist.DUPLICATED or len(writers) == 1
-                for w in [w for w in writers if whole or w.tile == b.tile] or writers:
+                for w in [w for w in writers if whole or w.on_tile(b.tile)] or writers:
                     self.write(b, w)
             self.resident[t] = (dist, bufs)
             if t in self.model.graph_outputs:
@@ -370,13 +396,11 @@ class _Pass:
             self.weights.pop(index)
         kind = TaskKind.DPU if op.engine is Engine.DPU else TaskKind.SHAVE
         duration = self.model.op_cost(index, cand).compute.ns
-        work = [self.task(f"{op.name}@{tile}", op.name, kind, TaskRole.COMPUTE, tile=tile,
-                          duration_ns=duration)
-                for tile in range(cand.tiles_used)]
-        for w in work:
-            for b in (*reads, *(weights or {}).values()):
-                self.read(b, w)
-        self.publish(index, outputs, work)
+        work = self.task(_gang_name(op.name, cand.tiles_used), op.name, kind, TaskRole.COMPUTE, tile=0,
+                         duration_ns=duration, width=cand.tiles_used)
+        for b in (*reads, *(weights or {}).values()):
+            self.read(b, work)
+        self.publish(index, outputs, [work])
 
     def copy(self, index: int) -> None:
         """A data-movement op: one DMA from wherever its inputs are into its output layout (or DDR)."""
@@ -461,7 +485,8 @@ class _Pass:
             occupant before it."""
             if role not in slots:
                 return []
-            bufs = [b for b in slots[role][k % depth[role]].values() if writer.tile in (None, b.tile)]
+            bufs = [b for b in slots[role][k % depth[role]].values()
+                    if writer.tile is None or writer.on_tile(b.tile)]
             for b in bufs:
                 writer.deps.update(previous.get(b.id, ()))
                 previous[b.id] = [writer.id]
@@ -519,19 +544,17 @@ class _Pass:
                          (TaskRole.STREAM_IN, TaskRole.STREAM_WEIGHTS))
         last_store: Task | None = None
         for k in range(n):
-            computes = [self.task(f"{layer}@{tile}/{k}", layer, kind, TaskRole.COMPUTE, tile=tile,
-                                  duration_ns=duration) for tile in tiles]
-            outs: list[Buffer] = []
-            for c in computes:
-                for b in (*operands, *resident_reads, *whole_weights.values()):
-                    self.read(b, c)
-                outs += occupy(TaskRole.STREAM_OUT, k, c)
-                for dist, bufs in outputs.values():  # a broadcast block goes to every tile
-                    for b in bufs.values():
-                        if dist is Dist.DUPLICATED or b.tile == c.tile:
-                            self.write(b, c)
-            for b in operands:  # the slot's next occupant waits for these computes
-                previous[b.id] = previous.get(b.id, []) + [c.id for c in computes]
+            c = self.task(f"{_gang_name(layer, len(tiles))}/{k}", layer, kind, TaskRole.COMPUTE, tile=0,
+                          duration_ns=duration, width=len(tiles))
+            for b in (*operands, *resident_reads, *whole_weights.values()):
+                self.read(b, c)
+            outs = occupy(TaskRole.STREAM_OUT, k, c)
+            for dist, bufs in outputs.values():  # a broadcast block goes to every tile
+                for b in bufs.values():
+                    if dist is Dist.DUPLICATED or c.on_tile(b.tile):
+                        self.write(b, c)
+            for b in operands:  # the slot's next occupant waits for this sub-tile's compute
+                previous[b.id] = [*previous.get(b.id, []), c.id]
             following = load(k + 1) if k + 1 < n else []
             if not keeps:
                 (last_store,) = self.dma(f"{layer}/{TaskRole.STREAM_OUT.value}{k}", layer,
