@@ -32,6 +32,7 @@ class Buffer:
     writers: list[int] = field(default_factory=list)
     readers: list[int] = field(default_factory=list)
     current: list[int] = field(default_factory=list)  # writers of what it holds now (a slot: its occupant)
+    first_writers: int = -1  # how many writers its first occupant had (-1: it never changed occupant)
     prefetch_for: int = -1  # the op whose first load this buffer takes early (-1: none)
 
     def tensor_at(self, step: int) -> str | None:
@@ -71,13 +72,21 @@ def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], 
     (so the schedule can be repaired for all of them at once)."""
     peaks, highs = [], []
     failures: list[Buffer] = []
+    # Tiles with the same buffers (sizes and lifetimes, in creation order: a split op has one per
+    # tile) get the same addresses: placement reads nothing else, so it runs once for them.
+    placed: dict[tuple[tuple[int, int, int], ...], tuple[list[int], list[int]]] = {}
     for tile in range(tiles):
         mine = [b for b in buffers if b.tile == tile and (b.writers or b.readers)]
-        starts, failed = _place_tile(mine, capacity)
-        if failed:
-            failures += failed
+        shape = tuple((b.size, b.first, b.last) for b in mine)
+        if shape not in placed:
+            starts, failed = _place_tile(mine, capacity)
+            position = {b.id: k for k, b in enumerate(mine)}
+            placed[shape] = ([starts.get(b.id, -1) for b in mine], [position[b.id] for b in failed])
+        addresses, failed_at = placed[shape]
+        if failed_at:
+            failures += [mine[k] for k in failed_at]
             continue
-        for buf, start in zip(mine, (starts[b.id] for b in mine), strict=True):
+        for buf, start in zip(mine, addresses, strict=True):
             buf.start = start
         alive: dict[int, int] = {}
         for b in mine:
@@ -164,8 +173,12 @@ def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[tuple[s
                     kept.append((hi, h_hi, h))
             end = k + len([1 for h_lo, _, _ in holders[k:] if h_lo < hi])
             holders[k:end] = sorted([*kept, (lo, hi, buf)], key=lambda h: h[0])
-            for w in buf.writers:
-                tasks[w].deps.update(u for u in users.values() if u != w)
+            # Only the first occupant's writers: a slot's later occupants already wait for the users
+            # of the one before (so, transitively, for these).
+            waits = list(users.values())
+            for w in buf.writers if buf.first_writers < 0 else buf.writers[:buf.first_writers]:
+                tasks[w].deps.update(waits)
+                tasks[w].deps.discard(w)
 
 
 def _last_users(buf: Buffer, engines: list[tuple[str, ...]],

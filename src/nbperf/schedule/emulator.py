@@ -24,6 +24,8 @@ from nbperf.errors import InternalError
 from nbperf.schedule.deps import reduce_dependencies
 from nbperf.schedule.taskgraph import TaskGraph, TaskKind, build_task_graph, engine_label, task_engines
 
+_END, _XFER, _SHARED = 0, 1, 2  # event kinds (see emulate)
+
 
 @dataclass(frozen=True, slots=True)
 class TaskTime:
@@ -82,10 +84,18 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         for d in deps[t.id]:
             consumers[d].append(t.id)
 
+    disjoint: dict[tuple[int, int], bool] = {}  # by the ids of two (shared) engine tuples
+
     def apart(a: int, b: int) -> bool:
         """Tasks on no common engine (those on one are ordered by its queue, not a barrier)."""
         la, lb = lanes[a], lanes[b]
-        return la is not lb and not any(e in lb for e in la)
+        if la is lb:
+            return False
+        key = (id(la), id(lb))
+        known = disjoint.get(key)
+        if known is None:
+            known = disjoint[key] = not any(e in lb for e in la)
+        return known
 
     # A producer needs a barrier when a consumer runs on another engine.
     waiting_starts = [sum(1 for c in consumers[i] if apart(c, i)) for i in range(n)]
@@ -102,7 +112,9 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     intervals: list[tuple[float, float, int]] = []
     busy: dict[str, bool] = {e: False for e in queues}
     busy_ns: dict[str, float] = {e: 0.0 for e in queues}
-    events: list[tuple[float, int, int, str]] = []  # (time, seq, task, kind)
+    # (time, seq, task, kind): kind _END, _XFER (a DDR transfer's latency is over), or a DDR
+    # transfer's end computed at rate version kind - _SHARED (stale once its rate changed)
+    events: list[tuple[float, int, int, int]] = []
     seq = 0
     # DDR sharing: active transfers with remaining bytes; versions invalidate stale completions.
     active: dict[int, float] = {}
@@ -111,7 +123,7 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     now = 0.0
     done = 0
 
-    def push(time: float, task: int, kind: str) -> None:
+    def push(time: float, task: int, kind: int) -> None:
         nonlocal seq
         heapq.heappush(events, (time, seq, task, kind))
         seq += 1
@@ -125,18 +137,25 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             left -= out[t]
         return out
 
+    rate_now: dict[int, float] = {}  # the rate each active transfer moves at since last_update
+
     def settle(time: float) -> None:
         nonlocal last_update
-        if active:
-            for t, rate in rates().items():
-                active[t] = max(0.0, active[t] - (time - last_update) * rate)
+        for t, rate in rate_now.items():
+            active[t] = max(0.0, active[t] - (time - last_update) * rate)
         last_update = time
 
     def reschedule(time: float) -> None:
-        for t, rate in rates().items():
+        """New completion times for the transfers whose rate changed (others keep theirs)."""
+        nonlocal rate_now
+        new = rates()
+        for t, rate in new.items():
+            if rate_now.get(t) == rate:
+                continue
             version[t] += 1
             if rate > 0:
-                push(time + active[t] / rate, t, f"end{version[t]}")
+                push(time + active[t] / rate, t, _SHARED + version[t])
+        rate_now = new
 
     # Producers sharing one physical barrier form a group; it is free again when every
     # consumer of every member has started.
@@ -223,12 +242,12 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     def _begin(i: int, time: float) -> None:
         t = tasks[i]
         if t.kind is not TaskKind.DMA:
-            push(time + t.duration_ns, i, "end")
+            push(time + t.duration_ns, i, _END)
             return
         if t.path is Path.DDR:
-            push(time + setup_ns(arch) + latency_ns(arch, Path.DDR), i, "xfer")
+            push(time + setup_ns(arch) + latency_ns(arch, Path.DDR), i, _XFER)
         else:
-            push(time + setup_ns(arch) + t.nbytes / channel_rate, i, "end")
+            push(time + setup_ns(arch) + t.nbytes / channel_rate, i, _END)
 
     try_start(0.0)
     while events or (done < n and share_a_barrier(now)):
@@ -236,13 +255,13 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             try_start(now)
             continue
         now, _, i, kind = heapq.heappop(events)
-        if kind == "xfer":
+        if kind == _XFER:
             settle(now)
             active[i] = float(tasks[i].nbytes)
             reschedule(now)
             continue
-        if kind.startswith("end") and kind != "end":
-            if i not in active or kind != f"end{version[i]}":
+        if kind >= _SHARED:
+            if i not in active or kind != _SHARED + version[i]:
                 continue  # superseded by a rate change
             settle(now)
             del active[i]

@@ -209,6 +209,8 @@ class _Pass:
     def write(buf: Buffer, task: Task, replaces: bool = False) -> None:
         """``task`` writes ``buf``: beside its other writers (parts of one load, blocks of one output),
         or, ``replaces``, as its new occupant (a ping-pong slot's next sub-tile)."""
+        if replaces and buf.writers and buf.first_writers < 0:
+            buf.first_writers = len(buf.writers)
         buf.writers.append(task.id)
         if replaces:
             buf.current.clear()

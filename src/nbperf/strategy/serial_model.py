@@ -166,7 +166,7 @@ class SerialModel:
         self._idle_caps: list[int] | None = None
         self._sizes: dict[tuple[str, Dist], int] = {}
         self._moves: dict[tuple[str, Dist, Need, int], Move] = {}
-        self._op_costs: dict[tuple[int, int], OpCost] = {}
+        self._op_costs: dict[tuple[object, ...], tuple[Candidate, OpCost]] = {}
         self._op_parts: dict[tuple[int, int], _OpPart] = {}
         self._input_parts: dict[tuple[object, ...], _InputPart] = {}
 
@@ -250,12 +250,15 @@ class SerialModel:
 
     # -- the state-independent cost of a candidate ------------------------------------------
     def op_cost(self, index: int, cand: Candidate) -> OpCost:
-        key = (index, id(cand))
-        cost = self._op_costs.get(key)
-        if cost is None:
-            cost = self._op_cost(self.ops[index], cand)
-            self._op_costs[key] = cost
-        return cost
+        """Cached by candidate and what the cost reads of the op: the repeated blocks of a
+        transformer share their candidates, so they share these costs. The candidate is kept with
+        its cost so its id cannot be reused by another object."""
+        op = self.ops[index]
+        key = (id(cand), op.engine, op.precision, op.shave_class)
+        found = self._op_costs.get(key)
+        if found is None:
+            found = self._op_costs[key] = (cand, self._op_cost(op, cand))
+        return found[1]
 
     def _op_cost(self, op: NpuOp, cand: Candidate) -> OpCost:
         arch, tiling = self.arch, cand.tiling
