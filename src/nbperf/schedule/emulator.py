@@ -17,6 +17,7 @@ import gc
 import heapq
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
@@ -41,13 +42,19 @@ class Emulation:
     times: list[TaskTime]
     makespan_ns: float
     engine_busy_ns: dict[str, float]
-    critical_path: list[int]
     barriers_in_flight_max: int
     virtual_barriers: int
     barrier_stall_ns: float
     barriers_available: int  # the hardware barriers it ran with (the arch's, or the forced count)
     # (acquired, released, producer task) of every physical barrier use
     barrier_intervals: list[tuple[float, float, int]] = field(default_factory=list)
+    queues: dict[str, list[int]] = field(default_factory=dict, repr=False)  # engine -> its tasks, in order
+
+    @cached_property
+    def critical_path(self) -> list[int]:
+        """Task ids from the start to the last task to end, each the one that held up the next
+        (walked on demand: only the reports that show it pay for it)."""
+        return _critical_path(self.graph.tasks, self.times, self.queues)
 
 
 def emulate_plan(graph, arch: ArchSpec, plan, coster, prefetch_depth: int,
@@ -79,10 +86,6 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             queues.setdefault(e, []).append(i)
     head = {e: 0 for e in queues}
     deps = reduce_dependencies(tasks, lanes)
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for t in tasks:
-        for d in deps[t.id]:
-            consumers[d].append(t.id)
 
     disjoint: dict[tuple[int, int], bool] = {}  # by the ids of two (shared) engine tuples
 
@@ -97,8 +100,17 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             known = disjoint[key] = not any(e in lb for e in la)
         return known
 
-    # A producer needs a barrier when a consumer runs on another engine.
-    waiting_starts = [sum(1 for c in consumers[i] if apart(c, i)) for i in range(n)]
+    # A producer needs a barrier when a consumer runs on another engine; a consumer's start then
+    # counts down that barrier.
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    waiting_starts = [0] * n
+    through_barrier: list[list[int]] = [[] for _ in range(n)]  # a task's producers across engines
+    for c in range(n):
+        for d in deps[c]:
+            consumers[d].append(c)
+            if apart(d, c):
+                waiting_starts[d] += 1
+                through_barrier[c].append(d)
     needs_barrier = [w > 0 for w in waiting_starts]
     remaining_deps = [len(d) for d in deps]
     start = [0.0] * n
@@ -169,12 +181,11 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         start[i] = time
         _begin(i, time)
         # Starting consumes this task's place in its producers' barriers.
-        for d in deps[i]:
-            if needs_barrier[d] and apart(d, i):
-                g = group[d]
-                pending[g] -= 1
-                if pending[g] == 0:
-                    release(g, time)
+        for d in through_barrier[i]:
+            g = group[d]
+            pending[g] -= 1
+            if pending[g] == 0:
+                release(g, time)
 
     def release(g: int, time: float) -> None:
         nonlocal free_barriers, in_flight
@@ -239,15 +250,16 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
 
     _engine_free_at: dict[str, float] = {}
 
+    dma_setup_ns, ddr_latency_ns = setup_ns(arch), latency_ns(arch, Path.DDR)
+
     def _begin(i: int, time: float) -> None:
         t = tasks[i]
         if t.kind is not TaskKind.DMA:
             push(time + t.duration_ns, i, _END)
-            return
-        if t.path is Path.DDR:
-            push(time + setup_ns(arch) + latency_ns(arch, Path.DDR), i, _XFER)
+        elif t.path is Path.DDR:
+            push(time + dma_setup_ns + ddr_latency_ns, i, _XFER)
         else:
-            push(time + setup_ns(arch) + t.nbytes / channel_rate, i, _END)
+            push(time + dma_setup_ns + t.nbytes / channel_rate, i, _END)
 
     try_start(0.0)
     while events or (done < n and share_a_barrier(now)):
@@ -287,8 +299,8 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     makespan = max(end, default=0.0)
     labels = {mine: engine_label(mine) for mine in set(lanes)}
     times = [TaskTime(start[i], end[i], labels[lanes[i]], max(0.0, barrier_wait[i])) for i in range(n)]
-    return Emulation(tg, times, makespan, busy_ns, _critical_path(tasks, times, queues), max_in_flight,
-                     sum(needs_barrier), sum(t.barrier_wait_ns for t in times), physical, intervals)
+    return Emulation(tg, times, makespan, busy_ns, max_in_flight, sum(needs_barrier),
+                     sum(t.barrier_wait_ns for t in times), physical, intervals, queues)
 
 
 def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -> list[int]:
