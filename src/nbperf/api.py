@@ -8,6 +8,7 @@ stage asks: the strategy search, the layer-serial schedule or the emulator.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from nbperf.arch import ArchSpec, Precision, load_arch
@@ -83,22 +84,37 @@ def estimate(
     spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
                                           barriers)
     coster = TaskCoster(spec, get_backend(backend_name))  # cost: the one path every stage prices with
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[stage] = stages.get(stage, 0.0) + now - clock
+        clock = now
+
     graph = model if isinstance(model, Graph) else load_model(model, input_shapes)  # frontend
+    lap("frontend")
     npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
+    lap("lowering")
     plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
+    lap("strategy")
     emulation = None
     depth = None
     if timing == "emulator":
         depth = DEFAULT_PREFETCH_DEPTH if prefetch_depth is None else prefetch_depth
         # schedule: the plan's tasks with CMX placement and spills, run event by event on the engines
-        emulation = emulate_plan(npu_graph, spec, plan, coster, depth, barriers)
+        emulation = emulate_plan(npu_graph, spec, plan, coster, depth, barriers, stages)
+        clock = time.perf_counter()
         timed = schedule_from_emulation(spec, plan, emulation)
     else:
         timed = schedule_serial(spec, plan)  # schedule: the plan's layer-serial steps
+    lap("schedule")
     name = graph.name if isinstance(model, Graph) else Path(model).name
     return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
-                    barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth)
+                    barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
+                    stage_seconds=stages)
 
 
 def _precision(tasks, graph: NpuGraph) -> str:

@@ -6,7 +6,7 @@ Reports read this (never the orchestrator in ``api``), so a report can be made f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbperf.arch.model import ArchSpec
 from nbperf.lower.npu_ops import NpuGraph
@@ -35,6 +35,9 @@ class Estimate:
     emulation: Emulation | None = None
     barriers: int | None = None
     prefetch_depth: int | None = None
+    # wall seconds per pipeline stage (frontend, lowering, strategy, task graph, emulation, schedule):
+    # where an estimate's time went; not part of the report, which is the same on every run
+    stage_seconds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def timing(self) -> str:

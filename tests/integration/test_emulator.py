@@ -13,7 +13,7 @@ from nbperf.cli import main
 from nbperf.cost.dma import Path, transfer_ns
 from nbperf.errors import InfeasibleError
 from nbperf.report.trace import cmx_timeline, trace_events
-from nbperf.schedule.taskgraph import TaskKind
+from nbperf.schedule.taskgraph import TaskKind, engine_label, task_engines
 
 MODELS = sorted(p.name for p in SHARED_MODELS.glob("*.onnx")) or ["(shared models absent)"]
 ARCHS = ("npu3720", "npu4000")
@@ -36,10 +36,11 @@ def alone_ns(task, arch) -> float:
 def check_invariants(result) -> None:
     em, arch = result.emulation, result.arch
     tasks, times = em.graph.tasks, em.times
-    # 1. one task at a time per engine
+    # 1. one task at a time per engine (a gang occupies every engine it names)
     by_engine: dict[str, list] = {}
-    for t in times:
-        by_engine.setdefault(t.engine, []).append(t)
+    for t, lanes in zip(times, task_engines(tasks, arch.dma.channels), strict=True):
+        for lane in lanes:
+            by_engine.setdefault(lane, []).append(t)
     for engine, spans in by_engine.items():
         spans.sort(key=lambda s: s.start_ns)
         for a, b in itertools.pairwise(spans):
@@ -177,3 +178,24 @@ def test_a_small_decoder_from_the_benchmark_builder_emulates(tmp_path):
         assert kinds >= {"MatMul", "Softmax", "Gelu", "LayerNormalization"}
         check_invariants(result)
         check_bounds(result)
+
+
+def test_gang_tasks_occupy_every_tile_they_name():
+    """A split op's compute is one task on every tile it uses, labelled with the tile range."""
+    result = _emulate(EXAMPLES / "resnet50.onnx", "npu4000")
+    tasks = result.emulation.graph.tasks
+    lanes = task_engines(tasks, result.arch.dma.channels)
+    gangs = [(t, mine) for t, mine in zip(tasks, lanes, strict=True) if t.width > 1]
+    assert gangs, "a split op should run as a gang"
+    for task, mine in gangs:
+        assert mine == tuple(f"{task.kind.value}{k}" for k in range(task.tile, task.tile + task.width))
+        assert result.emulation.times[task.id].engine == engine_label(mine) == f"{mine[0]}-{task.width - 1}"
+
+
+def test_stage_seconds_cover_the_pipeline():
+    result = _emulate(EXAMPLES / "resnet50.onnx", "npu4000")
+    assert set(result.stage_seconds) == {"frontend", "lowering", "strategy", "task graph", "emulation",
+                                         "schedule"}
+    assert all(s >= 0 for s in result.stage_seconds.values())
+    serial = nbperf.estimate(EXAMPLES / "resnet50.onnx", "npu4000")
+    assert set(serial.stage_seconds) == {"frontend", "lowering", "strategy", "schedule"}
