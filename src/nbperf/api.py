@@ -16,6 +16,7 @@ from nbperf.cost import TaskCoster, get_backend
 from nbperf.errors import UsageError
 from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
+from nbperf.gcpause import paused_gc
 from nbperf.lower import NpuGraph, lower
 from nbperf.result import Estimate
 from nbperf.schedule import schedule_serial
@@ -97,7 +98,8 @@ def estimate(
     lap("frontend")
     npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
     lap("lowering")
-    plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
+    with paused_gc():
+        plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
     lap("strategy")
     emulation = None
     depth = None

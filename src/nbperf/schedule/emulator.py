@@ -13,7 +13,6 @@ tasks wait, and the wait is recorded. Deterministic: ties break by task order.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import itertools
 import time
@@ -23,6 +22,7 @@ from functools import cached_property
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
 from nbperf.errors import InternalError
+from nbperf.gcpause import paused_gc
 from nbperf.schedule.deps import reduce_dependencies
 from nbperf.schedule.taskgraph import TaskGraph, TaskKind, build_task_graph, engine_label, task_engines
 
@@ -61,12 +61,8 @@ class Emulation:
 def emulate_plan(graph, arch: ArchSpec, plan, coster, prefetch_depth: int,
                  barriers: int | None = None, stage_seconds: dict[str, float] | None = None) -> Emulation:
     """The plan's task graph, built and run (the wall seconds of each go into ``stage_seconds``
-    as "task graph" and "emulation"). Python's cyclic garbage collector is paused meanwhile: a large
-    model's graph is a few hundred thousand small acyclic objects, and the full collections their
-    creation triggers cost more than building them (a third of the time of a 64-layer decoder)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    as "task graph" and "emulation"), with the cyclic garbage collector paused (see gcpause)."""
+    with paused_gc():
         start = time.perf_counter()
         tg = build_task_graph(graph, arch, plan, coster, prefetch_depth)
         built = time.perf_counter()
@@ -75,9 +71,6 @@ def emulate_plan(graph, arch: ArchSpec, plan, coster, prefetch_depth: int,
             stage_seconds["task graph"] = built - start
             stage_seconds["emulation"] = time.perf_counter() - built
         return emulation
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emulation:
