@@ -56,8 +56,9 @@ def check_invariants(result) -> None:
     for buf in em.graph.buffers:
         if buf.writers:
             users = buf.writers + buf.readers
-            live.append((buf.tile, buf.start, buf.start + buf.size,
-                         min(times[w].start_ns for w in buf.writers), max(times[u].end_ns for u in users)))
+            begin, end = min(times[w].start_ns for w in buf.writers), max(times[u].end_ns for u in users)
+            for tile in range(buf.tile, buf.tile + buf.width):  # a distributed buffer is on each
+                live.append((tile, buf.start, buf.start + buf.size, begin, end))
     live.sort()
     for i, (tile, _, hi, t0, t1) in enumerate(live):
         for other in live[i + 1:]:

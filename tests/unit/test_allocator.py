@@ -300,6 +300,34 @@ def test_reuse_is_per_tile_and_unplaced_buffers_are_ignored():
     assert all(not t.deps for t in tasks)
 
 
+def test_a_distributed_buffer_has_one_address_on_every_tile_it_spans():
+    """Placed on its first tile, kept there on the others: a tile-1 buffer goes around it."""
+    wide = Buffer(0, 0, 32, "wide", 0, 3, writers=[0], width=2)
+    low = _buf(1, 16, 0, 3, tile=0)  # tile 0 only: takes the bottom first (largest first: wide)
+    other = _buf(2, 48, 0, 3, tile=1)  # tile 1 only, beside the wide one
+    peaks, highs = place([wide, low, other], tiles=2, capacity=96)
+    assert wide.start == 0 and low.start == 32 and other.start == 32
+    assert peaks == [48, 80] and highs == [48, 80]
+    assert wide.on_tile(1) and not wide.on_tile(2) and wide.shares_tile(other)
+
+
+def test_a_distributed_buffer_that_does_not_fit_beside_another_tiles_buffers_is_unplaceable():
+    first = _buf(0, 40, 0, 3, tile=1)
+    wide = Buffer(1, 0, 40, "wide", 0, 3, writers=[1], width=2)
+    blocker = _buf(2, 40, 0, 3, tile=1)
+    with pytest.raises(Unplaceable):
+        place([first, wide, blocker], tiles=2, capacity=100)
+
+
+def test_reuse_waits_for_users_on_every_tile_a_distributed_buffer_spans():
+    engines = [("DMA0",), ("DPU1",), ("DMA1",)]
+    tasks = [_Task() for _ in engines]
+    old = _buf(0, 64, 0, 1, tile=1, writers=[0], readers=[1], start=0)  # tile 1 only
+    new = Buffer(1, 0, 64, "new", 2, 3, start=0, writers=[2], width=2)  # tiles 0 and 1
+    reuse_dependencies([old, new], tasks, engines, tiles=2)
+    assert tasks[2].deps == {1}
+
+
 @st.composite
 def placed_programs(draw):
     """Buffers on one tile, each written by one task when it starts and read by one when it ends;

@@ -29,7 +29,7 @@ def cmx_timeline(em: Emulation, tile: int) -> list[tuple[float, int]]:
     to its last user's end."""
     steps: list[tuple[float, int]] = []
     for buf in em.graph.buffers:
-        if buf.tile != tile or not buf.writers:
+        if not buf.on_tile(tile) or not buf.writers:
             continue
         users = buf.writers + buf.readers
         begin = min(em.times[w].start_ns for w in buf.writers)

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Buffer:
-    """A CMX buffer on one tile, alive from step ``first`` to step ``last`` (two steps per op: the
-    spills before it, then the op), written by ``writers`` and read by ``readers``. ``start`` is its
-    address once placed."""
+    """A CMX buffer of ``size`` bytes on each of ``width`` tiles from ``tile`` on (a tensor split or
+    broadcast over tiles has one address in every tile's CMX, as the compiler allocates distributed
+    buffers), alive from step ``first`` to step ``last`` (two steps per op: the spills before it,
+    then the op), written by ``writers`` and read by ``readers``. ``start`` is its address once
+    placed."""
 
     id: int
     tile: int
@@ -34,6 +36,13 @@ class Buffer:
     current: list[int] = field(default_factory=list)  # writers of what it holds now (a slot: its occupant)
     first_writers: int = -1  # how many writers its first occupant had (-1: it never changed occupant)
     prefetch_for: int = -1  # the op whose first load this buffer takes early (-1: none)
+    width: int = 1  # tiles it spans from ``tile`` on, at the same address in each (a distributed buffer)
+
+    def on_tile(self, tile: int) -> bool:
+        return self.tile <= tile < self.tile + self.width
+
+    def shares_tile(self, other: Buffer) -> bool:
+        return self.tile < other.tile + other.width and other.tile < self.tile + self.width
 
     def tensor_at(self, step: int) -> str | None:
         """The live tensor the buffer holds at ``step`` (None: op-local data: weights, copies, slots)."""
@@ -66,64 +75,82 @@ _PRIORITY_ROUNDS = 4  # placements with the failed buffers first before the sche
 
 
 def place(buffers: list[Buffer], tiles: int, capacity: int) -> tuple[list[int], list[int]]:
-    """Give every buffer an address on its tile, free over its whole lifetime, trying the orders of
-    ``_PLACEMENT_ORDERS``. Returns per tile the most bytes alive at one step and the highest address
-    used. Raises ``Unplaceable`` with every buffer the first order could not place, on every tile
-    (so the schedule can be repaired for all of them at once)."""
+    """Give every buffer an address, free over its whole lifetime on every tile it spans, trying the
+    orders of ``_PLACEMENT_ORDERS``. Tiles are placed in order; a buffer is placed on its first
+    tile and keeps that address on the others, where it is reserved before anything else is placed.
+    Returns per tile the most bytes alive at one step and the highest address used. Raises
+    ``Unplaceable`` with every buffer the first order could not place, on every tile (so the
+    schedule can be repaired for all of them at once)."""
     peaks, highs = [], []
     failures: list[Buffer] = []
-    # Tiles with the same buffers (sizes and lifetimes, in creation order: a split op has one per
-    # tile) get the same addresses: placement reads nothing else, so it runs once for them.
-    placed: dict[tuple[tuple[int, int, int], ...], tuple[list[int], list[int]]] = {}
+    # Tiles with alike buffers to place and alike reservations get the same addresses: placement
+    # reads nothing else, so it runs once for them.
+    placed: dict[tuple[object, ...], tuple[list[int], list[int]]] = {}
+    measured: dict[tuple[int, ...], tuple[int, int]] = {}  # the same buffers: the same peak and top
     for tile in range(tiles):
-        mine = [b for b in buffers if b.tile == tile and (b.writers or b.readers)]
-        shape = tuple((b.size, b.first, b.last) for b in mine)
-        if shape not in placed:
-            starts, failed = _place_tile(mine, capacity)
-            position = {b.id: k for k, b in enumerate(mine)}
-            placed[shape] = ([starts.get(b.id, -1) for b in mine], [position[b.id] for b in failed])
-        addresses, failed_at = placed[shape]
-        if failed_at:
-            failures += [mine[k] for k in failed_at]
+        mine = [b for b in buffers if b.on_tile(tile) and (b.writers or b.readers)]
+        fresh = [b for b in mine if b.tile == tile]
+        reserved = [b for b in mine if b.tile < tile and b.start >= 0]
+        key = (tuple((b.size, b.first, b.last) for b in fresh),
+               tuple((b.size, b.first, b.last, b.start) for b in reserved))
+        if key not in placed:
+            starts, failed = _place_tile(fresh, capacity, reserved)
+            position = {b.id: k for k, b in enumerate(fresh)}
+            placed[key] = ([starts.get(b.id, -1) for b in fresh], [position[b.id] for b in failed])
+        addresses, failed_at = placed[key]
+        if failed_at or len(reserved) + len(fresh) < len(mine):
+            failures += [fresh[k] for k in failed_at]
             continue
-        for buf, start in zip(mine, addresses, strict=True):
+        for buf, start in zip(fresh, addresses, strict=True):
             buf.start = start
-        alive: dict[int, int] = {}
-        for b in mine:
-            for step in range(b.first, b.last + 1):
-                alive[step] = alive.get(step, 0) + b.size
-        peaks.append(max(alive.values(), default=0))
-        highs.append(max((b.start + b.size for b in mine), default=0))
+        ids = tuple(b.id for b in mine)
+        if ids not in measured:
+            alive: dict[int, int] = {}
+            for b in mine:
+                for step in range(b.first, b.last + 1):
+                    alive[step] = alive.get(step, 0) + b.size
+            measured[ids] = (max(alive.values(), default=0), max((b.start + b.size for b in mine), default=0))
+        peak, high = measured[ids]
+        peaks.append(peak)
+        highs.append(high)
     if failures:
         raise Unplaceable(failures)
     return peaks, highs
 
 
-def _place_tile(mine: list[Buffer], capacity: int) -> tuple[dict[int, int], list[Buffer]]:
-    """One tile: each order of ``_PLACEMENT_ORDERS`` in turn; the first that places everything
-    wins. When none does, the first order again with the buffers it could not place moved to the
-    front (they get their room before the buffers that crowded them out), a few rounds."""
+def _place_tile(mine: list[Buffer], capacity: int,
+                reserved: list[Buffer] = ()) -> tuple[dict[int, int], list[Buffer]]:
+    """One tile: each order of ``_PLACEMENT_ORDERS`` in turn, around the ``reserved`` buffers
+    (placed on an earlier tile); the first that places everything wins. When none does, the first
+    order again with the buffers it could not place moved to the front (they get their room before
+    the buffers that crowded them out), a few rounds."""
+    if not mine:
+        return {}, []
     for order in _PLACEMENT_ORDERS:
-        starts, failed = _place_in_order(sorted(mine, key=order), capacity)
+        starts, failed = _place_in_order(sorted(mine, key=order), capacity, reserved=reserved)
         if not failed:
             return starts, []
     first = _PLACEMENT_ORDERS[0]
     urgent: set[int] = set()
     for _ in range(_PRIORITY_ROUNDS):
         starts, failed = _place_in_order(sorted(mine, key=lambda b: (b.id not in urgent, first(b))), capacity,
-                                         every=True)
+                                         every=True, reserved=reserved)
         if not failed:
             return starts, []
         urgent |= {b.id for b in failed}
     return starts, failed
 
 
-def _place_in_order(ordered: list[Buffer], capacity: int,
-                    every: bool = False) -> tuple[dict[int, int], list[Buffer]]:
-    """Each buffer in turn at the lowest address free over its lifetime: (buffer id -> address, the
-    buffers that found no room: the first one, or with ``every`` all of them)."""
+def _place_in_order(ordered: list[Buffer], capacity: int, every: bool = False,
+                    reserved: list[Buffer] = ()) -> tuple[dict[int, int], list[Buffer]]:
+    """Each buffer in turn at the lowest address free over its lifetime, around the ``reserved``
+    ones: (buffer id -> address, the buffers that found no room: the first one, or with ``every``
+    all of them)."""
     failed: list[Buffer] = []
     by_step: dict[int, list[tuple[int, int]]] = {}  # step -> (lo, hi) ranges taken
+    for buf in reserved:
+        for step in range(buf.first, buf.last + 1):
+            by_step.setdefault(step, []).append((buf.start, buf.start + buf.size))
     starts: dict[int, int] = {}
     for buf in ordered:
         spans = sorted({span for step in range(buf.first, buf.last + 1) for span in by_step.get(step, ())})
@@ -143,16 +170,24 @@ def _place_in_order(ordered: list[Buffer], capacity: int,
     return starts, failed
 
 
-def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[tuple[str, ...]],
+def reuse_dependencies(buffers: list[Buffer], tasks: list, engines: list[str | tuple[str, ...]],
                        tiles: int) -> None:
     """Every writer of a buffer waits for the last users of the buffers that held its addresses
     before (walked in lifetime order, keeping for each address range its latest holder). Of the
-    users on one engine only the last is kept: engines run their queues in order."""
+    users on one engine only the last is kept: engines run their queues in order. ``engines[i]``
+    names task ``i``'s engine, or is the tuple of engines a gang occupies."""
+    engines = [e if isinstance(e, tuple) else (e,) for e in engines]
     last: dict[int, dict[str, int]] = {}  # buffer id -> its last user on each engine
+    walked: set[tuple[int, ...]] = set()  # tiles holding the same buffers add the same waits
     for tile in range(tiles):
         holders: list[tuple[int, int, Buffer]] = []  # (lo, hi, buffer), sorted, not overlapping
-        for buf in sorted((b for b in buffers if b.tile == tile and b.start >= 0 and b.writers),
-                          key=lambda b: (b.first, b.id)):
+        mine = sorted((b for b in buffers if b.on_tile(tile) and b.start >= 0 and b.writers),
+                      key=lambda b: (b.first, b.id))
+        ids = tuple(b.id for b in mine)
+        if ids in walked:
+            continue
+        walked.add(ids)
+        for buf in mine:
             lo, hi = buf.start, buf.start + buf.size
             k = bisect.bisect_left(holders, (lo, -1)) - 1
             k = max(k, 0)

@@ -194,16 +194,18 @@ class _Pass:
         return [self.task(name + (f"#{p}" if parts > 1 else ""), layer, TaskKind.DMA, role, deps,
                           nbytes=share, path=path) for p in range(parts)]
 
-    def buffer(self, tile: int, nbytes: int, label: str, first: int, last: int, tensor: str | None = None,
-               prefetch_for: int = -1) -> Buffer:
-        buf = Buffer(len(self.buffers), tile, align(max(nbytes, 1), self.arch.cmx.alignment_bytes), label,
-                     first, last, [(first, tensor)] if tensor is not None else [], prefetch_for=prefetch_for)
-        self.buffers.append(buf)
-        return buf
-
     def buffers_for(self, tiles: list[int], nbytes: int, label: str, first: int, last: int,
                     tensor: str | None = None, prefetch_for: int = -1) -> dict[int, Buffer]:
-        return {tile: self.buffer(tile, nbytes, label, first, last, tensor, prefetch_for) for tile in tiles}
+        """``nbytes`` on each of ``tiles`` (consecutive): one distributed buffer at the same address
+        in every tile's CMX, as the compiler allocates a buffer split or broadcast over clusters
+        (keyed by its first tile; none for a tensor in DDR)."""
+        if not tiles:
+            return {}
+        buf = Buffer(len(self.buffers), tiles[0], align(max(nbytes, 1), self.arch.cmx.alignment_bytes), label,
+                     first, last, [(first, tensor)] if tensor is not None else [], prefetch_for=prefetch_for,
+                     width=len(tiles))
+        self.buffers.append(buf)
+        return {tiles[0]: buf}
 
     @staticmethod
     def write(buf: Buffer, task: Task, replaces: bool = False) -> None:
@@ -623,7 +625,7 @@ class _Builder:
         else split a tensor that stays in CMX past its op (spill it right after, reload it at its
         next use)."""
         alive = [b for b in built.buffers
-                 if b.tile == buf.tile and b.first <= buf.last and b.last >= buf.first
+                 if b.shares_tile(buf) and b.first <= buf.last and b.last >= buf.first
                  and b is not buf]
         early = [b for b in (buf, *alive) if self._early(b)]
         if early:  # its own prefetch first, else the earliest one beside it
@@ -655,7 +657,7 @@ class _Builder:
         """The search only plans ops that fit CMX, so a buffer no repair can place is nbperf's bug
         (the task graph sized something the candidate did not), never the user's model."""
         cap = self.arch.cmx.bytes_per_tile
-        alive = sum(b.size for b in built.buffers if b.tile == buf.tile and b.first <= buf.last
+        alive = sum(b.size for b in built.buffers if b.shares_tile(buf) and b.first <= buf.last
                     and b.last >= buf.first and b is not buf and not b.holds)
         need = buf.size + alive
         return InternalError(f"the task graph cannot place {buf.label}: {buf.size} B of CMX on tile "
