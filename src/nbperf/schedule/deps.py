@@ -78,38 +78,51 @@ def reduce_dependencies(tasks: Sequence[_HasDeps | Iterable[int]],
     previous: list[tuple[int, ...]] = [()] * n
     queue_length: list[int] = []
     queue_tail: list[int] = []
+    numbered: dict[Hashable, tuple[int, ...]] = {}  # engine name or tuple of names -> lane numbers
     for t in range(n):
-        names = engine[t] if isinstance(engine[t], tuple) else (engine[t],)
-        mine = []
+        mine = numbered.get(engine[t])
+        if mine is None:
+            names = engine[t] if isinstance(engine[t], tuple) else (engine[t],)
+            for name in names:
+                if name not in engine_index:
+                    engine_index[name] = len(queue_length)
+                    queue_length.append(0)
+                    queue_tail.append(-1)
+            mine = numbered[engine[t]] = tuple(engine_index[name] for name in names)
+        lanes[t] = mine
+        position[t] = queue_length[mine[0]]
+        if len(mine) == 1:
+            e = mine[0]
+            previous[t] = (queue_tail[e],) if queue_tail[e] >= 0 else ()
+            queue_length[e] += 1
+            queue_tail[e] = t
+            continue
         prev = []
-        for name in names:
-            e = engine_index.get(name)
-            if e is None:
-                e = engine_index[name] = len(queue_length)
-                queue_length.append(0)
-                queue_tail.append(-1)
-            if not mine:
-                position[t] = queue_length[e]
-            mine.append(e)
+        for e in mine:
             if queue_tail[e] >= 0:
                 prev.append(queue_tail[e])
             queue_length[e] += 1
             queue_tail[e] = t
-        lanes[t] = tuple(mine)
-        previous[t] = tuple(prev)
+        previous[t] = tuple(dict.fromkeys(prev))  # a gang often follows one gang on all its engines
 
     # Clock layout: engine e's count in bits [e * (w + 1), e * (w + 1) + w), guard bit above it.
     width = max(queue_length, default=0).bit_length()
     shift = [e * (width + 1) for e in range(len(queue_length))]
     guard = sum(1 << (s + width) for s in shift)
     count_mask = (1 << width) - 1
-    own = [sum(1 << shift[e] for e in mine) for mine in lanes]  # a task adds one to each of its lanes
+    # a task adds one to each of its lanes (computed once per distinct lane tuple)
+    increments = {mine: sum(1 << shift[e] for e in mine) for mine in numbered.values()}
+    own = [increments[mine] for mine in lanes]
 
     clock = [0] * n
     reduced: list[list[int]] = []
     for t in range(n):
         prev = previous[t]
         task_deps = deps[t]
+        if not task_deps and len(prev) <= 1:  # the common case: only the engine order
+            clock[t] = (clock[prev[0]] if prev else 0) + own[t]
+            reduced.append([])
+            continue
         preds = sorted({*task_deps, *prev}, reverse=True) if task_deps else sorted(prev, reverse=True)
         if preds:
             if preds[0] >= t or preds[-1] < 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -74,114 +75,129 @@ def emulate_plan(graph, arch: ArchSpec, plan, coster, prefetch_depth: int,
 
 
 def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emulation:
+    """Run the task graph event by event (see the module docstring); engines are numbered here so
+    the loop indexes lists, not dicts of names."""
     tasks = tg.tasks
     n = len(tasks)
     physical = arch.barriers if barriers is None else barriers
-    channels = arch.dma.channels
     channel_rate = channel_bytes_per_ns(arch)  # the one DMA model: set-up, latency, rates
     ddr_rate = ddr_bytes_per_ns(arch)
-    lanes = task_engines(tasks, channels)  # the engines each task occupies
-    queues: dict[str, list[int]] = {}
+    names = task_engines(tasks, arch.dma.channels)  # the engines each task occupies, by name
+    deps = reduce_dependencies(tasks, names)
+    # Engines by number: each task's engine numbers (shared tuples, like the names).
+    number: dict[str, int] = {}
+    as_numbers: dict[int, tuple[int, ...]] = {}
+    lanes: list[tuple[int, ...]] = []
+    for mine in names:
+        found = as_numbers.get(id(mine))
+        if found is None:
+            found = as_numbers[id(mine)] = tuple(number.setdefault(e, len(number)) for e in mine)
+        lanes.append(found)
+    engines = len(number)
+    queues: list[list[int]] = [[] for _ in range(engines)]
     for i, mine in enumerate(lanes):
         for e in mine:
-            queues.setdefault(e, []).append(i)
-    head = {e: 0 for e in queues}
-    deps = reduce_dependencies(tasks, lanes)
+            queues[e].append(i)
+    head = [0] * engines
+    busy = [False] * engines
+    busy_ns = [0.0] * engines
+    free_at = [0.0] * engines  # when each engine last went idle
 
-    disjoint: dict[tuple[int, int], bool] = {}  # by the ids of two (shared) engine tuples
-
-    def apart(a: int, b: int) -> bool:
-        """Tasks on no common engine (those on one are ordered by its queue, not a barrier)."""
-        la, lb = lanes[a], lanes[b]
-        if la is lb:
-            return False
-        key = (id(la), id(lb))
-        known = disjoint.get(key)
-        if known is None:
-            known = disjoint[key] = not any(e in lb for e in la)
-        return known
-
-    # A producer needs a barrier when a consumer runs on another engine; a consumer's start then
-    # counts down that barrier.
+    # A producer needs a barrier when a consumer runs on no engine of its own; a consumer's start
+    # then counts down that barrier.
+    disjoint: dict[tuple[int, int], bool] = {}
     consumers: list[list[int]] = [[] for _ in range(n)]
     waiting_starts = [0] * n
-    through_barrier: list[list[int]] = [[] for _ in range(n)]  # a task's producers across engines
+    through_barrier: list[list[int]] = [[] for _ in range(n)]
     for c in range(n):
+        lc = lanes[c]
         for d in deps[c]:
             consumers[d].append(c)
-            if apart(d, c):
+            ld = lanes[d]
+            if ld is lc:
+                continue
+            key = (id(ld), id(lc))
+            apart = disjoint.get(key)
+            if apart is None:
+                apart = disjoint[key] = not any(e in lc for e in ld)
+            if apart:
                 waiting_starts[d] += 1
                 through_barrier[c].append(d)
     needs_barrier = [w > 0 for w in waiting_starts]
     remaining_deps = [len(d) for d in deps]
+
+    dma_setup_ns, ddr_latency_ns = setup_ns(arch), latency_ns(arch, Path.DDR)
     start = [0.0] * n
     end = [-1.0] * n
     ready_at = [0.0] * n
     barrier_wait = [0.0] * n
-    free_barriers = physical
-    in_flight = 0
-    max_in_flight = 0
     acquired_at: dict[int, float] = {}
     intervals: list[tuple[float, float, int]] = []
-    busy: dict[str, bool] = {e: False for e in queues}
-    busy_ns: dict[str, float] = {e: 0.0 for e in queues}
+    group = list(range(n))
+    pending = list(waiting_starts)
     # (time, seq, task, kind): kind _END, _XFER (a DDR transfer's latency is over), or a DDR
     # transfer's end computed at rate version kind - _SHARED (stale once its rate changed)
     events: list[tuple[float, int, int, int]] = []
+    heappush, heappop = heapq.heappush, heapq.heappop
     seq = 0
-    # DDR sharing: active transfers with remaining bytes; versions invalidate stale completions.
-    active: dict[int, float] = {}
+    active: dict[int, float] = {}  # DDR transfers moving bytes: bytes left at last_update
+    rate_now: dict[int, float] = {}  # the rate each moves at since last_update
     last_update = 0.0
     version = [0] * n
-    now = 0.0
+    free_barriers = physical
+    in_flight = max_in_flight = 0
     done = 0
-
-    def push(time: float, task: int, kind: int) -> None:
-        nonlocal seq
-        heapq.heappush(events, (time, seq, task, kind))
-        seq += 1
+    now = 0.0
+    # Tasks that may have become startable since the last look: the heads of engines that went idle,
+    # tasks whose last dependency ended, and (when a barrier frees) those that waited for one.
+    candidates: set[int] = {q[0] for q in queues if q}
+    barrier_blocked: set[int] = set()
 
     def rates() -> dict[int, float]:
         """DDR bandwidth by program order: each transfer takes what its channel can move of what
         the earlier ones left (a later one, such as a prefetch, runs on the leftover)."""
+        if len(active) == 1:
+            for t in active:
+                return {t: min(channel_rate, ddr_rate)}
         left, out = ddr_rate, {}
         for t in sorted(active):
             out[t] = min(channel_rate, left)
             left -= out[t]
         return out
 
-    rate_now: dict[int, float] = {}  # the rate each active transfer moves at since last_update
-
-    def settle(time: float) -> None:
-        nonlocal last_update
-        for t, rate in rate_now.items():
-            active[t] = max(0.0, active[t] - (time - last_update) * rate)
-        last_update = time
-
-    def reschedule(time: float) -> None:
-        """New completion times for the transfers whose rate changed (others keep theirs)."""
-        nonlocal rate_now
-        new = rates()
-        for t, rate in new.items():
-            if rate_now.get(t) == rate:
+    def ready(pool: Iterable[int]) -> list[int]:
+        """Tasks of ``pool`` whose dependencies are done and that head every one of their engines'
+        queues, all idle; in task order."""
+        out = []
+        for i in pool:
+            if remaining_deps[i]:
                 continue
-            version[t] += 1
-            if rate > 0:
-                push(time + active[t] / rate, t, _SHARED + version[t])
-        rate_now = new
-
-    # Producers sharing one physical barrier form a group; it is free again when every
-    # consumer of every member has started.
-    group = list(range(n))
-    pending = list(waiting_starts)
+            mine = lanes[i]
+            if len(mine) == 1:
+                e = mine[0]
+                if not busy[e] and queues[e][head[e]] == i:
+                    out.append(i)
+            elif all(not busy[x] and queues[x][head[x]] == i for x in mine):
+                out.append(i)
+        out.sort()
+        return out
 
     def launch(i: int, time: float) -> None:
+        """Start task ``i``: its engines busy, its first event queued, its producers' barriers
+        counted down (a barrier is free again once every consumer started)."""
+        nonlocal seq, free_barriers, in_flight
         for e in lanes[i]:
             head[e] += 1
             busy[e] = True
         start[i] = time
-        _begin(i, time)
-        # Starting consumes this task's place in its producers' barriers.
+        t = tasks[i]
+        if t.kind is not TaskKind.DMA:
+            heappush(events, (time + t.duration_ns, seq, i, _END))
+        elif t.path is Path.DDR:
+            heappush(events, (time + dma_setup_ns + ddr_latency_ns, seq, i, _XFER))
+        else:
+            heappush(events, (time + dma_setup_ns + t.nbytes / channel_rate, seq, i, _END))
+        seq += 1
         for d in through_barrier[i]:
             g = group[d]
             pending[g] -= 1
@@ -189,53 +205,40 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
                 release(g, time)
 
     def release(g: int, time: float) -> None:
+        """Barrier group ``g`` is free again: tasks that waited for a barrier may start."""
         nonlocal free_barriers, in_flight
         free_barriers += 1
         in_flight -= 1
         intervals.append((acquired_at[g], time, g))
-        candidates.update(barrier_blocked)  # a barrier is free: those waiting for one may start
+        candidates.update(barrier_blocked)
         barrier_blocked.clear()
 
-    # Tasks that may have become startable since the last look: the heads of engines that went idle,
-    # tasks whose last dependency ended, and (when a barrier frees) those that waited for one.
-    candidates: set[int] = {queue[0] for queue in queues.values()}
-    barrier_blocked: set[int] = set()
-
-    def startable(pool: set[int]) -> list[int]:
-        """Tasks of ``pool`` whose dependencies are done and that head every one of their engines'
-        queues, all idle; in task order."""
-        return sorted(i for i in pool if not remaining_deps[i]
-                      and all(not busy[x] and queues[x][head[x]] == i for x in lanes[i]))
-
-    def free_at(i: int) -> float:
-        return max(_engine_free_at.get(e, 0.0) for e in lanes[i])
-
     def try_start(time: float) -> None:
+        """Start every task that can start at ``time``, in task order (a start that frees a barrier
+        lets the ones that waited for it try again)."""
         nonlocal free_barriers, in_flight, max_in_flight
-        progressed = True
-        while progressed:
-            progressed = False
-            pool = set(candidates)
+        while candidates:
+            pool = list(candidates)
             candidates.clear()
-            for i in startable(pool):
+            for i in ready(pool):
                 if needs_barrier[i]:
                     if free_barriers == 0:
                         barrier_blocked.add(i)
                         continue
                     free_barriers -= 1
                     in_flight += 1
-                    max_in_flight = max(max_in_flight, in_flight)
+                    if in_flight > max_in_flight:
+                        max_in_flight = in_flight
                     acquired_at[i] = time
-                    barrier_wait[i] = time - max(ready_at[i], free_at(i))
+                    barrier_wait[i] = time - max(ready_at[i], max(free_at[e] for e in lanes[i]))
                     if pending[i] == 0:
                         release(i, time)
                 launch(i, time)
-                progressed = True
 
     def share_a_barrier(time: float) -> bool:
         """Out of barriers with nothing left to finish: like the compiler, make the oldest waiting
         producer share the oldest barrier in flight (its consumers then wait for both)."""
-        waiting = [i for i in startable(candidates | barrier_blocked) if needs_barrier[i]]
+        waiting = [i for i in ready(candidates | barrier_blocked) if needs_barrier[i]]
         held = sorted((acquired_at[g], g) for g in set(group) if g in acquired_at and pending[g] > 0)
         if not waiting or not held:
             return False
@@ -243,65 +246,67 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         g = held[0][1]
         group[i] = g
         pending[g] += pending[i]
-        barrier_wait[i] = time - max(ready_at[i], free_at(i))
+        barrier_wait[i] = time - max(ready_at[i], max(free_at[e] for e in lanes[i]))
         barrier_blocked.discard(i)
         candidates.discard(i)
         launch(i, time)
         return True
 
-    _engine_free_at: dict[str, float] = {}
-
-    dma_setup_ns, ddr_latency_ns = setup_ns(arch), latency_ns(arch, Path.DDR)
-
-    def _begin(i: int, time: float) -> None:
-        t = tasks[i]
-        if t.kind is not TaskKind.DMA:
-            push(time + t.duration_ns, i, _END)
-        elif t.path is Path.DDR:
-            push(time + dma_setup_ns + ddr_latency_ns, i, _XFER)
-        else:
-            push(time + dma_setup_ns + t.nbytes / channel_rate, i, _END)
-
     try_start(0.0)
     while events or (done < n and share_a_barrier(now)):
-        if not events:
-            try_start(now)
-            continue
-        now, _, i, kind = heapq.heappop(events)
-        if kind == _XFER:
-            settle(now)
-            active[i] = float(tasks[i].nbytes)
-            reschedule(now)
-            continue
-        if kind >= _SHARED:
-            if i not in active or kind != _SHARED + version[i]:
-                continue  # superseded by a rate change
-            settle(now)
-            del active[i]
-            reschedule(now)
+        now, _, i, kind = heappop(events)
+        if kind != _END:
+            if kind == _XFER:  # its DDR latency is over: it moves bytes at its share of DDR
+                for t, rate in rate_now.items():
+                    active[t] = max(0.0, active[t] - (now - last_update) * rate)
+                last_update = now
+                active[i] = float(tasks[i].nbytes)
+            else:
+                if i not in active or kind != _SHARED + version[i]:
+                    continue  # superseded by a rate change
+                for t, rate in rate_now.items():
+                    active[t] = max(0.0, active[t] - (now - last_update) * rate)
+                last_update = now
+                del active[i]
+            new = rates()
+            for t, rate in new.items():
+                if rate_now.get(t) == rate:
+                    continue
+                version[t] += 1
+                if rate > 0:
+                    heappush(events, (now + active[t] / rate, seq, t, _SHARED + version[t]))
+                    seq += 1
+            rate_now = new
+            if kind == _XFER:
+                continue
         end[i] = now
         done += 1
+        took = now - start[i]
         for e in lanes[i]:
             busy[e] = False
-            busy_ns[e] += now - start[i]
-            _engine_free_at[e] = now
-            if head[e] < len(queues[e]):
-                candidates.add(queues[e][head[e]])
+            busy_ns[e] += took
+            free_at[e] = now
+            q = queues[e]
+            if head[e] < len(q):
+                candidates.add(q[head[e]])
         for c in consumers[i]:
             remaining_deps[c] -= 1
             if remaining_deps[c] == 0:
                 ready_at[c] = now
                 candidates.add(c)
         try_start(now)
+    by_name = {e: k for e, k in number.items()}
     if done != n:  # barrier sharing guarantees progress, so this is nbperf's bug, not the user's arch
-        stuck = next(tasks[queues[e][head[e]]].name for e in sorted(queues) if head[e] < len(queues[e]))
+        stuck = next(tasks[queues[by_name[e]][head[by_name[e]]]].name for e in sorted(by_name)
+                     if head[by_name[e]] < len(queues[by_name[e]]))
         raise InternalError(f"the emulated task graph deadlocked with {physical} hardware barriers "
                             f"(first blocked task: {stuck})")
     makespan = max(end, default=0.0)
-    labels = {mine: engine_label(mine) for mine in set(lanes)}
-    times = [TaskTime(start[i], end[i], labels[lanes[i]], max(0.0, barrier_wait[i])) for i in range(n)]
-    return Emulation(tg, times, makespan, busy_ns, max_in_flight, sum(needs_barrier),
-                     sum(t.barrier_wait_ns for t in times), physical, intervals, queues)
+    labels = {id(mine): engine_label(mine) for mine in names}
+    times = [TaskTime(start[i], end[i], labels[id(names[i])], max(0.0, barrier_wait[i])) for i in range(n)]
+    return Emulation(tg, times, makespan, {e: busy_ns[k] for e, k in number.items()}, max_in_flight,
+                     sum(needs_barrier), sum(t.barrier_wait_ns for t in times), physical, intervals,
+                     {e: queues[k] for e, k in number.items()})
 
 
 def _critical_path(tasks, times: list[TaskTime], queues: dict[str, list[int]]) -> list[int]:
