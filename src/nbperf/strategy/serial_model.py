@@ -169,6 +169,8 @@ class SerialModel:
         self._op_costs: dict[tuple[object, ...], tuple[Candidate, OpCost]] = {}
         self._op_parts: dict[tuple[int, int], _OpPart] = {}
         self._input_parts: dict[tuple[object, ...], _InputPart] = {}
+        self._cores: dict[tuple[object, ...], tuple] = {}  # one op's step cores by candidate and place
+        self._cores_at = -1
 
     def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> None:
         """The candidates each op may take; lets states keep free CMX only as precisely as matters."""
@@ -310,8 +312,64 @@ class SerialModel:
 
     def _run(self, index: int, cand: Candidate, state: State,
              detail: bool) -> tuple[float, State, Step | None]:
-        """One step from parts cached per candidate and per place of each input (the search asks for
-        the same parts from many states)."""
+        """One step: the part fixed by where the tensors are (cached: the search asks for it from
+        states that differ only in free CMX and idle DMA time), then what those two decide (whether
+        the first loads prefetch, and how much of them hides)."""
+        key = (index, id(cand), state.live, state.resident_bytes)
+        if self._cores_at != index:  # the search goes op by op: keep one op's cores
+            self._cores.clear()
+            self._cores_at = index
+        core = self._cores.get(key)
+        if core is None:
+            core = self._cores[key] = self._core(index, cand, state)
+        (pre_ns, spill_ns, spill_bytes, evicted, used, live, resident, parts, from_ddr, early_raw, part,
+         copy) = core
+        cost = part.cost
+        hidden = 0.0  # DMA done while the op before ran
+        prefetched = False
+        early_ns = early_raw  # moves of inputs made before the op just before: they may run during it
+        if part.fixed_ns is not None:  # tiled: its first load prefetches like weights, room allowing
+            prefetched = bool(cost.head_ns or early_ns) and self._fits_free(cand, state)
+            early_ns = early_ns if prefetched else 0.0
+            hidden = min(cost.head_ns + early_ns, state.idle_dma_ns) if prefetched else 0.0
+            op_ns, own_ns = part.fixed_ns + early_ns - hidden, cost.stream_ns + early_ns
+        elif copy:  # a data-movement op is its own DMA
+            own_ns = part.copy_ddr_ns if from_ddr else part.copy_ns
+            op_ns = own_ns
+        else:
+            # The DPU starts once its weights and inputs are in CMX. Prefetched (room for them while
+            # the op before ran), part of their loads hid in the DMA time that op left idle; the rest
+            # comes first.
+            prefetched = bool(cand.weight_ddr_bytes or early_ns) and self._fits_free(cand, state)
+            early_ns = early_ns if prefetched else 0.0
+            first = cost.weights_ns + early_ns
+            hidden = min(first, state.idle_dma_ns) if prefetched else 0.0
+            own_ns = part.own_ns + early_ns
+            op_ns = first - hidden + max(cost.compute.ns, part.own_ns - cost.weights_ns)
+        pre_ns -= early_ns  # prefetched early moves are in the op's time
+        idle = 0 if copy else int(max(0.0, op_ns - (own_ns - hidden)) // 10) * 10
+        if self._idle_caps is not None:
+            idle = min(idle, self._idle_caps[index + 1] if index + 1 < len(self._idle_caps) else 0)
+        after = State(live, self._free_key(index, max(0, self.capacity - used)), resident, idle)
+        time_ns = pre_ns + spill_ns + op_ns
+        if not detail:
+            return time_ns, after, None
+        moves = tuple(m for _, m in sorted(pm for ip in parts for pm in ip.moves))
+        tiled = cand.tiling is not None and not copy
+        step = Step(
+            moves=moves, evicted=tuple(evicted), compute=cost.compute, spill_ns=spill_ns, own_dma_ns=own_ns,
+            op_ns=op_ns, weight_ddr_bytes=cand.weight_ddr_bytes,
+            act_in_ddr_bytes=from_ddr + (cand.stream_in_bytes + cand.stream_like_bytes if tiled else 0),
+            act_out_ddr_bytes=spill_bytes + part.store_bytes + cand.stream_out_bytes,
+            transition_ddr_bytes=sum(m.ddr_bytes for m in moves),
+            transition_cmx_bytes=sum(m.cmx_bytes for m in moves),
+            spilled_bytes=spill_bytes + cand.stream_out_bytes, peak_cmx_bytes=used, prefetched=prefetched,
+            early_ns=early_ns)
+        return time_ns, after, step
+
+    def _core(self, index: int, cand: Candidate, state: State) -> tuple:
+        """The part of a step that ``state``'s live tensors fix: moves, spills, footprint, and the
+        places afterwards (from parts cached per candidate and per place of each input)."""
         op, arch = self.ops[index], self.arch
         held = dict(state.live)
         part = self._op_part(index, cand)
@@ -383,58 +441,18 @@ class SerialModel:
                 evicted.append(t)
         from_ddr = sum(self.nbytes(t) for t, _ in self._positions[index] if held.get(t) is None
                        or held[t].dist is Dist.DDR) if copy else 0
-        cost = part.cost
-        hidden = 0.0  # DMA done while the op before ran
-        prefetched = False
-        early_ns = 0.0  # moves of inputs made before the op just before: they may run during it
+        early_raw = 0.0
         if not copy and self.early_inputs[index]:
             early = self.early_inputs[index]
-            early_ns = sum(ip.move_ns for (t, _), ip in zip(self._positions[index], parts, strict=True)
-                           if t in early)
-        if part.fixed_ns is not None:  # tiled: its first load prefetches like weights, room allowing
-            prefetched = bool(cost.head_ns or early_ns) and self._fits_free(cand, state)
-            early_ns = early_ns if prefetched else 0.0
-            hidden = min(cost.head_ns + early_ns, state.idle_dma_ns) if prefetched else 0.0
-            op_ns, own_ns = part.fixed_ns + early_ns - hidden, cost.stream_ns + early_ns
-        elif copy:  # a data-movement op is its own DMA
-            own_ns = part.copy_ddr_ns if from_ddr else part.copy_ns
-            op_ns = own_ns
-        else:
-            # The DPU starts once its weights and inputs are in CMX. Prefetched (room for them while
-            # the op before ran), part of their loads hid in the DMA time that op left idle; the rest
-            # comes first.
-            prefetched = bool(cand.weight_ddr_bytes or early_ns) and self._fits_free(cand, state)
-            early_ns = early_ns if prefetched else 0.0
-            first = cost.weights_ns + early_ns
-            hidden = min(first, state.idle_dma_ns) if prefetched else 0.0
-            own_ns = part.own_ns + early_ns
-            op_ns = first - hidden + max(cost.compute.ns, part.own_ns - cost.weights_ns)
-        pre_ns -= early_ns  # prefetched early moves are in the op's time
-        idle = 0 if copy else int(max(0.0, op_ns - (own_ns - hidden)) // 10) * 10
-        if self._idle_caps is not None:
-            idle = min(idle, self._idle_caps[index + 1] if index + 1 < len(self._idle_caps) else 0)
+            early_raw = sum(ip.move_ns for (t, _), ip in zip(self._positions[index], parts, strict=True)
+                            if t in early)
         for t, h in (*updates, *part.outputs):
             if h is None:
                 held.pop(t, None)
             else:
                 held[t] = h
-        after = State(frozenset(held.items()), self._free_key(index, max(0, self.capacity - used)),
-                      resident + part.resident_delta, idle)
-        time_ns = pre_ns + spill_ns + op_ns
-        if not detail:
-            return time_ns, after, None
-        moves = tuple(m for _, m in sorted(pm for ip in parts for pm in ip.moves))
-        tiled = cand.tiling is not None and not copy
-        step = Step(
-            moves=moves, evicted=tuple(evicted), compute=cost.compute, spill_ns=spill_ns, own_dma_ns=own_ns,
-            op_ns=op_ns, weight_ddr_bytes=cand.weight_ddr_bytes,
-            act_in_ddr_bytes=from_ddr + (cand.stream_in_bytes + cand.stream_like_bytes if tiled else 0),
-            act_out_ddr_bytes=spill_bytes + part.store_bytes + cand.stream_out_bytes,
-            transition_ddr_bytes=sum(m.ddr_bytes for m in moves),
-            transition_cmx_bytes=sum(m.cmx_bytes for m in moves),
-            spilled_bytes=spill_bytes + cand.stream_out_bytes, peak_cmx_bytes=used, prefetched=prefetched,
-            early_ns=early_ns)
-        return time_ns, after, step
+        return (pre_ns, spill_ns, spill_bytes, evicted, used, frozenset(held.items()),
+                resident + part.resident_delta, parts, from_ddr, early_raw, part, copy)
 
     def _op_part(self, index: int, cand: Candidate) -> _OpPart:
         """The state-independent part of a step (cached per candidate)."""
