@@ -33,11 +33,20 @@ print(json.dumps({{"wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_
 """
 
 
+REPEAT = 3  # fresh processes per row; the row is the run with the median wall time
+
+
 def run(path: Path, arch: str) -> dict:
     code = CHILD.format(bench=str(REPO / "benchmarks"))
-    out = subprocess.run([sys.executable, "-c", code, str(path), arch], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(REPEAT):
+        out = subprocess.run([sys.executable, "-c", code, str(path), arch], capture_output=True, text=True,
+                             check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    runs.sort(key=lambda r: r["wall_s"])
+    median = runs[len(runs) // 2]
+    median["wall_range"] = (runs[0]["wall_s"], runs[-1]["wall_s"])
+    return median
 
 
 def main() -> None:
@@ -58,9 +67,10 @@ def main() -> None:
         cases = [(SHARED / "resnet50.onnx", "npu4000"), (SHARED / "bert_base_s128.onnx", "npu4000"),
                  (SHARED / "vit_b_16.onnx", "npu4000"), (paths["decoder_64L_1.3b"], "npu4000"),
                  (paths["decoder_64L_1.3b"], "npu3720"), (paths["decoder_24L_1.3b"], "npu4000")]
-        print("each row: a fresh process; wall = load + lower + strategy + task graph + emulation")
+        print(f"each row: the median of {REPEAT} fresh processes; wall = load + lower + strategy + task "
+              "graph + emulation (min-max of the runs in brackets)")
         print(f"{'model':<24} {'arch':<9} {'strategy s':>10} {'graph s':>8} {'emulate s':>9} {'wall s':>7} "
-              f"{'peak RSS MB':>12} {'tasks':>7} {'latency ms':>11}")
+              f"{'wall range':>11} {'peak RSS MB':>12} {'tasks':>7} {'latency ms':>11}")
         for path, arch in cases:
             if not path.exists():
                 print(f"{path.stem:<24} {arch:<9} (absent)")
@@ -72,7 +82,8 @@ def main() -> None:
                 continue
             st = r["stages"]
             print(f"{path.stem:<24} {arch:<9} {st['strategy']:>10.2f} {st['task graph']:>8.2f} "
-                  f"{st['emulation']:>9.2f} {r['wall_s']:>7.2f} {r['rss_mb']:>12.0f} {r['tasks']:>7} "
+                  f"{st['emulation']:>9.2f} {r['wall_s']:>7.2f} {r['wall_range'][0]:>5.2f}-"
+                  f"{r['wall_range'][1]:<5.2f} {r['rss_mb']:>12.0f} {r['tasks']:>7} "
                   f"{r['latency_ms']:>11.3f}")
 
 if __name__ == "__main__":

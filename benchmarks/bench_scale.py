@@ -1,6 +1,6 @@
 """Scale: nbperf on a ~1B-parameter decoder LM and a 4K super-resolution net (issue 6).
 
-    python3 benchmarks/bench_scale.py [--arch npu4000] [--cost math] [--small]
+    python3 benchmarks/bench_scale.py [--arch npu4000] [--schedule serial] [--small]
 
 Both models are built weightless with onnx.helper (``model_builders.py``): every weight is
 declared by its dims only, so building and loading them allocates nothing big. Each model is
@@ -35,14 +35,14 @@ SMALL = {
 }
 
 
-def _estimate_in_child(path: str, arch: str, cost: str) -> dict[str, float | str]:
+def _estimate_in_child(path: str, arch: str, schedule: str) -> dict[str, float | str]:
     """Runs in a fresh process: import, then time load + estimate and read the peak RSS."""
     import nbperf
 
     imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     try:
-        result = nbperf.estimate(path, arch, cost_model=cost)
+        result = nbperf.estimate(path, arch, schedule=schedule)
     except nbperf.NbperfError as e:
         return {"error": e.message}
     wall = time.perf_counter() - start
@@ -55,12 +55,13 @@ def _estimate_in_child(path: str, arch: str, cost: str) -> dict[str, float | str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="npu4000")
-    parser.add_argument("--cost", default="math", help="cost model: math or emulator")
+    parser.add_argument("--schedule", default="serial", help="serial or emulator")
     parser.add_argument("--small", action="store_true", help="the small versions the tests build")
     args = parser.parse_args()
     models = SMALL if args.small else FULL
     spawn = multiprocessing.get_context("spawn")
-    print(f"arch {args.arch}, cost {args.cost}; each model estimated in process in a fresh child process")
+    print(f"arch {args.arch}, schedule {args.schedule}; each model estimated in process in a fresh child "
+          "process")
     print(f"{'model':<14} {'params':>8} {'nodes':>6} {'file KB':>8} {'build s':>8} {'estimate s':>11} "
           f"{'import MB':>10} {'peak RSS MB':>12} {'latency ms':>11} {'layers':>7}")
     with tempfile.TemporaryDirectory(prefix="nbperf-scale-") as folder:
@@ -70,7 +71,7 @@ def main() -> None:
             path = save(model, Path(folder), f"{name}.onnx")
             built = time.perf_counter() - start
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-                r = pool.submit(_estimate_in_child, str(path), args.arch, args.cost).result()
+                r = pool.submit(_estimate_in_child, str(path), args.arch, args.schedule).result()
             size_kb, params = path.stat().st_size / 1024, _count(parameter_count(model))
             row = f"{name:<14} {params:>8} {len(model.graph.node):>6} {size_kb:>8.1f} {built:>8.2f}"
             if "error" in r:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
@@ -30,8 +31,7 @@ from nbperf.schedule.taskgraph import TaskGraph, TaskKind, build_task_graph, eng
 _END, _XFER, _SHARED = 0, 1, 2  # event kinds (see emulate)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskTime:
+class TaskTime(NamedTuple):  # a tuple: tens of thousands are made per run
     start_ns: float
     end_ns: float
     engine: str
@@ -302,7 +302,10 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         raise InternalError(f"the emulated task graph deadlocked with {physical} hardware barriers "
                             f"(first blocked task: {stuck})")
     makespan = max(end, default=0.0)
-    labels = {id(mine): engine_label(mine) for mine in names}
+    labels: dict[int, str] = {}
+    for mine in names:
+        if id(mine) not in labels:
+            labels[id(mine)] = engine_label(mine)
     times = [TaskTime(start[i], end[i], labels[id(names[i])], max(0.0, barrier_wait[i])) for i in range(n)]
     return Emulation(tg, times, makespan, {e: busy_ns[k] for e, k in number.items()}, max_in_flight,
                      sum(needs_barrier), sum(t.barrier_wait_ns for t in times), physical, intervals,

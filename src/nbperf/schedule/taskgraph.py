@@ -180,19 +180,22 @@ class _Pass:
 
     # -- tasks and buffers ---------------------------------------------------------------------
     def task(self, name: str, layer: str, kind: TaskKind, role: TaskRole, deps: Iterable[int] = (),
-             **fields: object) -> Task:
-        t = Task(len(self.tasks), name, layer, kind, role, deps={d for d in deps if d >= 0},
-                 **fields)  # type: ignore[arg-type]
+             tile: int | None = None, duration_ns: float = 0.0, nbytes: int = 0, path: Path = Path.DDR,
+             width: int = 1) -> Task:
+        t = Task(len(self.tasks), name, layer, kind, role, tile, duration_ns, nbytes, path,
+                 {d for d in deps if d >= 0}, width)
         self.tasks.append(t)
         return t
 
     def dma(self, name: str, layer: str, role: TaskRole, nbytes: int, path: Path, deps: Iterable[int] = (),
             parts: int = 1) -> list[Task]:
         """``parts`` DMA tasks moving ``nbytes`` together (one per segment), as the DMA model prices it."""
+        if parts == 1:
+            return [self.task(name, layer, TaskKind.DMA, role, deps, nbytes=math.ceil(nbytes), path=path)]
         share = math.ceil(nbytes / parts)
         deps = list(deps)
-        return [self.task(name + (f"#{p}" if parts > 1 else ""), layer, TaskKind.DMA, role, deps,
-                          nbytes=share, path=path) for p in range(parts)]
+        return [self.task(f"{name}#{p}", layer, TaskKind.DMA, role, deps, nbytes=share, path=path)
+                for p in range(parts)]
 
     def buffers_for(self, tiles: list[int], nbytes: int, label: str, first: int, last: int,
                     tensor: str | None = None, prefetch_for: int = -1) -> dict[int, Buffer]:
