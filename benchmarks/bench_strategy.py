@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import nbperf
-from nbperf.cost import get_backend
+from nbperf.cost import TaskCoster, get_backend
 from nbperf.frontend import load_model
 from nbperf.lower import lower
 from nbperf.strategy import choose_strategies
@@ -44,8 +44,10 @@ def main() -> None:
         graph = lower(load_model(path))
         for arch_name in ("npu3720", "npu4000"):
             arch = nbperf.load_arch(arch_name)
-            choose_strategies(graph, arch, backend)
-            strategy_s, plan = _median(lambda g=graph, a=arch: choose_strategies(g, a, backend), args.repeat)
+            coster = TaskCoster(arch, backend)  # the one cost path the search prices with
+            choose_strategies(graph, arch, coster)
+            strategy_s, plan = _median(lambda g=graph, a=arch, c=coster: choose_strategies(g, a, c),
+                                       args.repeat)
             total_s, _ = _median(lambda p=path, a=arch: nbperf.estimate(p, a), args.repeat)
             print(f"{path.name:<28} {arch_name:<9} {strategy_s * 1e3:>12.1f} {total_s * 1e3:>12.1f} "
                   f"{plan.exact!s:>6}")

@@ -86,6 +86,9 @@ class _Propagator:
         self.tensors: dict[str, TInfo] = {}
         self._type_cache: dict[str, TypeProto] = {}
         self._data_cache: dict[str, TensorProto | None] = {}
+        # Shape inference of a node reads its op, attributes, opset and input types and values,
+        # never its names: the repeated blocks of a transformer infer once (by output position).
+        self._inferred: dict[tuple[object, ...], tuple[InferredType | None, ...]] = {}
         self.declared: dict[str, Any] = {}
         for vi in [*self.graph.value_info, *self.graph.output]:
             if vi.type.HasField("tensor_type"):
@@ -181,12 +184,21 @@ class _Propagator:
         inferred: dict[str, InferredType] = {}
         failure: str | None = None
         if schema is not None:
-            try:
-                inferred = self.inferer.infer(
-                    node, schema, self._input_types(node, implicit), self._input_data(node)
-                )
-            except InferenceFailed as e:
-                failure = str(e)
+            data = self._input_data(node)
+            key = None if implicit else (
+                op, domain, version, tuple(a.SerializeToString() for a in node.attribute),
+                tuple((t.elem, t.shape) if t is not None else None for t in ins),
+                tuple(_value_key(data.get(n)) for n in node.input), tuple(bool(o) for o in node.output))
+            known = self._inferred.get(key) if key is not None else None
+            if known is not None:
+                inferred = {o: t for o, t in zip(node.output, known, strict=True) if o and t is not None}
+            else:
+                try:
+                    inferred = self.inferer.infer(node, schema, self._input_types(node, implicit), data)
+                except InferenceFailed as e:
+                    failure = str(e)
+                if key is not None and failure is None:
+                    self._inferred[key] = tuple(inferred.get(o) if o else None for o in node.output)
 
         foldable = all_const and is_foldable_op(node, domain, [t.value if t else None for t in ins])
         if foldable and version is not None and self._try_evaluate(node, version, ins, inferred):
@@ -399,3 +411,13 @@ def _unique_names(nodes: list[NodeProto]) -> list[str]:
         seen.add(name)
         names.append(name)
     return names
+
+
+def _value_key(proto: TensorProto | None) -> tuple[object, ...] | None:
+    """A known input value as shape inference sees it, without its name."""
+    if proto is None:
+        return None
+    unnamed = TensorProto()
+    unnamed.CopyFrom(proto)
+    unnamed.name = ""
+    return (proto.data_type, tuple(proto.dims), unnamed.SerializeToString())
