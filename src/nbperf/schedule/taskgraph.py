@@ -78,10 +78,6 @@ class Task:
     deps: set[int] = field(default_factory=set)
     width: int = 1
 
-    def on_tile(self, tile: int) -> bool:
-        """Whether this compute task runs on ``tile`` (a DMA task runs on none)."""
-        return self.tile is not None and self.tile <= tile < self.tile + self.width
-
 
 def task_engines(tasks: list[Task], channels: int) -> list[tuple[str, ...]]:
     """The engines each task occupies: its tiles' DPU or SHAVE queues; DMA tasks dealt round robin
@@ -379,12 +375,11 @@ class _Pass:
 
     def publish(self, index: int, outputs: dict[str, tuple[Dist, dict[int, Buffer]]],
                 writers: list[Task]) -> None:
-        """Outputs become resident (a broadcast one is complete when every tile wrote its part);
+        """Outputs become resident, written by ``writers`` (the op's compute gang, or its copy);
         graph outputs go back to DDR for the host."""
         for t, (dist, bufs) in outputs.items():
             for b in bufs.values():
-                whole = dist is Dist.DUPLICATED or len(writers) == 1
-                for w in [w for w in writers if whole or w.on_tile(b.tile)] or writers:
+                for w in writers:
                     self.write(b, w)
             self.resident[t] = (dist, bufs)
             if t in self.model.graph_outputs:
@@ -488,12 +483,11 @@ class _Pass:
         previous: dict[int, list[int]] = {}  # slot buffer id -> users of its last occupant
 
         def occupy(role: TaskRole, k: int, writer: Task) -> list[Buffer]:
-            """Sub-tile ``k``'s ``role`` slot (a compute: on its own tile); ``writer`` waits for the
-            occupant before it."""
+            """Sub-tile ``k``'s ``role`` slot (one buffer on every tile the op uses); ``writer`` waits
+            for the occupant before it."""
             if role not in slots:
                 return []
-            bufs = [b for b in slots[role][k % depth[role]].values()
-                    if writer.tile is None or writer.on_tile(b.tile)]
+            bufs = list(slots[role][k % depth[role]].values())
             for b in bufs:
                 writer.deps.update(previous.get(b.id, ()))
                 previous[b.id] = [writer.id]
@@ -556,10 +550,9 @@ class _Pass:
             for b in (*operands, *resident_reads, *whole_weights.values()):
                 self.read(b, c)
             outs = occupy(TaskRole.STREAM_OUT, k, c)
-            for dist, bufs in outputs.values():  # a broadcast block goes to every tile
+            for _, bufs in outputs.values():  # each sub-tile writes its block of the kept output
                 for b in bufs.values():
-                    if dist is Dist.DUPLICATED or c.on_tile(b.tile):
-                        self.write(b, c)
+                    self.write(b, c)
             for b in operands:  # the slot's next occupant waits for this sub-tile's compute
                 previous[b.id] = [*previous.get(b.id, []), c.id]
             following = load(k + 1) if k + 1 < n else []
