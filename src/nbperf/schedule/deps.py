@@ -119,32 +119,28 @@ def reduce_dependencies(tasks: Sequence[_HasDeps | Iterable[int]],
     for t in range(n):
         prev = previous[t]
         task_deps = deps[t]
-        if not task_deps and len(prev) <= 1:  # the common case: only the engine order
+        if not task_deps and len(prev) <= 1:  # no data dependency: only its engine's order
             clock[t] = (clock[prev[0]] if prev else 0) + own[t]
             reduced.append([])
             continue
         preds = sorted({*task_deps, *prev}, reverse=True) if task_deps else sorted(prev, reverse=True)
-        if preds:
-            if preds[0] >= t or preds[-1] < 0:
-                bad = preds[0] if preds[0] >= t else preds[-1]
-                raise ValueError(f"task {t} depends on {bad}: dependencies must be lower task ids")
-            q = preds[0]  # the highest: an ancestor of no other predecessor
-            covered = clock[q]
-            keep = [q] if q not in prev else []
-            for q in preds[1:]:
-                # not an ancestor yet: fewer of its first lane's tasks are covered than precede it
-                if (covered >> shift[lanes[q][0]]) & count_mask <= position[q]:
-                    other = clock[q]
-                    # per field: guard bit stays set iff covered >= other; spread it to a mask
-                    ge = ((covered | guard) - other) & guard
-                    covered = other ^ ((covered ^ other) & (ge - (ge >> width)))
-                    if q not in prev:
-                        keep.append(q)
-            keep.reverse()
-            reduced.append(keep)
-        else:
-            covered = 0
-            reduced.append([])
+        if preds[0] >= t or preds[-1] < 0:
+            bad = preds[0] if preds[0] >= t else preds[-1]
+            raise ValueError(f"task {t} depends on {bad}: dependencies must be lower task ids")
+        q = preds[0]  # the highest: an ancestor of no other predecessor
+        covered = clock[q]
+        keep = [q] if q not in prev else []
+        for q in preds[1:]:
+            # not an ancestor yet: fewer of its first lane's tasks are covered than precede it
+            if (covered >> shift[lanes[q][0]]) & count_mask <= position[q]:
+                other = clock[q]
+                # per field: guard bit stays set iff covered >= other; spread it to a mask
+                ge = ((covered | guard) - other) & guard
+                covered = other ^ ((covered ^ other) & (ge - (ge >> width)))
+                if q not in prev:
+                    keep.append(q)
+        keep.reverse()
+        reduced.append(keep)
         # covered counts exactly the tasks before t on each of t's lanes; add t itself
         clock[t] = covered + own[t]
     return reduced
