@@ -91,19 +91,14 @@ def reduce_dependencies(tasks: Sequence[_HasDeps | Iterable[int]],
             mine = numbered[engine[t]] = tuple(engine_index[name] for name in names)
         lanes[t] = mine
         position[t] = queue_length[mine[0]]
-        if len(mine) == 1:
-            e = mine[0]
-            previous[t] = (queue_tail[e],) if queue_tail[e] >= 0 else ()
-            queue_length[e] += 1
-            queue_tail[e] = t
-            continue
         prev = []
         for e in mine:
             if queue_tail[e] >= 0:
                 prev.append(queue_tail[e])
             queue_length[e] += 1
             queue_tail[e] = t
-        previous[t] = tuple(dict.fromkeys(prev))  # a gang often follows one gang on all its engines
+        # a gang often follows one gang on all its engines: count that predecessor once
+        previous[t] = tuple(prev) if len(prev) < 2 else tuple(dict.fromkeys(prev))
 
     # Clock layout: engine e's count in bits [e * (w + 1), e * (w + 1) + w), guard bit above it.
     width = max(queue_length, default=0).bit_length()

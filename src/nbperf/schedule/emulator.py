@@ -185,7 +185,7 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     def launch(i: int, time: float) -> None:
         """Start task ``i``: its engines busy, its first event queued, its producers' barriers
         counted down (a barrier is free again once every consumer started)."""
-        nonlocal seq, free_barriers, in_flight
+        nonlocal seq
         for e in lanes[i]:
             head[e] += 1
             busy[e] = True
@@ -256,17 +256,14 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     while events or (done < n and share_a_barrier(now)):
         now, _, i, kind = heappop(events)
         if kind != _END:
+            if kind != _XFER and (i not in active or kind != _SHARED + version[i]):
+                continue  # superseded by a rate change
+            for t, rate in rate_now.items():  # bytes moved since the last change of rates
+                active[t] = max(0.0, active[t] - (now - last_update) * rate)
+            last_update = now
             if kind == _XFER:  # its DDR latency is over: it moves bytes at its share of DDR
-                for t, rate in rate_now.items():
-                    active[t] = max(0.0, active[t] - (now - last_update) * rate)
-                last_update = now
                 active[i] = float(tasks[i].nbytes)
             else:
-                if i not in active or kind != _SHARED + version[i]:
-                    continue  # superseded by a rate change
-                for t, rate in rate_now.items():
-                    active[t] = max(0.0, active[t] - (now - last_update) * rate)
-                last_update = now
                 del active[i]
             new = rates()
             for t, rate in new.items():
@@ -295,10 +292,9 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
                 ready_at[c] = now
                 candidates.add(c)
         try_start(now)
-    by_name = {e: k for e, k in number.items()}
     if done != n:  # barrier sharing guarantees progress, so this is nbperf's bug, not the user's arch
-        stuck = next(tasks[queues[by_name[e]][head[by_name[e]]]].name for e in sorted(by_name)
-                     if head[by_name[e]] < len(queues[by_name[e]]))
+        stuck = next(tasks[queues[k][head[k]]].name for _, k in sorted(number.items())
+                     if head[k] < len(queues[k]))
         raise InternalError(f"the emulated task graph deadlocked with {physical} hardware barriers "
                             f"(first blocked task: {stuck})")
     makespan = max(end, default=0.0)

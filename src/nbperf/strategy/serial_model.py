@@ -137,6 +137,23 @@ class _InputPart(NamedTuple):
     resident_delta: int
 
 
+class _StepCore(NamedTuple):
+    """The part of a step that the live tensors fix (see ``SerialModel._core``)."""
+
+    pre_ns: float  # input moves, early ones included
+    spill_ns: float
+    spill_bytes: int
+    evicted: list[str]
+    used: int  # CMX on the fullest tile while the op runs
+    live: frozenset[tuple[str, Held]]  # the live tensors after the op
+    resident: int  # CMX they take
+    parts: list[_InputPart]
+    from_ddr: int  # a copy's bytes read from DDR
+    early_raw: float  # moves of inputs made before the op just before, if they prefetch
+    part: _OpPart
+    copy: bool
+
+
 class SerialModel:
     """The layer-serial model of one lowered graph on one arch (``ops``: the non-free ops, in order)."""
 
@@ -169,7 +186,7 @@ class SerialModel:
         self._op_costs: dict[tuple[object, ...], tuple[Candidate, OpCost]] = {}
         self._op_parts: dict[tuple[int, int], _OpPart] = {}
         self._input_parts: dict[tuple[object, ...], _InputPart] = {}
-        self._cores: dict[tuple[object, ...], tuple] = {}  # one op's step cores by candidate and place
+        self._cores: dict[tuple[object, ...], _StepCore] = {}  # one op's step cores by candidate and place
         self._cores_at = -1
 
     def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> None:
@@ -367,7 +384,7 @@ class SerialModel:
             early_ns=early_ns)
         return time_ns, after, step
 
-    def _core(self, index: int, cand: Candidate, state: State) -> tuple:
+    def _core(self, index: int, cand: Candidate, state: State) -> _StepCore:
         """The part of a step that ``state``'s live tensors fix: moves, spills, footprint, and the
         places afterwards (from parts cached per candidate and per place of each input)."""
         op, arch = self.ops[index], self.arch
@@ -451,8 +468,8 @@ class SerialModel:
                 held.pop(t, None)
             else:
                 held[t] = h
-        return (pre_ns, spill_ns, spill_bytes, evicted, used, frozenset(held.items()),
-                resident + part.resident_delta, parts, from_ddr, early_raw, part, copy)
+        return _StepCore(pre_ns, spill_ns, spill_bytes, evicted, used, frozenset(held.items()),
+                         resident + part.resident_delta, parts, from_ddr, early_raw, part, copy)
 
     def _op_part(self, index: int, cand: Candidate) -> _OpPart:
         """The state-independent part of a step (cached per candidate)."""
