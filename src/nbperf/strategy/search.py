@@ -23,6 +23,7 @@ from nbperf.lower.npu_ops import NpuGraph, NpuOp
 from nbperf.strategy.candidates import ALIASES, Candidate, Strategy, candidates
 from nbperf.strategy.distribution import Dist, Need
 from nbperf.strategy.plan import Placement, StrategyPlan
+from nbperf.strategy.repeats import Repeats
 from nbperf.strategy.serial_model import SerialModel, State, Step
 
 MAX_FRONTIER = 512
@@ -75,6 +76,8 @@ class Problem:
             self.choices.append(OpChoices(op, tuple(allowed), tuple(considered)))
         self.model = SerialModel(graph, arch, coster, ops)
         self.model.set_candidates([c.allowed for c in self.choices])
+        self.repeats = Repeats(self.model)
+
     def step(self, index: int, pick: int, state: State) -> tuple[Step, State]:
         """Op ``index`` under its ``pick``-th allowed candidate, from ``state``, and the state after."""
         return self.model.step(index, self.choices[index].allowed[pick], state)
@@ -131,22 +134,17 @@ def search_optimal(problem: Problem, force: dict[int, int] | None = None) -> tup
     frontier: dict[State, float] = {problem.model.initial_state(): 0.0}
     backs: list[dict[State, tuple[State, int]]] = []
     exact = True
+    repeats = problem.repeats
     for index, choice in enumerate(problem.choices):
-        new: dict[State, float] = {}
-        back: dict[State, tuple[State, int]] = {}
-        picks = [force[index]] if index in force else range(len(choice.allowed))
-        for state, cost in frontier.items():
-            allowed = choice.allowed
-            for pick in picks:
-                time_ns, after = problem.model.advance(index, allowed[pick], state)
-                total = cost + time_ns
-                if after not in new or total < new[after]:
-                    new[after] = total
-                    back[after] = (state, pick)
-        new = _undominated(new)
-        if len(new) > MAX_FRONTIER:
-            exact = False
-            new = dict(sorted(new.items(), key=lambda kv: kv[1])[:MAX_FRONTIER])
+        states = list(frontier)
+        key, base = repeats.key(index, frontier, choice.allowed, force.get(index))
+        outcome = repeats.store.get(key)
+        if outcome is None:
+            new, back, pruned = _step_frontier(problem, index, frontier, force)
+            outcome = repeats.store[key] = repeats.record(index, states, base, new, back, pruned)
+        else:
+            new, back = repeats.replay(index, outcome, states, base)
+        exact = exact and not outcome.pruned
         frontier = new
         backs.append(back)
     state, best = min(frontier.items(), key=lambda kv: kv[1])
@@ -155,6 +153,28 @@ def search_optimal(problem: Problem, force: dict[int, int] | None = None) -> tup
         state, pick = back[state]
         picks_out.append(pick)
     return picks_out[::-1], best, exact
+
+
+def _step_frontier(problem: Problem, index: int, frontier: dict[State, float],
+                   force: dict[int, int]) -> tuple[dict[State, float], dict[State, tuple[State, int]], bool]:
+    """Every state of ``frontier`` through op ``index`` under each allowed pick: the cheapest way to
+    each state after, the undominated ones kept (the cheapest ``MAX_FRONTIER`` if more)."""
+    new: dict[State, float] = {}
+    back: dict[State, tuple[State, int]] = {}
+    allowed = problem.choices[index].allowed
+    picks = [force[index]] if index in force else range(len(allowed))
+    for state, cost in frontier.items():
+        for pick in picks:
+            time_ns, after = problem.model.advance(index, allowed[pick], state)
+            total = cost + time_ns
+            if after not in new or total < new[after]:
+                new[after] = total
+                back[after] = (state, pick)
+    new = _undominated(new)
+    pruned = len(new) > MAX_FRONTIER
+    if pruned:
+        new = dict(sorted(new.items(), key=lambda kv: kv[1])[:MAX_FRONTIER])
+    return new, back, pruned
 
 
 def _undominated(states: dict[State, float]) -> dict[State, float]:

@@ -212,6 +212,12 @@ class SerialModel:
         k = bisect.bisect_right(thresholds, free)
         return thresholds[k - 1] if k else 0
 
+    def next_op_rounding(self, index: int) -> tuple[object, ...]:
+        """What the state after op ``index`` is rounded to: the next op's prefetch thresholds and
+        idle-time cap (part of what a step reads, for ``repeats``)."""
+        nxt, thresholds, caps = index + 1, self._thresholds or [], self._idle_caps or []
+        return thresholds[nxt] if nxt < len(thresholds) else None, caps[nxt] if nxt < len(caps) else 0
+
     # -- small helpers ----------------------------------------------------------------------
     def nbytes(self, tensor: str) -> int:
         return self.graph.tensor_bytes.get(tensor, 0)
