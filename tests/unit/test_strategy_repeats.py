@@ -47,7 +47,8 @@ def _assert_same(reused, computed) -> None:
 def decoder_graph(tmp_path_factory):
     from benchmarks.model_builders import decoder_lm, save
 
-    path = save(decoder_lm(layers=6, d_model=256, heads=4, ffn=1024, vocab=1000, seq=128),
+    # GPT-2-XL-wide blocks (its K and V transposes tie between Clustering and SOH on npu3720)
+    path = save(decoder_lm(layers=8, d_model=1280, heads=16, ffn=5120, vocab=1000, seq=512),
                 tmp_path_factory.mktemp("decoder"))
     return load_model(path)
 

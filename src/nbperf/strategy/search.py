@@ -27,6 +27,7 @@ from nbperf.strategy.repeats import Repeats
 from nbperf.strategy.serial_model import SerialModel, State, Step
 
 MAX_FRONTIER = 512
+TIE_RELATIVE = 1e-12  # costs this close are equal: float sums of the same steps differ by ~1e-15
 # At equal cost the compiler prefers SOH; candidates are tried in this order and ties keep the first.
 PREFERENCE = (Strategy.SOH, Strategy.SOK, Strategy.HKSWITCH, Strategy.SOW, Strategy.CLUSTERING)
 POLICIES = ("optimal", "compiler")
@@ -147,7 +148,8 @@ def search_optimal(problem: Problem, force: dict[int, int] | None = None) -> tup
         exact = exact and not outcome.pruned
         frontier = new
         backs.append(back)
-    state, best = min(frontier.items(), key=lambda kv: kv[1])
+    cheapest = min(frontier.values())
+    state, best = next((s, c) for s, c in frontier.items() if not _cheaper(cheapest, c))
     picks_out: list[int] = []
     for back in reversed(backs):
         state, pick = back[state]
@@ -167,7 +169,7 @@ def _step_frontier(problem: Problem, index: int, frontier: dict[State, float],
         for pick in picks:
             time_ns, after = problem.model.advance(index, allowed[pick], state)
             total = cost + time_ns
-            if after not in new or total < new[after]:
+            if after not in new or _cheaper(total, new[after]):
                 new[after] = total
                 back[after] = (state, pick)
     new = _undominated(new)
@@ -175,6 +177,13 @@ def _step_frontier(problem: Problem, index: int, frontier: dict[State, float],
     if pruned:
         new = dict(sorted(new.items(), key=lambda kv: kv[1])[:MAX_FRONTIER])
     return new, back, pruned
+
+
+def _cheaper(a: float, b: float) -> bool:
+    """``a`` beats ``b`` by more than the rounding of summing costs in another order: equal paths
+    (a tie) keep the one found first, whose picks come first in ``PREFERENCE``, however their
+    sums rounded."""
+    return a < b - TIE_RELATIVE * abs(b)
 
 
 def _undominated(states: dict[State, float]) -> dict[State, float]:
