@@ -118,6 +118,39 @@ def test_erf_gelu_pattern_becomes_one_shave_op(tmp_path):
     assert op.outputs == ("y",)
 
 
+@pytest.mark.parametrize("order", [("x", "s"), ("s", "x")])
+def test_sigmoid_times_its_input_becomes_one_swish(tmp_path, order):
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="sig"),
+             helper.make_node("Mul", list(order), ["y"], name="mul")]
+    model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("y", [1, 32, 16, 16])], [])
+    (op,) = _lower(tmp_path, model).ops
+    assert op.op_type == "Swish" and op.engine is Engine.SHAVE
+    assert set(op.fused) == {"sig", "mul"} and op.inputs == ("x",) and op.outputs == ("y",)
+
+
+def test_quantized_swish_fuses_once_its_qdq_pairs_fold(tmp_path):
+    c = numpy_helper.from_array
+    scale, zero = c(np.array(0.05, np.float32), "scale"), c(np.array(0, np.int8), "zero")
+
+    def qdq(src, dst):
+        return [helper.make_node("QuantizeLinear", [src, "scale", "zero"], [f"{dst}_q"], name=f"{dst}_q"),
+                helper.make_node("DequantizeLinear", [f"{dst}_q", "scale", "zero"], [dst], name=f"{dst}_dq")]
+
+    nodes = [*qdq("x", "xf"), helper.make_node("Sigmoid", ["xf"], ["s"], name="sig"), *qdq("s", "sf"),
+             helper.make_node("Mul", ["xf", "sf"], ["y"], name="mul")]
+    model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("y", [1, 32, 16, 16])], [scale, zero])
+    (op,) = [op for op in _lower(tmp_path, model).ops if not op.is_free]
+    assert op.op_type == "Swish" and op.engine is Engine.SHAVE
+
+
+def test_a_sigmoid_read_elsewhere_stays_beside_the_swish(tmp_path):
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="sig"),
+             helper.make_node("Mul", ["x", "s"], ["y"], name="mul"),
+             helper.make_node("Add", ["y", "s"], ["z"], name="add")]
+    model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("z", [1, 32, 16, 16])], [])
+    assert [op.op_type for op in _lower(tmp_path, model).ops] == ["Sigmoid", "Swish", "Add"]
+
+
 def test_decomposed_layernorm_becomes_one_shave_op(tmp_path):
     c = numpy_helper.from_array
     inits = [c(np.array(2.0, np.float32), "two"), c(np.array(1e-5, np.float32), "eps"),

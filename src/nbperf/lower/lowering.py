@@ -7,7 +7,7 @@ from dataclasses import replace
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph
 from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
-from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe
+from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe, fuse_swish
 from nbperf.lower.rules import LowerContext, lower_node
 
 # Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
@@ -50,6 +50,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` forces every op to int8 or fp16."""
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
+    graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
     ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)

@@ -95,6 +95,31 @@ def fuse_gelu(graph: Graph) -> Graph:
     return _rebuild(graph, replaced, removed)
 
 
+def fuse_swish(graph: Graph) -> Graph:
+    """``x * sigmoid(x)`` (either operand order; in a QDQ model once its Q/DQ pairs are folded) ->
+    one Swish node, as the compiler's SwishFusion pass rewrites the Multiply (npu_compiler
+    src/vpux_compiler/src/dialect/IE/transforms/passes/swish_fusion.cpp@150e202, run by
+    arch37xx::buildLowPrecisionPipeline on NPU37XX and NPU40XX). Like that pass, the Sigmoid stays
+    when something else reads it too."""
+    consumers = graph.consumers()
+    replaced: dict[str, Node] = {}
+    removed: set[str] = set()
+    for sigmoid in graph.nodes:
+        if sigmoid.op_type != "Sigmoid" or not _std(sigmoid):
+            continue
+        x, s = sigmoid.inputs[0], sigmoid.outputs[0]
+        users = consumers.get(s, [])
+        muls = [m for m in users if _std(m) and m.op_type == "Mul" and sorted(m.inputs) == sorted((x, s))]
+        gone = len(muls) == len(users) and s not in graph.outputs  # the Sigmoid has no other reader
+        for mul in muls:
+            members = (sigmoid.name, mul.name) if gone else (mul.name,)
+            replaced[mul.name] = Node(name=f"{mul.name}/swish", op_type="Swish", inputs=(x,),
+                                      outputs=mul.outputs, attrs={FUSED_ATTR: members}, domain=NBPERF_DOMAIN)
+        if muls and gone:
+            removed.add(sigmoid.name)
+    return _rebuild(graph, replaced, removed)
+
+
 def fuse_layernorm(graph: Graph) -> Graph:
     """Decomposed layer norm ``(x - mean) / sqrt(var + eps) * g + b`` -> one LayerNormalization node."""
     producers, consumers = graph.producers(), graph.consumers()
