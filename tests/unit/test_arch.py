@@ -96,3 +96,18 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
         load_arch(scalar)
     with pytest.raises(ArchError, match="arch file not found"):
         load_arch(tmp_path / "absent.yaml")
+
+
+def test_the_4k_what_if_differs_from_npu4000_only_in_its_macs():
+    base, what_if = load_arch("npu4000").model_dump(), load_arch("npu4000-4k").model_dump()
+    for arch in (base, what_if):
+        arch.pop("name"), arch.pop("description")
+        arch["dpu"].pop("macs_per_tile")
+    assert base == what_if
+
+
+@pytest.mark.parametrize("name", ["npu3720", "npu4000"])
+def test_every_cuboid_mode_computes_the_same_4x4x16_grid(name):
+    modes = load_arch(name).dpu.mpe_modes
+    assert {(m.block_w, m.block_h, m.block_k) for m in modes} == {(4, 4, 16)}
+    assert len({tuple(m.read_grid) for m in modes}) == len(modes)  # they differ in CMX reuse only
