@@ -106,6 +106,14 @@ def test_the_4k_what_if_differs_from_npu4000_only_in_its_macs():
     assert base == what_if
 
 
+def test_npu4000_dma_constants_come_from_one_vpunn_table():
+    """VPUNN prices VPU 4.0 DMAs with its legacy table: 45 GB/s with 956 ns, 32 B per 975 MHz CMX
+    cycle; the newer table pairs 136 GB/s with 300 ns (device_HW_characteristics_VPU4.h)."""
+    dma = load_arch("npu4000").dma
+    assert (dma.ddr_bandwidth_gbps, dma.ddr_latency_ns) == (45, 956)
+    assert (dma.engine_width_bytes, dma.frequency_mhz) == (32, 975)
+
+
 @pytest.mark.parametrize("name", ["npu3720", "npu4000"])
 def test_every_cuboid_mode_computes_the_same_4x4x16_grid(name):
     modes = load_arch(name).dpu.mpe_modes
