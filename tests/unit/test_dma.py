@@ -36,7 +36,7 @@ def _with_ddr(arch, gbps: float):
 def test_preset_rates_by_hand():
     """Channel rate = engine width x DMA clock (1 GB/s == 1 byte/ns); DDR rate and costs from the YAML."""
     assert channel_bytes_per_ns(NPU3720) == pytest.approx(32 * 975 / 1000)  # 31.2 B/ns
-    assert channel_bytes_per_ns(NPU4000) == pytest.approx(64 * 971 / 1000)  # 62.144 B/ns
+    assert channel_bytes_per_ns(NPU4000) == pytest.approx(32 * 975 / 1000)  # 31.2 B/ns
     for arch in ARCHS:
         assert channel_bytes_per_ns(arch) == pytest.approx(
             arch.dma.engine_width_bytes * arch.dma.frequency_mhz / 1000)
@@ -59,16 +59,18 @@ def test_nothing_to_move_costs_nothing(arch, path):
 def test_one_ddr_transfer_by_hand():
     """Set-up + DDR latency + bytes at the slower of the DDR and the one channel moving them."""
     assert transfer_ns(NPU3720, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 27)  # DDR 27 < 31.2
-    assert transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100 + 300 + MB / 45)  # DDR 45 < 62.144
-    assert transfer_ns(FAST_DDR, MB, Path.DDR) == pytest.approx(100 + 300 + MB / 62.144)  # the channel binds
+    assert transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 31.2)  # the channel binds
+    assert transfer_ns(FAST_DDR, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 31.2)  # so more DDR is no help
+    slow_ddr = _with_ddr(NPU4000, 20)
+    assert transfer_ns(slow_ddr, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 20)  # DDR 20 < 31.2
 
 
 def test_cmx_copy_pays_set_up_but_no_ddr_latency():
     assert transfer_ns(NPU3720, MB, Path.CMX) == pytest.approx(100 + MB / 31.2)
-    assert transfer_ns(NPU4000, MB, Path.CMX) == pytest.approx(100 + MB / 62.144)
+    assert transfer_ns(NPU4000, MB, Path.CMX) == pytest.approx(100 + MB / 31.2)
     slow_ddr = load_arch("npu4000", ["dma.ddr_latency_ns=100000"])
     assert transfer_ns(slow_ddr, MB, Path.CMX) == transfer_ns(NPU4000, MB, Path.CMX)
-    assert transfer_ns(slow_ddr, MB, Path.DDR) - transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(99_700)
+    assert transfer_ns(slow_ddr, MB, Path.DDR) - transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100_000 - 956)
 
 
 @pytest.mark.parametrize("arch", [*ARCHS, load_arch("npu4000", ["dma.channels=3"]), load_arch("vpu2.0")],
@@ -86,10 +88,12 @@ def test_more_transfers_than_channels_pay_one_set_up_and_latency_per_round(arch,
 
 
 def test_six_segments_on_two_channels_by_hand():
-    """A tensor split over six tiles: six tasks, three rounds on npu4000's two channels."""
-    assert transfer_ns(NPU4000, 6 * MB, Path.CMX, 6) == pytest.approx(3 * 100 + 6 * MB / (2 * 62.144))
-    assert transfer_ns(NPU4000, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 300) + 6 * MB / 45)
-    assert transfer_ns(FAST_DDR, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 300) + 6 * MB / 90)
+    """A tensor split over six tiles: six tasks, three rounds on npu4000's two 31.2 B/ns channels
+    (32 B x 975 MHz), each round paying set-up and the 956 ns DDR latency."""
+    assert transfer_ns(NPU4000, 6 * MB, Path.CMX, 6) == pytest.approx(3 * 100 + 6 * MB / (2 * 31.2))
+    assert transfer_ns(NPU4000, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 956) + 6 * MB / 45)
+    # at 90 GB/s the two channels (62.4 B/ns together) bind, not DDR
+    assert transfer_ns(FAST_DDR, 6 * MB, Path.DDR, 6) == pytest.approx(3 * (100 + 956) + 6 * MB / (2 * 31.2))
 
 
 @settings(max_examples=300, deadline=None)
@@ -112,13 +116,13 @@ def test_doubling_ddr_bandwidth_is_never_slower(arch, path, transfers, nbytes, g
 
 @pytest.mark.parametrize("transfers", [1, 2, 6])
 def test_ddr_bound_transfers_speed_up_with_ddr_until_the_channels_bind(transfers):
-    busy = min(transfers, NPU4000.dma.channels) * channel_bytes_per_ns(NPU4000)  # 62.144 or 124.288
-    sweep = [10, 20, 45, busy * 0.9, busy, busy * 1.5, 1000]
+    busy = min(transfers, NPU4000.dma.channels) * channel_bytes_per_ns(NPU4000)  # 31.2 or 62.4
+    sweep = [10, busy * 0.5, busy * 0.7, busy * 0.9, busy, busy * 1.5, 1000]
     times = [transfer_ns(_with_ddr(NPU4000, g), 10 * MB, Path.DDR, transfers) for g in sweep]
     below, above = times[:5], times[4:]
     assert all(x > y for x, y in itertools.pairwise(below)), "DDR-bound: more DDR, faster"
     assert above == pytest.approx([above[0]] * len(above)), "channel-bound: more DDR changes nothing"
-    overhead = math.ceil(transfers / 2) * (100 + 300)
+    overhead = math.ceil(transfers / 2) * (100 + 956)
     assert above[0] == pytest.approx(overhead + 10 * MB / busy)
 
 
@@ -139,7 +143,7 @@ def test_emulator_runs_one_transfer_like_the_closed_form(arch, path):
         assert _emulated_ns(arch, [nbytes], path) == pytest.approx(transfer_ns(arch, nbytes, path))
 
 
-@pytest.mark.parametrize("arch", [NPU3720, NPU4000], ids=lambda a: a.name)
+@pytest.mark.parametrize("arch", [NPU3720, _with_ddr(NPU4000, 25)], ids=lambda a: a.name)
 def test_emulator_shares_ddr_like_the_closed_form_when_ddr_binds(arch):
     """One task per channel, DDR slower than one channel: the DDR rate alone sets the byte time."""
     n = arch.dma.channels

@@ -31,19 +31,25 @@ def test_mac_cycles_pad_input_channels_and_halve_for_fp16():
 
 
 def test_best_mode_picks_fewest_cycles_for_the_shape():
+    """Every CUBOID mode computes the same 4x4 x 16 grid, so MAC cycles tie; a shape bound by CMX
+    reads takes the mode that re-reads its activations least (the deepest channel block)."""
     wide_k = DpuWork(DpuKind.CONV, out_w=2, out_h=2, out_k=512, in_k=512)
-    mode, cycles, _ = best_mode(wide_k, ARCH, "int8")
-    assert mode.name == "CUBOID_4x16"  # 2x2 spatial fits its block exactly
-    assert cycles == min(max(dpu_mac_cycles(wide_k, m, ARCH, "int8"),
-                             cmx_read_cycles(wide_k, m, ARCH, "int8")) for m in ARCH.dpu.mpe_modes)
+    modes = ARCH.dpu.mpe_modes
+    assert len({dpu_mac_cycles(wide_k, m, ARCH, "fp16") for m in modes}) == 1
+    costs = [max(dpu_mac_cycles(wide_k, m, ARCH, "fp16"), cmx_read_cycles(wide_k, m, ARCH, "fp16")) for m in modes]
+    mode, cycles, limit = best_mode(wide_k, ARCH, "fp16")
+    assert cycles == min(costs) and mode is modes[costs.index(min(costs))]  # ties: the first listed
+    read_bound = DpuWork(DpuKind.MATMUL, out_w=16, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
+    mode, _, limit = best_mode(read_bound, ARCH, "fp16")
+    assert limit == "cmx-read" and mode.read_grid[2] == max(m.read_grid[2] for m in modes)
 
 
 def test_cmx_read_bound_counts_weight_rereads_per_spatial_block():
-    """A one-row matmul re-reads all its weights for a tiny output: CMX reads, not MACs, bound it."""
-    row = DpuWork(DpuKind.MATMUL, out_w=1, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
+    """A 16-row matmul re-reads all its weights for a small output: CMX reads, not MACs, bound it."""
+    row = DpuWork(DpuKind.MATMUL, out_w=16, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
     grid_k = MODE_16.read_grid[2]
     weights = 1 * 1024 * 1024  # one spatial block: every weight read once
-    acts = math.ceil(1024 / grid_k) * 1 * 1024  # activations read once per 64-channel block
+    acts = math.ceil(1024 / grid_k) * 16 * 1024  # activations read once per 64-channel block
     cmx_cycles = math.ceil((weights + acts) * 2 / (ARCH.cmx.word_bytes * ARCH.cmx.dpu_read_ports))
     expected = math.ceil(cmx_cycles * ARCH.dpu.frequency_mhz / ARCH.cmx.frequency_mhz)
     assert cmx_read_cycles(row, MODE_16, ARCH, "fp16") == expected
@@ -56,7 +62,7 @@ def test_cmx_read_bound_counts_weight_rereads_per_spatial_block():
 def test_cmx_word_and_clock_change_the_read_bound():
     row = DpuWork(DpuKind.MATMUL, out_w=1, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
     wide = load_arch("npu4000", ["cmx.word_bytes=64"])
-    fast = load_arch("npu4000", ["cmx.frequency_mhz=1942"])
+    fast = load_arch("npu4000", [f"cmx.frequency_mhz={2 * ARCH.cmx.frequency_mhz}"])
     base = cmx_read_cycles(row, MODE_16, ARCH, "fp16")
     assert cmx_read_cycles(row, MODE_16, wide, "fp16") == pytest.approx(base / 2, abs=1)
     assert cmx_read_cycles(row, MODE_16, fast, "fp16") == pytest.approx(base / 2, abs=1)
