@@ -151,6 +151,15 @@ def test_a_sigmoid_read_elsewhere_stays_beside_the_swish(tmp_path):
     assert [op.op_type for op in _lower(tmp_path, model).ops] == ["Sigmoid", "Swish", "Add"]
 
 
+def test_shave_ops_name_the_profiled_kernel_they_run(tmp_path):
+    nodes = [helper.make_node("Tanh", ["x"], ["t"], name="tanh"),
+             helper.make_node("Softmax", ["t"], ["y"], name="softmax")]
+    model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("y", [1, 32, 16, 16])], [])
+    tanh, softmax = _lower(tmp_path, model).ops
+    assert (tanh.shave_kernel, tanh.shave_class) == ("tanh", "transcendental")
+    assert softmax.shave_kernel is None  # no profiled row nbperf can use: its op class prices it
+
+
 def test_decomposed_layernorm_becomes_one_shave_op(tmp_path):
     c = numpy_helper.from_array
     inits = [c(np.array(2.0, np.float32), "two"), c(np.array(1e-5, np.float32), "eps"),

@@ -36,7 +36,8 @@ def test_best_mode_picks_fewest_cycles_for_the_shape():
     wide_k = DpuWork(DpuKind.CONV, out_w=2, out_h=2, out_k=512, in_k=512)
     modes = ARCH.dpu.mpe_modes
     assert len({dpu_mac_cycles(wide_k, m, ARCH, "fp16") for m in modes}) == 1
-    costs = [max(dpu_mac_cycles(wide_k, m, ARCH, "fp16"), cmx_read_cycles(wide_k, m, ARCH, "fp16")) for m in modes]
+    costs = [max(dpu_mac_cycles(wide_k, m, ARCH, "fp16"), cmx_read_cycles(wide_k, m, ARCH, "fp16"))
+             for m in modes]
     mode, cycles, limit = best_mode(wide_k, ARCH, "fp16")
     assert cycles == min(costs) and mode is modes[costs.index(min(costs))]  # ties: the first listed
     read_bound = DpuWork(DpuKind.MATMUL, out_w=16, out_h=1, out_k=1024, in_k=1024, flat_spatial=True)
@@ -129,6 +130,35 @@ def test_shave_cost_per_op_class():
     assert cost.clock_mhz == ARCH.shave.frequency_mhz
     assert coster.shave_task("softmax", 160_000, "fp16", subtiles=4).overhead_cycles == \
         4 * ARCH.shave.launch_overhead_cycles
+
+
+@pytest.mark.parametrize(("arch_name", "kernel", "intercept", "per_element"),
+                         [("npu3720", "gelu", 3749, 3.1283), ("npu4000", "gelu", 3721, 0.3849),
+                          ("npu4000", "sigmoid", 3301, 0.0781), ("npu3720", "swish", 3016, 1.2644)])
+def test_profiled_shave_kernels_cost_their_vpunn_row(arch_name, kernel, intercept, per_element):
+    """VPUNN's per-device rows, in SHAVE cycles: the intercept once per launch, the per-element cost
+    shared by the tile's SHAVE cores (slope [us/B] x 2 B x SHAVE MHz; shave_layers_vpu_*.csv)."""
+    arch = load_arch(arch_name)
+    coster = TaskCoster(arch, MathBackend())
+    cost = coster.shave_task("transcendental", 100_000, "fp16", kernel=kernel)
+    body = math.ceil(100_000 * per_element / arch.shave.cores_per_tile)
+    assert cost.cycles == intercept + body and cost.overhead_cycles == intercept
+    four = coster.shave_task("transcendental", 100_000, "fp16", subtiles=4, kernel=kernel)
+    assert four.overhead_cycles == 4 * intercept
+
+
+def test_vpu_4_shave_vectors_are_four_times_vpu_2_7s():
+    """128-bit SHAVE vectors on VPU 2.7, 512-bit on VPU 4.0 (VPUNN shave_collection.cpp:31-32)."""
+    assert (load_arch("npu3720").shave.vector_lanes_fp16, ARCH.shave.vector_lanes_fp16) == (8, 32)
+
+
+@pytest.mark.parametrize("kernel", [None, "gelu", "not-in-the-table"])
+def test_shave_never_runs_faster_in_int8(kernel):
+    coster = TaskCoster(ARCH, MathBackend())
+    fp16 = coster.shave_task("transcendental", 50_000, "fp16", kernel=kernel)
+    assert coster.shave_task("transcendental", 50_000, "int8", kernel=kernel).cycles == fp16.cycles
+    if kernel == "not-in-the-table":  # a kernel the arch has no row for costs its op class
+        assert fp16 == coster.shave_task("transcendental", 50_000, "fp16")
 
 
 def test_unknown_cost_model_is_a_usage_error():

@@ -58,12 +58,22 @@ class DpuSpec(_Strict):
     task_overhead_cycles: int = Field(ge=0, le=10_000_000)
 
 
+class ShaveKernel(_Strict):
+    """A profiled SHAVE kernel on one SHAVE core (VPUNN's per-device tables): a fixed cost per
+    launch plus a cost per fp16 output element, both in SHAVE cycles."""
+
+    intercept_cycles: float = Field(ge=0, le=10_000_000)
+    cycles_per_element: float = Field(gt=0, le=100_000)
+
+
 class ShaveSpec(_Strict):
     cores_per_tile: int = Field(ge=1, le=64)
     vector_lanes_fp16: int = Field(ge=1, le=1024, description="fp16 elements per cycle per core")
     frequency_mhz: float = Field(gt=0, le=10_000)
     launch_overhead_cycles: int = Field(ge=0, le=10_000_000)
     cycles_per_element: dict[str, float] = Field(description="per op class, per vector lane")
+    kernels: dict[str, ShaveKernel] = Field(default_factory=dict,
+                                            description="profiled kernels by name; they replace the op class")
 
     @model_validator(mode="after")
     def _all_classes_known(self) -> ShaveSpec:

@@ -117,6 +117,12 @@ class MathBackend:
                             limit=limit)
 
     def shave_workload(self, workload: ShaveWorkload, arch: ArchSpec) -> int:
+        """SHAVE cycles of one launch's work, its cores sharing the elements. Precision does not
+        change it: VPUNN profiles every VPU 2.7 / 4.0 kernel in fp16 only and no source says a
+        SHAVE runs int8 faster (src/shave/CMakeLists.txt:99,117 in intel/npu-nn-cost-model)."""
         spec = arch.shave
-        lanes = spec.vector_lanes_fp16 * (2 if workload.precision == "int8" else 1) * spec.cores_per_tile
+        profiled = spec.kernels.get(workload.kernel) if workload.kernel else None
+        if profiled is not None:
+            return math.ceil(workload.elements * profiled.cycles_per_element / spec.cores_per_tile)
+        lanes = spec.vector_lanes_fp16 * spec.cores_per_tile
         return math.ceil(workload.elements * spec.cycles_per_element[workload.op_class] / lanes)

@@ -150,15 +150,20 @@ class TaskCoster:
 
     # -- SHAVE ----------------------------------------------------------------------------------
     def shave_task(self, op_class: str, elements: int, precision: Precision,
-                   subtiles: int = 1) -> ComputeCost:
-        """A SHAVE kernel over ``elements`` on one tile, as ``subtiles`` launches of equal shares."""
-        key = ("shave", op_class, elements, precision, subtiles)
+                   subtiles: int = 1, kernel: str | None = None) -> ComputeCost:
+        """A SHAVE kernel over ``elements`` on one tile, as ``subtiles`` launches of equal shares.
+        A profiled ``kernel`` the arch has a row for costs its own intercept per launch (the work
+        of a launch is shared by the tile's SHAVE cores, each paying the intercept at once); any
+        other op its class's cycles per element plus the arch's launch overhead."""
+        key = ("shave", op_class, kernel, elements, precision, subtiles)
         cost = self._tasks.get(key)
         if cost is None:
             spec = self.arch.shave
             share = math.ceil(elements / subtiles)
-            body = self.backend.shave_workload(ShaveWorkload(op_class, share, precision), self.arch)
-            launch = spec.launch_overhead_cycles * subtiles
+            profiled = spec.kernels.get(kernel) if kernel else None
+            per_launch = round(profiled.intercept_cycles) if profiled else spec.launch_overhead_cycles
+            body = self.backend.shave_workload(ShaveWorkload(op_class, share, precision, kernel), self.arch)
+            launch = per_launch * subtiles
             cost = ComputeCost(cycles=launch + body * subtiles, clock_mhz=spec.frequency_mhz,
                                overhead_cycles=launch)
             self._tasks[key] = cost

@@ -32,11 +32,13 @@ class DpuWorkload:
 
 @dataclass(frozen=True, slots=True)
 class ShaveWorkload:
-    """One SHAVE kernel on one tile: ``elements`` of an op class at ``precision``."""
+    """One SHAVE kernel on one tile: ``elements`` of an op class at ``precision``; ``kernel`` names
+    the profiled kernel it runs (see ``ShaveSpec.kernels``), if any."""
 
     op_class: str
     elements: int
     precision: Precision
+    kernel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

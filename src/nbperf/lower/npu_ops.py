@@ -80,6 +80,7 @@ class NpuOp:
     macs: int = 0
     dpu: DpuWork | None = None
     shave_class: str | None = None
+    shave_kernel: str | None = None  # the profiled SHAVE kernel it runs, when the arch has its table
     elements: int = 0  # SHAVE: elements processed; DMA: elements moved
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)

@@ -229,13 +229,22 @@ SHAVE_CLASSES: dict[str, tuple[str, ...]] = {
     "gather": ("GatherElements", "GatherND", "ScatterND", "ScatterElements", "TopK", "OneHot"),
 }
 SHAVE_CLASS_OF = {op: cls for cls, ops in SHAVE_CLASSES.items() for op in ops}
+# The SHAVE kernel each op runs, named as VPUNN's per-device tables name their rows
+# (src/shave/shave_layers_vpu_2_7.csv, shave_layers_vpu_40.csv in intel/npu-nn-cost-model); an arch
+# prices the kernels it has a row for and the op class otherwise.
+SHAVE_KERNEL_OF = {"Sigmoid": "sigmoid", "Swish": "swish", "Gelu": "gelu", "Exp": "exp", "Tanh": "tanh",
+                   "HardSwish": "hswish", "HardSigmoid": "hardsigmoid", "Elu": "elu", "Selu": "selu",
+                   "Mish": "mish", "Sqrt": "sqrt", "Log": "log", "Abs": "abs", "Relu": "relu",
+                   "PRelu": "prelu", "Clip": "clamp", "Mul": "multiply", "Max": "maximum",
+                   "Softplus": "softplus", "Erf": "erf"}
 
 
 def lower_shave(node: Node, ctx: LowerContext, shave_class: str, unknown: bool = False) -> NpuOp:
     # Reductions and resizes touch the larger of input and output; others the output.
     sizes = [ctx.tensor(t).elements for t in (*ctx.activations(node), *node.outputs) if t]
     elements = max(sizes, default=0)
-    return _base(node, ctx, Engine.SHAVE, shave_class=shave_class, elements=elements, unknown=unknown)
+    return _base(node, ctx, Engine.SHAVE, shave_class=shave_class, elements=elements, unknown=unknown,
+                 shave_kernel=None if unknown else SHAVE_KERNEL_OF.get(node.op_type))
 
 
 def lower_unknown(node: Node, ctx: LowerContext) -> NpuOp:
