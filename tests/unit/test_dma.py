@@ -166,3 +166,33 @@ def test_equal_copies_not_a_multiple_of_the_channels_wait_for_the_busiest_channe
     busiest = rounds * (setup_ns(NPU4000) + per_task / channel_bytes_per_ns(NPU4000))
     assert _emulated_ns(NPU4000, [per_task] * transfers, Path.CMX) == pytest.approx(busiest)
     assert transfer_ns(NPU4000, transfers * per_task, Path.CMX, transfers) == pytest.approx(busiest)
+
+
+def test_a_permute_dma_reorders_one_element_per_cmx_clock():
+    """VPUNN: a permute's CMX side moves one element per CMX cycle, whatever the element width."""
+    elements = 98_304
+    plain = transfer_ns(NPU4000, 2 * elements, Path.CMX)
+    permute = transfer_ns(NPU4000, 2 * elements, Path.CMX, permuted=elements)
+    assert permute == pytest.approx(100 + elements / (NPU4000.dma.frequency_mhz / 1e3))
+    assert permute > 2 * plain  # 1 element (2 B) per clock against 32 B per clock
+    assert transfer_ns(NPU4000, 2 * elements, Path.DDR, permuted=elements) >= permute
+
+
+@pytest.mark.parametrize("schedule", ["serial", "emulator"])
+def test_a_98304_element_transpose_costs_at_least_one_element_per_cmx_clock_per_port(tmp_path, schedule):
+    from onnx import TensorProto, helper
+    from tests.onnx_builders import chain_model, save
+
+    import nbperf
+
+    def estimate(perm, out_shape):
+        node = helper.make_node("Transpose", ["x"], ["y"], name="t", perm=perm)
+        model = chain_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12, 128, 64])],
+                            [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], [])
+        path = save(model, tmp_path, f"t{''.join(map(str, perm))}.onnx")
+        return nbperf.estimate(path, "npu4000", schedule=schedule).schedule.makespan_ns
+
+    bound = 98_304 / (NPU4000.dma.frequency_mhz / 1e3 * NPU4000.dma.channels)
+    permute = estimate([0, 1, 3, 2], [1, 12, 64, 128])
+    rows = estimate([0, 2, 1, 3], [1, 128, 12, 64])  # 64-element rows move whole: a strided copy
+    assert permute >= bound and permute > rows

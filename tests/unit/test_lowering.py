@@ -242,3 +242,52 @@ def test_residual_add_overwrites_its_dying_input(tmp_path):
                         [_info("y", [1, 16, 8, 8]), _info("z", [1, 16, 8, 8])], [weight("w", (16, 16, 1, 1))])
     ops = _by_type(_lower(tmp_path, model))
     assert ops["Add"].inplace_input == "c", "x is read again later, c dies at the add"
+
+
+@pytest.mark.parametrize(("shape", "perm", "kind"), [
+    ((1, 128, 12, 64), [0, 2, 1, 3], "copy"),  # heads out of the sequence: 64-element rows move whole
+    ((1, 128, 12, 64), [0, 2, 3, 1], "permute"),  # the innermost axis changes: element by element
+    ((1, 1, 12, 64), [0, 2, 1, 3], "view"),  # only a size-1 axis moves (the compiler's trivial permute)
+    ((4, 8), None, "permute"),  # no perm: all axes reversed
+])
+def test_a_transpose_is_a_view_a_strided_copy_or_a_permute(shape, perm, kind):
+    from nbperf.lower.rules import permute_kind
+
+    assert permute_kind(shape, perm) == kind
+
+
+def _attention_b(tmp_path, perm, scale=False):
+    """Q [1,12,128,64] x B, B = Transpose(x, perm) (optionally times a constant): the K^T shape."""
+    c = numpy_helper.from_array
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], name="transpose", perm=perm)]
+    b = "t"
+    inits = []
+    if scale:
+        nodes.append(helper.make_node("Mul", ["t", "s"], ["ts"], name="scale"))
+        inits.append(c(np.array(0.125, np.float32), "s"))
+        b = "ts"
+    nodes.append(helper.make_node("MatMul", ["q", b], ["y"], name="scores"))
+    model = chain_model(nodes, [_info("q", [1, 12, 128, 64]), _info("x", [1, 128, 12, 64] if perm[1] == 2
+                                                                        else [1, 12, 128, 64])],
+                        [_info("y", [1, 12, 128, 128])], inits)
+    return _by_type(_lower(tmp_path, model))["Transpose"]
+
+
+def test_a_last_two_axes_transpose_into_matmul_b_moves_nothing(tmp_path):
+    """The compiler transposes B's last two axes itself (transpose_b form): the two cancel."""
+    assert _attention_b(tmp_path, [0, 1, 3, 2]).engine is Engine.NONE
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_k_transposed_for_matmul_b_moves_rows_not_elements(tmp_path, scale):
+    """K^T = [0,2,3,1] of [1,S,H,D] composes with the compiler's own B transpose into [0,2,1,3]:
+    the head dim stays innermost, a strided copy (also through a scale by a constant)."""
+    op = _attention_b(tmp_path, [0, 2, 3, 1], scale)
+    assert op.engine is Engine.DMA and op.permuted == 0
+
+
+def test_a_transpose_changing_the_innermost_axis_is_a_permute_dma(tmp_path):
+    node = helper.make_node("Transpose", ["x"], ["y"], name="permute", perm=[0, 2, 3, 1])
+    model = chain_model([node], [_info("x", [1, 128, 12, 64])], [_info("y", [1, 12, 64, 128])], [])
+    (op,) = _lower(tmp_path, model).ops
+    assert op.engine is Engine.DMA and op.permuted == 128 * 12 * 64

@@ -41,8 +41,16 @@ def ddr_bytes_per_ns(arch: ArchSpec) -> float:
     return arch.dma.ddr_bandwidth_gbps
 
 
-def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1) -> float:
-    """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, dealt over the channels."""
+def permute_elements_per_ns(arch: ArchSpec) -> float:
+    """A permuting DMA reorders one element per CMX clock on its CMX side, whatever their width
+    (VPUNN dma_theoretical_cost_provider.h get_sram_word_sizeLegacy: a permute's word is one
+    element; intel/npu-nn-cost-model@8a2ae92). The DMA runs on the CMX clock."""
+    return arch.dma.frequency_mhz / 1e3
+
+
+def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1, permuted: int = 0) -> float:
+    """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, dealt over the channels;
+    ``permuted`` of their elements are reordered one by one (a permute DMA), shared alike."""
     if nbytes <= 0 or transfers <= 0:
         return 0.0
     # A channel runs its tasks one after another, each paying its set-up and latency (VPUNN prices
@@ -51,6 +59,8 @@ def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1) -> 
     # bytes also pass the shared DDR bandwidth.
     rounds = math.ceil(transfers / arch.dma.channels)
     data_ns = rounds * nbytes / transfers / channel_bytes_per_ns(arch)
+    if permuted:
+        data_ns = max(data_ns, rounds * permuted / transfers / permute_elements_per_ns(arch))
     if path is Path.DDR:
         data_ns = max(data_ns, nbytes / ddr_bytes_per_ns(arch))
     return (setup_ns(arch) + latency_ns(arch, path)) * rounds + data_ns

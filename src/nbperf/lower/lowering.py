@@ -7,7 +7,7 @@ from dataclasses import replace
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph
 from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
-from nbperf.lower.patterns import fuse_gelu, fuse_layernorm, fuse_ppe, fuse_swish
+from nbperf.lower.patterns import compose_matmul_transposes, fuse_gelu, fuse_layernorm, fuse_ppe, fuse_swish
 from nbperf.lower.rules import LowerContext, lower_node
 
 # Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
@@ -52,6 +52,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
     graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
+    graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
     ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     aliases = {op.outputs[0]: op.inputs[0] for op in ops

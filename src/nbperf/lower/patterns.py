@@ -12,6 +12,7 @@ from dataclasses import replace
 from nbperf.frontend.ir import Graph, Node
 
 FUSED_ATTR = "nbperf_fused"  # names of the ONNX nodes merged into a node
+EFFECTIVE_PERM_ATTR = "nbperf_effective_perm"  # the permutation a Transpose's data really undergoes
 NBPERF_DOMAIN = "nbperf"
 
 # Ops the DPU runs, whose PPE can absorb a following activation, bias or scale.
@@ -118,6 +119,44 @@ def fuse_swish(graph: Graph) -> Graph:
         if muls and gone:
             removed.add(sigmoid.name)
     return _rebuild(graph, replaced, removed)
+
+
+def compose_matmul_transposes(graph: Graph) -> Graph:
+    """The compiler brings every MatMul to the transpose_b form by transposing B's last two axes
+    (npu_compiler dialect/IE/IR/ops/matmul.cpp TransposeInputs, @150e202), moves permutes past
+    element-wise ops (MovePermutePostEltwise) and composes consecutive transposes into one
+    (transpose.cpp FuseTransposes / CollapseMutualTransposes). So a Transpose read only as MatMul
+    B, directly or through scaling by a constant, moves its data by its perm with the last two axes
+    swapped: a K^T feeding Q x K^T keeps its head dim innermost, a last-two-axes swap moves nothing."""
+    consumers = graph.consumers()
+    replaced: dict[str, Node] = {}
+    for node in graph.nodes:
+        if node.op_type != "Transpose" or not _std(node):
+            continue
+        rank = len(graph.tensors[node.inputs[0]].shape)
+        if rank >= 2 and _read_as_matmul_b(graph, consumers, node.outputs[0]):
+            perm = [int(p) for p in node.attrs.get("perm", range(rank - 1, -1, -1))]
+            composed = [*perm[:-2], perm[-1], perm[-2]]
+            replaced[node.name] = replace(node, attrs={**node.attrs, EFFECTIVE_PERM_ATTR: composed})
+    return _rebuild(graph, replaced, set())
+
+
+def _read_as_matmul_b(graph: Graph, consumers: dict[str, list[Node]], tensor: str) -> bool:
+    """Every reader of ``tensor`` is a MatMul taking it as B, after at most a chain of sole
+    consumers that scale it by a constant (which a permute commutes with)."""
+    for _ in range(4):
+        users = consumers.get(tensor, [])
+        if not users or tensor in graph.outputs:
+            return False
+        if all(_std(u) and u.op_type == "MatMul" and u.inputs[1] == tensor and u.inputs[0] != tensor
+               for u in users):
+            return True
+        scale = users[0]
+        if len(users) != 1 or not _std(scale) or scale.op_type not in PPE_CONST_ARITH \
+                or _const_scalar(graph, next((i for i in scale.inputs if i != tensor), "")) is None:
+            return False
+        tensor = scale.outputs[0]
+    return False
 
 
 def fuse_layernorm(graph: Graph) -> Graph:

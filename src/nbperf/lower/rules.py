@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
-from nbperf.lower.patterns import FUSED_ATTR
+from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
 WEIGHT_TABLE_BYTES_PER_CHANNEL = 16  # one weight-table entry per output channel (compiler layout)
@@ -264,7 +264,29 @@ def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
     # Gathering rows of a constant table (embeddings) reads those rows from DDR.
     gathered = sum(ctx.npu_bytes(o, precision) for o in node.outputs if o) \
         if node.op_type == "Gather" and ctx.is_const(node.inputs[0]) else 0
-    return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered)
+    permuted = 0
+    if node.op_type == "Transpose":
+        perm = node.attrs.get(EFFECTIVE_PERM_ATTR, node.attrs.get("perm"))
+        kind = permute_kind(ctx.tensor(node.inputs[0]).shape, perm)
+        if kind == "view":
+            return lower_view(node, ctx)
+        permuted = out_elements if kind == "permute" else 0
+    return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered, permuted=permuted)
+
+
+def permute_kind(shape: tuple[int, ...], perm: list[int] | None) -> str:
+    """What a Transpose of ``shape`` by ``perm`` costs the NPU:
+    - "view": once size-1 axes are dropped the others keep their order, a reinterpretation (the
+      compiler's isTrivialPermute -> PermuteCast / Reshape, npu_compiler utils/permute_utils.cpp);
+    - "copy": the innermost axis stays innermost, so whole rows move: a strided DMA at copy
+      bandwidth (assumed: a DMA descriptor strides over rows; VPUNN prices no such case);
+    - "permute": the innermost axis changes, every element lands on its own: a permute DMA at one
+      element per CMX clock (VPUNN dma_theoretical_cost_provider.h)."""
+    order = [int(p) for p in perm] if perm else list(range(len(shape) - 1, -1, -1))
+    kept = [a for a in order if shape[a] != 1]
+    if kept == sorted(kept):
+        return "view"
+    return "copy" if kept[-1] == max(kept) else "permute"
 
 
 def lower_view(node: Node, ctx: LowerContext) -> NpuOp:

@@ -22,7 +22,14 @@ from functools import cached_property
 from typing import NamedTuple
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.dma import Path, channel_bytes_per_ns, ddr_bytes_per_ns, latency_ns, setup_ns
+from nbperf.cost.dma import (
+    Path,
+    channel_bytes_per_ns,
+    ddr_bytes_per_ns,
+    latency_ns,
+    permute_elements_per_ns,
+    setup_ns,
+)
 from nbperf.errors import InternalError
 from nbperf.gcpause import paused_gc
 from nbperf.schedule.deps import reduce_dependencies
@@ -82,6 +89,8 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     physical = arch.barriers if barriers is None else barriers
     channel_rate = channel_bytes_per_ns(arch)  # the one DMA model: set-up, latency, rates
     ddr_rate = ddr_bytes_per_ns(arch)
+    permute_rate = permute_elements_per_ns(arch)
+    not_before: dict[int, float] = {}  # a DDR permute's earliest end, its element reorder done
     names = task_engines(tasks, arch.dma.channels)  # the engines each task occupies, by name
     deps = reduce_dependencies(tasks, names)
     # Engines by number: each task's engine numbers (shared tuples, like the names).
@@ -195,8 +204,11 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
             heappush(events, (time + t.duration_ns, seq, i, _END))
         elif t.path is Path.DDR:
             heappush(events, (time + dma_setup_ns + ddr_latency_ns, seq, i, _XFER))
+            if t.permuted:  # its CMX side reorders element by element: it ends no sooner than that
+                not_before[i] = time + dma_setup_ns + ddr_latency_ns + t.permuted / permute_rate
         else:
-            heappush(events, (time + dma_setup_ns + t.nbytes / channel_rate, seq, i, _END))
+            heappush(events, (time + dma_setup_ns + max(t.nbytes / channel_rate, t.permuted / permute_rate),
+                              seq, i, _END))
         seq += 1
         for d in through_barrier[i]:
             g = group[d]
@@ -275,6 +287,10 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
                     seq += 1
             rate_now = new
             if kind == _XFER:
+                continue
+            if not_before.get(i, 0.0) > now:  # a permute's bytes are in: its element reorder is not
+                heappush(events, (not_before.pop(i), seq, i, _END))
+                seq += 1
                 continue
         end[i] = now
         done += 1

@@ -77,6 +77,7 @@ class Task:
     path: Path = Path.DDR
     deps: set[int] = field(default_factory=set)
     width: int = 1
+    permuted: int = 0  # DMA: elements reordered one by one (a permute DMA)
 
 
 def task_engines(tasks: list[Task], channels: int) -> list[tuple[str, ...]]:
@@ -419,6 +420,7 @@ class _Pass:
                 from_ddr += self.model.nbytes(t)
         path = Path.DDR if from_ddr or cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
         (copy,) = self.dma(f"{op.name}/copy", op.name, TaskRole.COPY, cand.copy_bytes, path, deps)
+        copy.permuted = op.permuted
         for b in sources:
             self.read(b, copy)
         account = self.bytes[op.name]

@@ -504,8 +504,8 @@ class SerialModel:
         copy_path = Path.DDR if cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
         part = _OpPart(
             cost=cost, own_ns=cost.weights_ns + store_ns, fixed_ns=fixed,
-            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path) + store_ns,
-            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR) + store_ns,  # a gather reads its table
+            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path, permuted=op.permuted) + store_ns,
+            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR, permuted=op.permuted) + store_ns,
             store_bytes=store_bytes, outputs=tuple(outputs), resident_delta=added)
         self._op_parts[key] = part
         return part
