@@ -291,3 +291,38 @@ def test_a_transpose_changing_the_innermost_axis_is_a_permute_dma(tmp_path):
     model = chain_model([node], [_info("x", [1, 128, 12, 64])], [_info("y", [1, 12, 64, 128])], [])
     (op,) = _lower(tmp_path, model).ops
     assert op.engine is Engine.DMA and op.permuted == 128 * 12 * 64
+
+
+def _conv_then(tmp_path, *activations):
+    """Conv -> the given activation nodes in a chain; the lowered op types."""
+    c = numpy_helper.from_array
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a0"], name="conv", kernel_shape=[1, 1])]
+    inits = [weight("w", (16, 16, 1, 1))]
+    for k, (op, extra) in enumerate(activations):
+        inputs = [f"a{k}"]
+        for j, value in enumerate(extra):
+            inits.append(c(np.array(value, np.float32), f"c{k}_{j}"))
+            inputs.append(f"c{k}_{j}")
+        nodes.append(helper.make_node(op, inputs, [f"a{k + 1}"], name=f"act{k}"))
+    out = f"a{len(activations)}"
+    model = chain_model(nodes, [_info("x", [1, 16, 8, 8])], [_info(out, [1, 16, 8, 8])], inits)
+    return [op.op_type for op in _lower(tmp_path, model).ops]
+
+
+@pytest.mark.parametrize(("activations", "lowered"), [
+    ([("Relu", [])], ["Conv"]),
+    ([("Clip", [0.0, 6.0])], ["Conv"]),  # ReLU6: a zero minimum fuses
+    ([("Clip", [-1.0, 1.0])], ["Conv", "Clip"]),  # a float Clamp with another minimum does not
+    ([("PRelu", [[0.25]])], ["Conv"]),  # one slope: a LeakyReLU
+    ([("PRelu", [[[[0.25]]] * 16])], ["Conv", "PRelu"]),  # per-channel slopes stay a SHAVE kernel
+    ([("Relu", []), ("Clip", [0.0, 6.0])], ["Conv", "Clip"]),  # one post-op per producer
+])
+def test_the_ppe_takes_what_the_compiler_fuses(tmp_path, activations, lowered):
+    assert _conv_then(tmp_path, *activations) == lowered
+
+
+def test_no_activation_fuses_into_a_maxpool(tmp_path):
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Relu", ["p"], ["y"], name="relu")]
+    model = chain_model(nodes, [_info("x", [1, 16, 8, 8])], [_info("y", [1, 16, 4, 4])], [])
+    assert [op.op_type for op in _lower(tmp_path, model).ops] == ["MaxPool", "Relu"]

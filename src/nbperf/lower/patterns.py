@@ -208,10 +208,14 @@ def _follow_variance(graph: Graph, consumers: dict[str, list[Node]], producers: 
 
 
 def fuse_ppe(graph: Graph) -> Graph:
-    """Fold bias, scale and ReLU-family activations into the DPU op that produces their input.
+    """Fold bias, scale and one ReLU-family activation into the DPU op that produces their input.
 
     The PPE applies them on the way out of the MAC array at no extra cost. Only a sole consumer of
-    a DPU op's output is fused, and only constant operands (bias, scale, PReLU slope).
+    a DPU op's output is fused, and only constant operands (bias, scale). Activations follow the
+    compiler's post-op rules (npu_compiler NPU37XX/dialect/VPU/IR/layer_post_ops.cpp
+    isSupportedHWPostOp, shared by NPU40XX; IE/transforms/passes/fuse_activation_ops.cpp, @150e202):
+    ReLU, LeakyReLU and a PReLU with one slope (it becomes a LeakyReLU, IE/IR/ops/prelu.cpp), not
+    after a MaxPool; Clamp with a zero minimum, or any Clamp on quantized data; one per producer.
     """
     consumers = graph.consumers()
     absorbed: dict[str, Node] = {}  # DPU producer name -> producer with fused members
@@ -222,10 +226,15 @@ def fuse_ppe(graph: Graph) -> Graph:
         if node.op_type in {"Add", "Sub", "Mul"} and not _is_dpu_eltwise(graph, node):
             continue
         current = absorbed.get(node.name, node)
+        activated = False
         while True:
             nxt = _sole_consumer(graph, consumers, current.outputs[0])
-            if not _std(nxt) or not _is_ppe_member(graph, nxt, current.outputs[0]):
+            if not _std(nxt) or not _is_ppe_member(graph, nxt, current.outputs[0], node):
                 break
+            if nxt.op_type in PPE_ACTIVATIONS:
+                if activated:
+                    break  # the PPE takes one post-op
+                activated = True
             current = _merge(current, [nxt], outputs=nxt.outputs)
             removed.add(nxt.name)
         if current is not node:
@@ -233,10 +242,19 @@ def fuse_ppe(graph: Graph) -> Graph:
     return _rebuild(graph, absorbed, removed)
 
 
-def _is_ppe_member(graph: Graph, node: Node, source: str) -> bool:
+def _is_ppe_member(graph: Graph, node: Node, source: str, producer: Node) -> bool:
     others = [i for i in node.inputs[1:] if i]
     if node.op_type in PPE_ACTIVATIONS:
-        return node.inputs[0] == source and all(_is_const(graph, i) for i in others)
+        if node.inputs[0] != source or not all(_is_const(graph, i) for i in others):
+            return False
+        if node.op_type == "PRelu":
+            slope = graph.tensors[node.inputs[1]]
+            return slope.elements == 1 and producer.op_type != "MaxPool"
+        if node.op_type == "Clip":
+            low = _const_scalar(graph, node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] \
+                else node.attrs.get("min")  # opset < 11 keeps the bounds as attributes
+            return low == 0.0 or source in graph.quantized
+        return producer.op_type != "MaxPool"
     if node.op_type in PPE_CONST_ARITH:
         operands = [i for i in node.inputs if i != source]
         if len(operands) != 1 or not _is_const(graph, operands[0]):
