@@ -68,17 +68,18 @@ def estimate(
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
-    ``model``: an ONNX path or an already loaded ``Graph``; ``arch``: a preset name, a YAML path
-    or an ``ArchSpec``; ``precision`` forces int8 or fp16 (default: fp16, int8 where the model is
-    quantized); ``input_shapes`` fills dynamic input dimensions; ``arch_overrides`` are
-    ``section.field=value`` edits applied to a named or file arch; ``cost_model`` is the
-    per-workload cost backend (``math``); ``schedule`` puts the ops in time: ``serial`` (layer by
-    layer, the search's own objective) or ``emulator`` (the task graph with feasible CMX allocation
-    and barriers, run event by event; ``prefetch_depth`` ops of weight prefetch, ``barriers``
-    overriding the arch's hardware barrier count). ``policy`` picks strategies by whole-graph search
-    (``optimal``) or the NPU compiler's greedy rule (``compiler``); ``strategies`` forces strategies
-    by layer name (``{"conv1": "SOK", "all": "SOH"}``). ``cost_model="emulator"`` is accepted for
-    ``schedule="emulator"``.
+    ``model``: an ONNX path or an already loaded ``Graph``; ``arch``: a preset name, a YAML path or an
+    ``ArchSpec``; ``precision``: ``int8`` quantizes a float model as NNCF does for the NPU (SHAVE
+    kernels stay fp16, conversions between the parts), ``fp16`` runs every op in fp16 (default: fp16,
+    int8 where the model's Q/DQ say so); ``input_shapes`` fills dynamic input dimensions;
+    ``arch_overrides`` are ``section.field=value`` edits applied to a named or file arch;
+    ``cost_model`` is the per-workload cost backend (``math``); ``schedule`` puts the ops in time:
+    ``serial`` (layer by layer, the search's own objective) or ``emulator`` (the task graph with
+    feasible CMX allocation and barriers, run event by event; ``prefetch_depth`` ops of weight
+    prefetch, ``barriers`` overriding the arch's hardware barrier count). ``policy`` picks strategies
+    by whole-graph search (``optimal``) or the NPU compiler's greedy rule (``compiler``);
+    ``strategies`` forces strategies by layer name (``{"conv1": "SOK", "all": "SOH"}``).
+    ``cost_model="emulator"`` is accepted for ``schedule="emulator"``.
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
@@ -120,7 +121,9 @@ def estimate(
 
 
 def _precision(tasks, graph: NpuGraph) -> str:
-    used = {t.op.precision for t in tasks}
+    """The precision of the ops that carry MACs: SHAVE kernels always run fp16 and conversions
+    between parts are neither, so an int8 model whose matmuls are all int8 is "int8"."""
+    used = {t.op.precision for t in tasks if t.op.macs}
     return "mixed" if len(used) > 1 else (used.pop() if used else graph.default_precision)
 
 

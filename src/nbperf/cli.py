@@ -50,7 +50,8 @@ def parse_strategy(item: str) -> tuple[str, str]:
 
 ModelArg = Annotated[Path, typer.Argument(help="ONNX model file (weights may be absent)")]
 ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")]
-PrecisionOpt = Annotated[str | None, typer.Option(help="force int8 or fp16 for every op")]
+PrecisionOpt = Annotated[str | None, typer.Option(
+    help="int8: quantize as NNCF does for the NPU (SHAVE ops stay fp16); fp16: every op in fp16")]
 InputShapeOpt = Annotated[list[str] | None, typer.Option(
     "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")]
 SetOpt = Annotated[list[str] | None, typer.Option(

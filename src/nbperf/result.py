@@ -27,7 +27,7 @@ class Estimate:
 
     model: str
     arch: ArchSpec
-    precision: str  # "fp16", "int8", or "mixed" when quantized and float ops coexist
+    precision: str  # of the ops with MACs: "fp16", "int8", or "mixed" when both run
     cost_model: str
     graph: NpuGraph
     plan: StrategyPlan

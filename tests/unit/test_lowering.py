@@ -139,8 +139,9 @@ def test_quantized_swish_fuses_once_its_qdq_pairs_fold(tmp_path):
     nodes = [*qdq("x", "xf"), helper.make_node("Sigmoid", ["xf"], ["s"], name="sig"), *qdq("s", "sf"),
              helper.make_node("Mul", ["xf", "sf"], ["y"], name="mul")]
     model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("y", [1, 32, 16, 16])], [scale, zero])
-    (op,) = [op for op in _lower(tmp_path, model).ops if not op.is_free]
-    assert op.op_type == "Swish" and op.engine is Engine.SHAVE
+    convert, swish = [op for op in _lower(tmp_path, model).ops if not op.is_free]
+    assert swish.op_type == "Swish" and swish.engine is Engine.SHAVE and swish.precision == "fp16"
+    assert convert.op_type == "Dequantize" and swish.inputs == convert.outputs  # SHAVE reads fp16
 
 
 def test_a_sigmoid_read_elsewhere_stays_beside_the_swish(tmp_path):
@@ -228,10 +229,45 @@ def test_unknown_op_gets_generic_shave_cost_and_is_listed(tmp_path):
 
 def test_precision_override_and_byte_sizes(tmp_path):
     model = conv_model(16, 16, 8, 1, relu=False)
-    fp16 = _lower(tmp_path, model).ops[0]
-    int8 = _lower(tmp_path, model, "int8").ops[0]
-    assert fp16.precision == "fp16" and int8.precision == "int8"
+    (fp16,) = _lower(tmp_path, model).ops
+    quantize, int8 = _lower(tmp_path, model, "int8").ops  # the host feeds float: quantized on the DPU
+    assert fp16.precision == "fp16" and int8.precision == "int8" and "NNCF" in int8.precision_reason
     assert fp16.input_bytes == 2 * int8.input_bytes == 2 * 16 * 64
+    assert quantize.op_type == "Quantize" and quantize.engine is Engine.DPU
+    assert int8.inputs == quantize.outputs
+    assert (quantize.input_bytes, quantize.output_bytes) == (2 * 16 * 64, 16 * 64)
+
+
+def test_int8_runs_what_nncf_quantizes_and_shave_in_fp16_with_conversions_between(tmp_path):
+    """A BERT-like block under --precision int8: matmuls int8, softmax / GELU / layer norm fp16 on
+    SHAVE, a Dequantize into each SHAVE op and a Quantize back into each int8 DPU op."""
+    from benchmarks.model_builders import decoder_lm
+
+    path = save(decoder_lm(layers=1, d_model=64, heads=2, ffn=128, vocab=100, seq=16), tmp_path)
+    npu = lower(load_model(path), "int8")
+    producer = {t: op for op in npu.ops for t in op.outputs}
+
+    def source(t):  # the op that made t, through views
+        while t in npu.aliases:
+            t = npu.aliases[t]
+        return producer.get(t)
+
+    shave = [op for op in npu.ops if op.engine is Engine.SHAVE]
+    assert {"Softmax", "Gelu", "LayerNormalization"} <= {op.op_type for op in shave}
+    assert all(op.precision == "fp16" and "SHAVE" in op.precision_reason for op in shave)
+    matmuls = [op for op in npu.ops if op.op_type == "MatMul"]
+    assert matmuls and all(op.precision == "int8" for op in matmuls)
+    for op in npu.ops:
+        if op.is_free or op.op_type in ("Quantize", "Dequantize"):
+            continue
+        for t in op.inputs:
+            src = source(t)
+            converts = src is not None and src.op_type in ("Quantize", "Dequantize")
+            if src is not None and src.engine is not Engine.DMA and not converts:
+                assert src.precision == op.precision, f"{op.name} reads {t} in {src.precision}"
+    conversions = [op for op in npu.ops if op.op_type in ("Quantize", "Dequantize")]
+    assert {op.op_type for op in conversions} == {"Quantize", "Dequantize"}
+    assert all(op.engine is Engine.DPU for op in conversions)
 
 
 def test_residual_add_overwrites_its_dying_input(tmp_path):

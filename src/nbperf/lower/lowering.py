@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nbperf.arch.model import Precision
+from nbperf.arch.model import PRECISION_BYTES, Precision
 from nbperf.frontend.ir import Graph
 from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
 from nbperf.lower.patterns import compose_matmul_transposes, fuse_gelu, fuse_layernorm, fuse_ppe, fuse_swish
-from nbperf.lower.rules import LowerContext, lower_node
+from nbperf.lower.precision import insert_conversions
+from nbperf.lower.rules import DATA_DTYPES, LowerContext, lower_node
 
 # Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
 DEFAULT_PRECISION: Precision = "fp16"
@@ -47,7 +48,8 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
 
 
 def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
-    """Lower an IR graph to NPU ops. ``precision`` forces every op to int8 or fp16."""
+    """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
+    the NPU, fp16 runs every op in fp16 (see ``lower.precision``)."""
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
     graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
@@ -55,16 +57,24 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
     ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
+    data = {t for t, info in graph.tensors.items() if info.dtype in DATA_DTYPES and not info.is_constant}
+    produced = {t: ctx.arrives_in(t) for t in graph.inputs if t in data}
+    produced.update((t, p) for t, p in ctx.produced.items() if t in data)
+    ops, precisions = insert_conversions(ops, produced, {t: graph.tensors[t].shape for t in data})
     aliases = {op.outputs[0]: op.inputs[0] for op in ops
                if op.engine is Engine.NONE and op.inputs and len(op.outputs) == 1}
     ops = mark_inplace(ops, aliases, set(graph.outputs))  # element-wise outputs reuse a dying input
     tensor_bytes: dict[str, int] = {}
+    for t in graph.inputs:
+        tensor_bytes[t] = ctx.npu_bytes(t, precisions.get(t, ctx.arrives_in(t)))
     for op in ops:
         for t in (*op.inputs, *op.outputs):
-            if t not in tensor_bytes:
-                tensor_bytes[t] = ctx.npu_bytes(t, op.precision)
-    for t in graph.inputs:
-        tensor_bytes.setdefault(t, ctx.npu_bytes(t, precision or ctx.default_precision))
+            if t in tensor_bytes:
+                continue
+            if t in graph.tensors:
+                tensor_bytes[t] = ctx.npu_bytes(t, precisions.get(t, op.precision))
+            else:  # a converted copy of the op's input
+                tensor_bytes[t] = op.elements * PRECISION_BYTES[precisions[t]]
     unknown = tuple(f"{op.name} ({op.op_type})" for op in ops if op.unknown)
     return NpuGraph(name=graph.name, ops=ops, tensor_bytes=tensor_bytes, inputs=graph.inputs,
                     outputs=graph.outputs, aliases=aliases, unknown_ops=unknown,

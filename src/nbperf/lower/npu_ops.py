@@ -6,6 +6,7 @@ fused/pattern member), or as a free view. Frozen dataclasses; passes rebuild, ne
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -87,6 +88,7 @@ class NpuOp:
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
     inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost
+    precision_reason: str = ""  # why it runs in ``precision``
 
     @property
     def is_free(self) -> bool:
@@ -117,3 +119,14 @@ class NpuGraph:
             tensor = self.aliases[tensor]
             seen += 1
         return tensor
+
+
+def nchw(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Any rank as (N, C, H, W): 1-D convs get H = 1; extra spatial dims fold into H."""
+    if len(shape) >= 4:
+        return shape[0], shape[1], math.prod(shape[2:-1]), shape[-1]
+    if len(shape) == 3:
+        return shape[0], shape[1], 1, shape[2]
+    if len(shape) == 2:
+        return shape[0], shape[1], 1, 1
+    return 1, math.prod(shape), 1, 1

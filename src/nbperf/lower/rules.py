@@ -8,32 +8,56 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
-from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
+from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
 from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR
+from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
+DATA_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64", "int8", "uint8"})  # not indices
 WEIGHT_TABLE_BYTES_PER_CHANNEL = 16  # one weight-table entry per output channel (compiler layout)
 
 
 @dataclass(frozen=True)
 class LowerContext:
-    """What a rule may read: the graph and how to size tensors at NPU precision."""
+    """What a rule may read: the graph, how to size tensors at NPU precision, and the precision
+    each tensor was produced in so far (rules run in graph order)."""
 
     graph: Graph
     default_precision: Precision
     force_precision: Precision | None
+    produced: dict[str, Precision] = field(default_factory=dict)
 
-    def precision_of(self, node: Node) -> Precision:
-        if self.force_precision is not None:
-            return self.force_precision
+    def arrives_in(self, tensor: str) -> Precision:
+        """The precision ``tensor`` reaches its readers in: its producer's, or for a graph input
+        int8 when the model quantizes it (unless forced to fp16) and fp16 otherwise (the host
+        feeds float)."""
+        if tensor in self.produced:
+            return self.produced[tensor]
+        t = self.graph.tensors[tensor]
+        quantized = tensor in self.graph.quantized or t.dtype in {"int8", "uint8"}
+        return "int8" if quantized and self.force_precision != "fp16" else "fp16"
+
+    def precision_of(self, node: Node, engine: Engine = Engine.DPU) -> Precision:
+        return self.decide(node, engine)[0]
+
+    def decide(self, node: Node, engine: Engine) -> tuple[Precision, str]:
+        """The precision ``node`` runs in on ``engine``, and why (see ``lower.precision``)."""
+        data = [t for t in self.activations(node) if self.graph.tensors[t].dtype in DATA_DTYPES]
+        produced = self.arrives_in(data[0]) if data else self.default_precision
         tensors = [self.graph.tensors[t] for t in (*node.inputs, *node.outputs) if t]
-        if any(t.name in self.graph.quantized or t.dtype in {"int8", "uint8"} for t in tensors):
-            return "int8"
-        return self.default_precision
+        quantized = any(t.name in self.graph.quantized or t.dtype in {"int8", "uint8"} for t in tensors)
+        if engine is Engine.SHAVE:
+            return "fp16", SHAVE_FP16
+        if engine in (Engine.DMA, Engine.NONE):
+            if data:
+                return produced, FOLLOWS_INPUT
+            # rows of a constant table (an embedding): int8 where quantized (NNCF's EMBEDDING weights)
+            return ("int8" if quantized else self.force_precision or self.default_precision), FOLLOWS_INPUT
+        return dpu_precision(node.op_type, self.force_precision, quantized, produced, self.default_precision)
 
     def npu_bytes(self, tensor: str, precision: Precision) -> int:
         """Size of a tensor on the NPU: floats at the op precision, integers as int32 at most."""
@@ -65,10 +89,13 @@ def register(*op_types: str) -> Callable[[Rule], Rule]:
 
 
 def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> NpuOp:
-    """Common fields: activation inputs and outputs sized at the node's precision."""
-    precision = ctx.precision_of(node)
+    """Common fields: activation inputs and outputs sized at the node's precision, which the
+    outputs are produced in from then on."""
+    precision, reason = ctx.decide(node, engine)
     inputs = ctx.activations(node)
     outputs = tuple(o for o in node.outputs if o)
+    for o in outputs:
+        ctx.produced[o] = precision
     return NpuOp(
         name=node.name,
         op_type=node.op_type,
@@ -76,22 +103,12 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         precision=precision,
         inputs=inputs,
         outputs=outputs,
-        input_bytes=sum(ctx.npu_bytes(i, precision) for i in inputs),
+        input_bytes=sum(ctx.npu_bytes(i, precision) for i in inputs),  # conversions bring them to it
         output_bytes=sum(ctx.npu_bytes(o, precision) for o in outputs),
         fused=tuple(node.attrs.get(FUSED_ATTR, ())),
+        precision_reason=reason,
         **fields,  # type: ignore[arg-type]
     )
-
-
-def _nchw(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """Any rank as (N, C, H, W): 1-D convs get H = 1; extra spatial dims fold into H."""
-    if len(shape) >= 4:
-        return shape[0], shape[1], math.prod(shape[2:-1]), shape[-1]
-    if len(shape) == 3:
-        return shape[0], shape[1], 1, shape[2]
-    if len(shape) == 2:
-        return shape[0], shape[1], 1, 1
-    return 1, math.prod(shape), 1, 1
 
 
 def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
@@ -109,12 +126,12 @@ ConvGeometry = tuple[tuple[int, int, int, int], int, int, int, int, int]
 
 def _conv_geometry(node: Node, ctx: LowerContext) -> ConvGeometry:
     """((N, C, H, W) of the input, K, Ho, Wo of the output, kernel height, kernel width)."""
-    nchw = _nchw(ctx.tensor(node.inputs[0]).shape)
-    _, k, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
+    cube = nchw(ctx.tensor(node.inputs[0]).shape)
+    _, k, ho, wo = nchw(ctx.tensor(node.outputs[0]).shape)
     w_shape = ctx.tensor(node.inputs[1]).shape
     kh = w_shape[2] if len(w_shape) > 3 else 1
     kw = w_shape[-1] if len(w_shape) > 2 else 1
-    return nchw, k, ho, wo, kh, kw
+    return cube, k, ho, wo, kh, kw
 
 
 @register("Conv")
@@ -185,8 +202,8 @@ def lower_matmul(node: Node, ctx: LowerContext) -> NpuOp:
 
 @register("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
-    n, c, h, w = _nchw(ctx.tensor(node.inputs[0]).shape)
-    _, _, ho, wo = _nchw(ctx.tensor(node.outputs[0]).shape)
+    n, c, h, w = nchw(ctx.tensor(node.inputs[0]).shape)
+    _, _, ho, wo = nchw(ctx.tensor(node.outputs[0]).shape)
     if node.op_type.startswith("Global"):
         kh, kw, sh, sw = h, w, 1, 1
     else:
@@ -201,7 +218,7 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
 
 
 def lower_dpu_eltwise(node: Node, ctx: LowerContext) -> NpuOp:
-    n, c, h, w = _nchw(ctx.tensor(node.outputs[0]).shape)
+    n, c, h, w = nchw(ctx.tensor(node.outputs[0]).shape)
     work = DpuWork(DpuKind.ELTWISE, out_w=w, out_h=h, out_k=c, in_k=0, batch=n)
     return _base(node, ctx, Engine.DPU, dpu=work, elements=work.out_elements)
 
@@ -259,7 +276,7 @@ VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", 
 
 
 def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
-    precision = ctx.precision_of(node)
+    precision = ctx.precision_of(node, Engine.DMA)
     out_elements = sum(ctx.tensor(o).elements for o in node.outputs if o)
     # Gathering rows of a constant table (embeddings) reads those rows from DDR.
     gathered = sum(ctx.npu_bytes(o, precision) for o in node.outputs if o) \

@@ -13,7 +13,7 @@ from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
-SCHEMA_VERSION = 2  # 2: schedule kinds, per-layer layout/tiling/spill fields (issue 9)
+SCHEMA_VERSION = 3  # 2: schedule kinds, per-layer layout/tiling/spill fields (issue 9); 3: precision_reason
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -27,6 +27,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "op_type": op.op_type,
         "engine": op.engine.value,
         "precision": op.precision,
+        "precision_reason": op.precision_reason,
         "strategy": task.strategy.value,
         "output_distribution": task.candidate.out_dist.value,
         "tiles_used": task.tiles_used,
