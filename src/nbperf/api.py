@@ -18,7 +18,7 @@ from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
 from nbperf.lower import NpuGraph, lower
-from nbperf.result import Estimate
+from nbperf.result import MODES, Estimate, Throughput
 from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
 from nbperf.schedule.emulator import emulate_plan
@@ -65,6 +65,7 @@ def estimate(
     strategies: dict[str, str] | None = None,
     prefetch_depth: int | None = None,
     barriers: int | None = None,
+    mode: str = "latency",
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
@@ -83,6 +84,8 @@ def estimate(
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}; use latency (one synchronous request) or throughput")
     spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
                                           barriers)
     coster = TaskCoster(spec, get_backend(backend_name))  # cost: the one path every stage prices with
@@ -114,10 +117,32 @@ def estimate(
         timed = schedule_serial(spec, plan)  # schedule: the plan's layer-serial steps
     lap("schedule")
     name = graph.name if isinstance(model, Graph) else Path(model).name
+
+    def throughput_of(result: Estimate) -> Throughput:
+        """Throughput mode: each request compiled for the tiles the compiler picks under the
+        THROUGHPUT hint, as many running at once as the tiles allow (at most the requests the
+        plugin keeps in flight), each with its share of DDR bandwidth and DMA ports."""
+        runtime = spec.runtime
+        tiles = min(runtime.throughput_tiles, spec.tiles)
+        concurrent = min(runtime.throughput_requests, max(1, spec.tiles // tiles))
+        if tiles == spec.tiles and concurrent == 1:
+            device_ns = result.schedule.makespan_ns  # the latency-mode schedule is the one
+        else:
+            dma = spec.dma.model_copy(update={"channels": max(1, spec.dma.channels // concurrent),
+                                              "ddr_bandwidth_gbps": spec.dma.ddr_bandwidth_gbps / concurrent})
+            shared = spec.model_copy(update={"tiles": tiles, "dma": dma})
+            device_ns = estimate(graph, shared, precision=precision, cost_model=backend_name, schedule=timing,
+                                 policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
+                                 barriers=barriers).schedule.makespan_ns
+        device_fps = concurrent * 1e9 / device_ns if device_ns else 0.0
+        host_fps = 1e9 / result.host_ns if result.host_ns else device_fps
+        fps, bound = (device_fps, "device") if device_fps <= host_fps else (host_fps, "host")
+        return Throughput(fps, runtime.throughput_requests, tiles, concurrent, device_ns, bound)
+
     return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
-                    stage_seconds=stages)
+                    stage_seconds=stages, mode=mode, throughput_of=throughput_of)
 
 
 def _precision(tasks, graph: NpuGraph) -> str:

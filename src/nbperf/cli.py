@@ -63,6 +63,9 @@ ScheduleOpt = Annotated[str, typer.Option(
          "CMX allocation, prefetch and barriers, run event by event); both use the same costs")]
 PolicyOpt = Annotated[str, typer.Option(
     help="strategy choice: optimal (whole-graph search) or compiler (the NPU compiler's greedy rule)")]
+ModeOpt = Annotated[str, typer.Option(
+    help="headline: latency (one synchronous request, as benchmark_app -hint latency -api sync) or "
+         "throughput (several requests in flight, as -hint throughput); the report gives both")]
 StrategyOpt = Annotated[list[str] | None, typer.Option(
     "--strategy", help="force a strategy: LAYER=SOK, or all=SOH (repeatable)")]
 
@@ -91,6 +94,7 @@ def estimate(
     schedule: ScheduleOpt = "serial",
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
+    mode: ModeOpt = "latency",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
     trace_path: Annotated[Path | None, typer.Option(
         "--trace", help="write a Perfetto / Chrome trace here (needs --schedule emulator)")] = None,
@@ -113,7 +117,7 @@ def estimate(
         raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
                          "timeline")
     result = _run(model, arch, precision, input_shape, set_, cost, schedule, policy, strategy,
-                  prefetch_depth=prefetch_depth, barriers=barriers)
+                  prefetch_depth=prefetch_depth, barriers=barriers, mode=mode.lower())
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
@@ -126,7 +130,9 @@ def estimate(
 
         write_trace(result, trace_path)
     if quiet:
-        line = f"{result.model} on {result.arch.name}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS"
+        line = (f"{result.model} on {result.arch.name}: {result.throughput_fps:,.1f} FPS in throughput mode"
+                if result.mode == "throughput" else
+                f"{result.model} on {result.arch.name}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS")
         stdout.print(line, markup=False)
     else:
         print_report(result, stdout, top)

@@ -6,13 +6,33 @@ Reports read this (never the orchestrator in ``api``), so a report can be made f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from nbperf.arch.model import ArchSpec
 from nbperf.lower.npu_ops import NpuGraph
 from nbperf.schedule.emulator import Emulation
 from nbperf.schedule.timeline import Schedule, ScheduleKind
 from nbperf.strategy.plan import StrategyPlan
+
+MODES = ("latency", "throughput")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Throughput mode, as OpenVINO runs it: ``requests`` in flight, each compiled for
+    ``tiles_per_request`` tiles; ``concurrent`` of them run on the device at once, each with its
+    share of DDR bandwidth and DMA ports (an equal split: assumed), taking ``request_device_ns``.
+    FPS is the lower of what the device completes and what the host can submit (one request's
+    host work at a time, assumed); ``bound`` says which."""
+
+    fps: float
+    requests: int
+    tiles_per_request: int
+    concurrent: int
+    request_device_ns: float
+    bound: str  # "device" or "host"
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,9 @@ class Estimate:
     # wall seconds per pipeline stage (frontend, lowering, strategy, task graph, emulation, schedule):
     # where an estimate's time went; not part of the report, which is the same on every run
     stage_seconds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    mode: str = "latency"  # the headline: one synchronous request, or throughput with several
+    # computes the throughput mode on first use (it estimates the network again for fewer tiles)
+    throughput_of: Callable[[Estimate], Throughput] | None = field(default=None, compare=False, repr=False)
 
     @property
     def timing(self) -> str:
@@ -49,8 +72,25 @@ class Estimate:
         return self.arch.inference_overhead_us * 1e3
 
     @property
+    def host_ns(self) -> float:
+        """The host's share of one synchronous request: the fixed runtime cost plus copying the
+        network's inputs and outputs at host memcpy bandwidth (both arch fields, assumed)."""
+        return self.inference_overhead_ns + self.graph.host_io_bytes / self.arch.runtime.host_copy_gbps
+
+    @property
     def latency_ns(self) -> float:
-        return self.schedule.makespan_ns + self.inference_overhead_ns
+        """Latency mode: one synchronous request, device schedule plus host work."""
+        return self.schedule.makespan_ns + self.host_ns
+
+    @cached_property
+    def throughput(self) -> Throughput:
+        if self.throughput_of is None:
+            raise ValueError("this estimate was made without a throughput mode")
+        return self.throughput_of(self)
+
+    @property
+    def throughput_fps(self) -> float:
+        return self.throughput.fps
 
     @property
     def latency_ms(self) -> float:
@@ -58,6 +98,7 @@ class Estimate:
 
     @property
     def fps(self) -> float:
+        """Requests per second of latency mode: one after another."""
         return 1e9 / self.latency_ns if self.latency_ns else 0.0
 
     @property

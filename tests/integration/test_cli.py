@@ -53,7 +53,7 @@ def test_json_and_csv_outputs_agree(capsys, tmp_path):
     assert [r["name"] for r in rows] == [layer["name"] for layer in report["layers"]]
     assert sum(int(r["macs"]) for r in rows) == report["macs"]
     assert report["layers"][-1]["end_us"] == pytest.approx(report["latency_ms"] * 1e3
-                                                            - report["inference_overhead_us"], abs=1e-3)
+                                                            - report["host_us"], abs=1e-3)
 
 
 def test_arch_list_and_show(capsys):
@@ -174,3 +174,14 @@ def test_bare_command_prints_help_and_a_missing_output_folder_fails_before_any_w
     code, _, err = run(capsys, "estimate", RESNET, "--json", str(good), "--csv", str(missing))
     assert code == 2 and "folder" in one_error_line(err)
     assert not good.exists()
+
+
+def test_throughput_mode_is_the_headline_and_both_modes_are_reported(capsys, tmp_path):
+    code, out, err = run(capsys, "estimate", RESNET, "--mode", "throughput",
+                         "--json", str(tmp_path / "r.json"), "-q")
+    assert code == 0, err
+    assert "FPS in throughput mode" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["mode"] == "throughput" and report["throughput_fps"] > 0 and report["latency_ms"] > 0
+    assert report["throughput"]["requests"] == 8 and report["throughput"]["tiles_per_request"] == 2
+    assert report["fps"] == pytest.approx(1000 / report["latency_ms"], rel=1e-3)

@@ -124,6 +124,17 @@ class CompilerSpec(_Strict):
                                            description="CMX fraction per sub-tile when pipelining")
 
 
+class RuntimeSpec(_Strict):
+    """How OpenVINO runs a compiled network on the part: the host's share of a synchronous
+    request, and the requests in flight and tiles per request in throughput mode."""
+
+    host_copy_gbps: float = Field(gt=0, le=10_000, description=(
+        "host memcpy bandwidth for the network's fp32 inputs and outputs of one synchronous request"))
+    throughput_requests: int = Field(ge=1, le=1024, description="requests in flight in throughput mode")
+    throughput_tiles: int = Field(ge=1, le=256,
+                                  description="tiles each request is compiled for in throughput mode")
+
+
 class ArchSpec(_Strict):
     """One NPU part. ``name`` identifies it in reports and sweeps."""
 
@@ -137,6 +148,7 @@ class ArchSpec(_Strict):
     compiler: CompilerSpec
     barriers: int = Field(ge=1, le=65_536, description="hardware barriers")
     inference_overhead_us: float = Field(ge=0, le=1_000_000, description="fixed cost per inference")
+    runtime: RuntimeSpec
 
     def macs_per_cycle(self, precision: Precision) -> float:
         """Peak MACs per DPU cycle of one tile at ``precision``."""

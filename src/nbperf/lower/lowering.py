@@ -76,6 +76,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
             else:  # a converted copy of the op's input
                 tensor_bytes[t] = op.elements * PRECISION_BYTES[precisions[t]]
     unknown = tuple(f"{op.name} ({op.op_type})" for op in ops if op.unknown)
+    host_io = sum(graph.tensors[t].size_bytes for t in dict.fromkeys((*graph.inputs, *graph.outputs)))
     return NpuGraph(name=graph.name, ops=ops, tensor_bytes=tensor_bytes, inputs=graph.inputs,
                     outputs=graph.outputs, aliases=aliases, unknown_ops=unknown,
-                    default_precision=precision or ctx.default_precision)
+                    default_precision=precision or ctx.default_precision, host_io_bytes=host_io)

@@ -111,6 +111,7 @@ class NpuGraph:
     aliases: dict[str, str]
     unknown_ops: tuple[str, ...]  # "name (OpType)" of every op costed with the generic fallback
     default_precision: Precision
+    host_io_bytes: int = 0  # the network's inputs and outputs as the host holds them (ONNX dtypes)
 
     def resolve(self, tensor: str) -> str:
         """Follow view aliases to the tensor that owns the data."""

@@ -13,7 +13,7 @@ from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
-SCHEMA_VERSION = 3  # 2: schedule kinds, per-layer layout/tiling/spill fields (issue 9); 3: precision_reason
+SCHEMA_VERSION = 3  # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -76,8 +76,12 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "schedule": {"kind": estimate.schedule.kind.value, "description": estimate.schedule.description},
         "strategy_policy": estimate.plan.policy,
         "strategy_search_exact": estimate.plan.exact,
+        "mode": estimate.mode,
         "latency_ms": _r(estimate.latency_ms, 6),
         "fps": _r(estimate.fps, 3),
+        "throughput_fps": _r(estimate.throughput_fps, 3),
+        "throughput": throughput_record(estimate),
+        "host_us": _r(estimate.host_ns / 1e3),
         "macs": estimate.macs,
         "achieved_tops": _r(estimate.achieved_tops),
         "peak_tops": _r(arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")),
@@ -91,6 +95,12 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "layers": [layer_record(t, estimate) for t in estimate.schedule.tasks],
         **({"emulation": emulation_record(estimate)} if estimate.emulation is not None else {}),
     }
+
+
+def throughput_record(estimate: Estimate) -> dict[str, Any]:
+    th = estimate.throughput
+    return {"requests": th.requests, "tiles_per_request": th.tiles_per_request, "concurrent": th.concurrent,
+            "request_device_ms": _r(th.request_device_ns / 1e6, 6), "bound": th.bound}
 
 
 def emulation_record(estimate: Estimate) -> dict[str, Any]:

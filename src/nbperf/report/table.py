@@ -61,8 +61,7 @@ def totals_table(estimate: Estimate) -> Table:
     rows = [
         ("arch", f"{arch.name}: {arch.tiles} tiles x {arch.dpu.macs_per_tile} int8 MACs "
                  f"at {arch.dpu.frequency_mhz:g} MHz"),
-        ("latency", f"{estimate.latency_ms:.3f} ms  ({estimate.fps:,.1f} FPS)"),
-        ("of which fixed per-inference cost", f"{estimate.arch.inference_overhead_us:.1f} us"),
+        *_mode_rows(estimate),
         ("MACs", _si(estimate.macs)),
         ("achieved", f"{estimate.achieved_tops:.2f} TOPS of {peak:.1f} peak"),
         ("DDR traffic", f"{_si(estimate.ddr_bytes, 'B')} (weights {_si(estimate.weight_ddr_bytes, 'B')}, "
@@ -89,6 +88,19 @@ def totals_table(estimate: Estimate) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _mode_rows(estimate: Estimate) -> list[tuple[str, str]]:
+    """Latency and throughput mode, the chosen one first."""
+    th = estimate.throughput
+    latency = [("latency mode", f"{estimate.latency_ms:.3f} ms per synchronous request "
+                                f"({estimate.fps:,.1f} FPS)"),
+               ("of which host", f"{estimate.host_ns / 1e3:,.1f} us (fixed runtime cost and I/O copies)")]
+    device_ms = th.request_device_ns / 1e6
+    throughput = [("throughput mode", f"{th.fps:,.1f} FPS: {th.requests} requests in flight on "
+                                      f"{th.tiles_per_request}-tile compiles, {th.concurrent} at once, each "
+                                      f"{device_ms:.3f} ms on the device ({th.bound}-bound)")]
+    return throughput + latency if estimate.mode == "throughput" else latency + throughput
 
 
 def print_report(estimate: Estimate, console: Console, top: int | None = None) -> None:
