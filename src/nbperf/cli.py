@@ -18,10 +18,26 @@ from rich.table import Table
 
 from nbperf.errors import InternalError, NbperfError, UsageError
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Estimate how fast a neural network runs on a tiled NPU.")
-arch_app = typer.Typer(no_args_is_help=True, help="List and show architecture presets.")
+                  help="Estimate how fast a neural network runs on a tiled NPU.", context_settings=HELP)
+arch_app = typer.Typer(no_args_is_help=True, help="List and show architecture presets.",
+                       context_settings=HELP)
 app.add_typer(arch_app, name="arch")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nbperf import __version__
+
+        stdout.print(f"nbperf {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    """Estimate how fast a neural network runs on a tiled NPU."""
 
 # Piped output keeps whole rows: rich would squeeze the table to 80 columns otherwise.
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -74,6 +90,8 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
          set_: list[str] | None, cost: str, schedule: str, policy: str, strategy: list[str] | None, **extra):
     from nbperf.api import estimate as run_estimate
 
+    precision = precision.lower() if precision else precision  # choices are case-insensitive
+    cost, schedule, policy = cost.lower(), schedule.lower(), policy.lower()
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
     shapes = dict(parse_input_shape(s) for s in input_shape or [])
@@ -95,7 +113,8 @@ def estimate(
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     mode: ModeOpt = "latency",
-    json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
     trace_path: Annotated[Path | None, typer.Option(
         "--trace", help="write a Perfetto / Chrome trace here (needs --schedule emulator)")] = None,
     prefetch_depth: Annotated[int | None, typer.Option(
@@ -110,9 +129,18 @@ def estimate(
 
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
-    for out in (json_path, csv_path, trace_path):  # fail before the work, and before any file is written
-        if out is not None and not out.parent.is_dir():
+    json_to_stdout = json_path is not None and str(json_path) == "-"
+    outputs = {"--json": None if json_to_stdout else json_path, "--csv": csv_path, "--trace": trace_path}
+    seen: dict[Path, str] = {}
+    for option, out in outputs.items():  # fail before the work, and before any file is written
+        if out is None:
+            continue
+        if not out.parent.is_dir():
             raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+        same = seen.get(out.resolve())
+        if same is not None:
+            raise UsageError(f"{same} and {option} both write {out}: give each its own file")
+        seen[out.resolve()] = option
     if trace_path is not None and schedule != "emulator" and cost != "emulator":
         raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
                          "timeline")
@@ -121,7 +149,11 @@ def estimate(
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
-    if json_path:
+    if json_to_stdout:  # the JSON is the output: no table around it
+        from nbperf.report import to_json
+
+        sys.stdout.write(to_json(result))
+    elif json_path:
         write_json(result, json_path)
     if csv_path:
         write_csv(result, csv_path)
@@ -129,6 +161,8 @@ def estimate(
         from nbperf.report.trace import write_trace
 
         write_trace(result, trace_path)
+    if json_to_stdout:
+        return
     if quiet:
         line = (f"{result.model} on {result.arch.name}: {result.throughput_fps:,.1f} FPS in throughput mode"
                 if result.mode == "throughput" else

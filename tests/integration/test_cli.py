@@ -185,3 +185,41 @@ def test_throughput_mode_is_the_headline_and_both_modes_are_reported(capsys, tmp
     assert report["mode"] == "throughput" and report["throughput_fps"] > 0 and report["latency_ms"] > 0
     assert report["throughput"]["requests"] == 8 and report["throughput"]["tiles_per_request"] == 2
     assert report["fps"] == pytest.approx(1000 / report["latency_ms"], rel=1e-3)
+
+
+def test_version_and_short_help(capsys):
+    from nbperf import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"nbperf {__version__}"
+    code, out, _ = run(capsys, "estimate", "-h")
+    assert code == 0 and "--mode" in out and "--precision" in out
+
+
+def test_choices_are_case_insensitive(capsys):
+    code, out, err = run(capsys, "estimate", RESNET, "--precision", "INT8", "--schedule", "Serial",
+                         "--policy", "OPTIMAL", "--mode", "Latency", "-q")
+    assert code == 0 and "resnet50.onnx on npu4000" in out, err
+
+
+def test_json_dash_writes_only_the_json_to_stdout(capsys):
+    code, out, err = run(capsys, "estimate", RESNET, "--json", "-")
+    assert code == 0, err
+    assert json.loads(out)["model"] == "resnet50.onnx"
+
+
+def test_two_outputs_to_one_path_are_refused_before_any_work(capsys, tmp_path):
+    target = tmp_path / "r.out"
+    code, _, err = run(capsys, "estimate", RESNET, "--json", str(target), "--csv", str(target))
+    assert code == 2 and "--json and --csv both write" in one_error_line(err)
+    assert not target.exists()
+
+
+def test_top_lists_the_slowest_layers_slowest_first(capsys, tmp_path):
+    code, _, err = run(capsys, "estimate", RESNET, "--json", str(tmp_path / "r.json"), "-q")
+    assert code == 0, err
+    layers = json.loads((tmp_path / "r.json").read_text())["layers"]
+    slowest = sorted(layers, key=lambda layer: -(layer["end_us"] - layer["start_us"]))[:3]
+    code, out, _ = run(capsys, "estimate", RESNET, "--top", "3")
+    rows = [line for line in out.splitlines() if line.startswith("│ /")]
+    assert [row.split("│")[1].strip() for row in rows] == [layer["name"] for layer in slowest]

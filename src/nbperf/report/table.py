@@ -22,12 +22,11 @@ def _strategy_label(task: TimedTask) -> str:
 
 
 def layer_table(estimate: Estimate, top: int | None = None) -> Table:
-    """Per-layer rows in execution order; with ``top``, only the ``top`` slowest layers."""
+    """Per-layer rows in execution order; with ``top``, the ``top`` slowest layers, slowest first."""
     tasks = list(estimate.schedule.tasks)
     total_ns = estimate.schedule.makespan_ns or 1.0
-    if top is not None and top < len(tasks):
-        keep = {id(t) for t in sorted(tasks, key=lambda t: -t.duration_ns)[:top]}
-        tasks = [t for t in tasks if id(t) in keep]
+    if top is not None:
+        tasks = sorted(tasks, key=lambda t: -t.duration_ns)[:top]
     title = (f"{estimate.model} on {estimate.arch.name} ({estimate.precision}, {estimate.cost_model} costs, "
              f"{estimate.schedule.kind.value} schedule)")
     if top is not None and top < len(estimate.schedule.tasks):
