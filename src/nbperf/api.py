@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nbperf.arch import ArchSpec, Precision, load_arch
 from nbperf.cost import TaskCoster, get_backend
-from nbperf.errors import UsageError
+from nbperf.errors import InfeasibleError, UsageError
 from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
@@ -125,19 +125,22 @@ def estimate(
         runtime = spec.runtime
         tiles = min(runtime.throughput_tiles, spec.tiles)
         concurrent = min(runtime.throughput_requests, max(1, spec.tiles // tiles))
-        if tiles == spec.tiles and concurrent == 1:
-            device_ns = result.schedule.makespan_ns  # the latency-mode schedule is the one
-        else:
+        device_ns, note = result.schedule.makespan_ns, ""  # the latency-mode compile, one at a time
+        if tiles != spec.tiles or concurrent != 1:
             dma = spec.dma.model_copy(update={"channels": max(1, spec.dma.channels // concurrent),
                                               "ddr_bandwidth_gbps": spec.dma.ddr_bandwidth_gbps / concurrent})
             shared = spec.model_copy(update={"tiles": tiles, "dma": dma})
-            device_ns = estimate(graph, shared, precision=precision, cost_model=backend_name, schedule=timing,
-                                 policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
-                                 barriers=barriers).schedule.makespan_ns
+            try:
+                device_ns = estimate(graph, shared, precision=precision, cost_model=backend_name,
+                                     schedule=timing, policy=policy, strategies=strategies,
+                                     prefetch_depth=prefetch_depth, barriers=barriers).schedule.makespan_ns
+            except InfeasibleError as exc:  # the model needs more tiles' CMX than a throughput compile has
+                tiles, concurrent = spec.tiles, 1
+                note = f"does not fit a {shared.tiles}-tile compile ({exc.message}); one request at a time"
         device_fps = concurrent * 1e9 / device_ns if device_ns else 0.0
         host_fps = 1e9 / result.host_ns if result.host_ns else device_fps
         fps, bound = (device_fps, "device") if device_fps <= host_fps else (host_fps, "host")
-        return Throughput(fps, runtime.throughput_requests, tiles, concurrent, device_ns, bound)
+        return Throughput(fps, runtime.throughput_requests, tiles, concurrent, device_ns, bound, note)
 
     return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,

@@ -25,7 +25,8 @@ class Throughput:
     ``tiles_per_request`` tiles; ``concurrent`` of them run on the device at once, each with its
     share of DDR bandwidth and DMA ports (an equal split: assumed), taking ``request_device_ns``.
     FPS is the lower of what the device completes and what the host can submit (one request's
-    host work at a time, assumed); ``bound`` says which."""
+    host work at a time, assumed); ``bound`` says which. A network that fits no strategy on the
+    throughput tile count runs one request at a time on all tiles, and ``note`` says so."""
 
     fps: float
     requests: int
@@ -33,6 +34,7 @@ class Throughput:
     concurrent: int
     request_device_ns: float
     bound: str  # "device" or "host"
+    note: str = ""  # why the compiler's throughput tile count was not used, if it was not
 
 
 @dataclass(frozen=True)

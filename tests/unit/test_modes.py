@@ -58,3 +58,23 @@ def test_latency_mode_host_time_grows_with_input_and_output_bytes(tmp_path):
 def test_an_unknown_mode_is_a_usage_error(conv):
     with pytest.raises(UsageError, match="unknown mode 'fast'"):
         nbperf.estimate(conv, "npu4000", mode="fast")
+
+
+def test_a_network_too_big_for_the_throughput_compile_runs_one_request_at_a_time(conv, monkeypatch):
+    """If the network fits no strategy on the throughput compile's tiles (their CMX is too small
+    for it), requests run one at a time on the latency compile, and the report says why."""
+    import nbperf.api
+    from nbperf.errors import InfeasibleError
+
+    real = nbperf.api.estimate
+
+    def small_compiles_fail(model, arch, **options):
+        if getattr(arch, "tiles", 6) == 2:
+            raise InfeasibleError("softmax (Softmax) fits no strategy")
+        return real(model, arch, **options)
+
+    monkeypatch.setattr(nbperf.api, "estimate", small_compiles_fail)
+    result = real(conv, "npu4000")
+    th = result.throughput
+    assert (th.tiles_per_request, th.concurrent) == (6, 1) and "one request at a time" in th.note
+    assert th.request_device_ns == result.schedule.makespan_ns

@@ -46,8 +46,8 @@ class MpeMode(_Strict):
 class DpuSpec(_Strict):
     dpus_per_tile: int = Field(ge=1, le=64)
     macs_per_tile: int = Field(ge=16, le=1_048_576, description="int8 MACs per cycle, all DPUs of a tile")
-    fp16_rate: float = Field(gt=0, le=1, description="fp16 MAC rate relative to int8")
-    frequency_mhz: float = Field(gt=0, le=10_000)
+    fp16_rate: float = Field(ge=1 / 1024, le=1, description="fp16 MAC rate relative to int8")
+    frequency_mhz: float = Field(ge=1, le=10_000)
     input_channel_block: int = Field(ge=1, le=256, description="input channels are padded to this")
     ppe_elements_per_cycle: int = Field(ge=1, le=4096, description="element-wise throughput of the PPE")
     mpe_modes: tuple[MpeMode, ...] = Field(min_length=1)
@@ -69,7 +69,7 @@ class ShaveKernel(_Strict):
 class ShaveSpec(_Strict):
     cores_per_tile: int = Field(ge=1, le=64)
     vector_lanes_fp16: int = Field(ge=1, le=1024, description="fp16 elements per cycle per core")
-    frequency_mhz: float = Field(gt=0, le=10_000)
+    frequency_mhz: float = Field(ge=1, le=10_000)
     launch_overhead_cycles: int = Field(ge=0, le=10_000_000)
     cycles_per_element: dict[str, float] = Field(description="per op class, per vector lane")
     kernels: dict[str, ShaveKernel] = Field(default_factory=dict,
@@ -91,9 +91,9 @@ class ShaveSpec(_Strict):
 
 class CmxSpec(_Strict):
     bytes_per_tile: int = Field(ge=1024, le=1 << 34, description="CMX usable by the compiler, per tile")
-    tiling_budget: float = Field(gt=0, le=1, description="fraction of CMX a tiling decision may fill")
+    tiling_budget: float = Field(ge=0.01, le=1, description="fraction of CMX a tiling decision may fill")
     alignment_bytes: int = Field(ge=1, le=1 << 20)
-    frequency_mhz: float = Field(gt=0, le=10_000)
+    frequency_mhz: float = Field(ge=1, le=10_000)
     word_bytes: int = Field(ge=1, le=1024)
     dpu_read_ports: int = Field(ge=1, le=256, description="CMX words the DPU reads per CMX clock")
 
@@ -101,8 +101,8 @@ class CmxSpec(_Strict):
 class DmaSpec(_Strict):
     channels: int = Field(ge=1, le=64, description="DMA ports that run concurrently")
     engine_width_bytes: int = Field(ge=1, le=4096, description="bytes per DMA clock per channel")
-    frequency_mhz: float = Field(gt=0, le=10_000)
-    ddr_bandwidth_gbps: float = Field(gt=0, le=100_000, description="GB/s shared by all channels")
+    frequency_mhz: float = Field(ge=1, le=10_000)
+    ddr_bandwidth_gbps: float = Field(ge=0.001, le=100_000, description="GB/s shared by all channels")
     ddr_latency_ns: float = Field(ge=0, le=1_000_000)
     task_overhead_ns: float = Field(ge=0, le=1_000_000)
 
@@ -120,7 +120,7 @@ class CompilerSpec(_Strict):
     sok_channel_block: int = Field(ge=1, le=1024, description="SOK splits output channels in these blocks")
     halo_mode: Literal["neighbour_read", "overlapped"] = Field(
         description="SOH halo rows: read from the neighbour tile's CMX, or written into each tile by DMA")
-    pipelined_tiling_budget: float = Field(gt=0, le=1,
+    pipelined_tiling_budget: float = Field(ge=0.01, le=1,
                                            description="CMX fraction per sub-tile when pipelining")
 
 
@@ -128,7 +128,7 @@ class RuntimeSpec(_Strict):
     """How OpenVINO runs a compiled network on the part: the host's share of a synchronous
     request, and the requests in flight and tiles per request in throughput mode."""
 
-    host_copy_gbps: float = Field(gt=0, le=10_000, description=(
+    host_copy_gbps: float = Field(ge=0.001, le=10_000, description=(
         "host memcpy bandwidth for the network's fp32 inputs and outputs of one synchronous request"))
     throughput_requests: int = Field(ge=1, le=1024, description="requests in flight in throughput mode")
     throughput_tiles: int = Field(ge=1, le=256,

@@ -100,7 +100,7 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
 def throughput_record(estimate: Estimate) -> dict[str, Any]:
     th = estimate.throughput
     return {"requests": th.requests, "tiles_per_request": th.tiles_per_request, "concurrent": th.concurrent,
-            "request_device_ms": _r(th.request_device_ns / 1e6, 6), "bound": th.bound}
+            "request_device_ms": _r(th.request_device_ns / 1e6, 6), "bound": th.bound, "note": th.note}
 
 
 def emulation_record(estimate: Estimate) -> dict[str, Any]:
