@@ -253,18 +253,13 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
         return []
     finer = c.weight_tile_bytes <= LARGE_CONST_RATIO * arch.cmx.bytes_per_tile
     max_k = math.ceil(work.out_k / arch.compiler.sok_channel_block)
-
-    def blocks(n: int, finer: bool) -> Candidate:
+    for n in range(2, min(max_k, MAX_PIPELINE_TILING_FACTOR) + 1):
         block = sizer.weights(replace(f, weights=f.weights / n))
         footprint = sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block
-        tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True)
-        return replace(c, tiling=tiling, weight_tile_bytes=block, cmx_bytes_per_tile=footprint, finer=finer)
-
-    for n in range(2, min(max_k, MAX_PIPELINE_TILING_FACTOR) + 1):
-        if blocks(n, finer).cmx_bytes_per_tile <= arch.pipelined_budget_bytes:
-            # One and two more blocks, to the optimal search only: smaller first loads, and the
-            # block counts a smaller CMX would have needed stay on offer on a bigger one.
-            return [blocks(n, finer), *(blocks(m, True) for m in (n + 1, n + 2) if m <= max_k)]
+        if footprint <= arch.pipelined_budget_bytes:
+            tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True)
+            return [replace(c, tiling=tiling, weight_tile_bytes=block, cmx_bytes_per_tile=footprint,
+                            finer=finer)]
     return []
 
 
