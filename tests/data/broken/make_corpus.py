@@ -91,6 +91,7 @@ def arch_files() -> dict[str, str]:
 
     def edited(edit) -> str:
         data = yaml.safe_load(PRESET.read_text(encoding="utf-8"))
+        data["shave"].pop("kernels", None)  # optional; the profiled-kernel table would make the file big
         edit(data)
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=200)
 
