@@ -37,7 +37,10 @@ FUZZ = settings(
     max_examples=FUZZ_EXAMPLES,
     derandomize=not os.environ.get("NBPERF_FUZZ_RANDOM"),
     database=None,
-    deadline=timedelta(seconds=5),
+    # A slow case, not a wrong one: speed goals live in benchmarks/; SIGALRM (CASE_SECONDS) still
+    # stops a hang. 5 s was hit by a mutated ResNet-50 (5.9 s) once int8 conversions, permutes and
+    # the finer DPU grid made its estimate slower.
+    deadline=timedelta(seconds=10),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                            HealthCheck.function_scoped_fixture],
     print_blob=True,
