@@ -134,6 +134,7 @@ class TaskGraph:
     prefetch_depth: int
     layer_bytes: dict[str, LayerBytes]
     repairs: int = 0  # placement repairs: prefetches delayed and spills added for fragmentation
+    passes: int = 1  # constructions of the graph: one, plus one per round of repairs
 
 
 def _before(index: int) -> int:
@@ -594,9 +595,10 @@ class _Builder:
         self.extra_spills: dict[int, list[str]] = {}
 
     def run(self) -> TaskGraph:
-        repairs = 0
+        repairs, passes = 0, 0
         while True:
             built = _Pass(self).run()
+            passes += 1
             try:
                 peaks, highs = place(built.buffers, self.arch.tiles, self.arch.cmx.bytes_per_tile)
                 break
@@ -615,7 +617,7 @@ class _Builder:
                            self.arch.tiles)
         fragmentation = [1 - peak / high if high else 0.0 for peak, high in zip(peaks, highs, strict=True)]
         return TaskGraph(built.tasks, built.buffers, built.spilled, peaks, fragmentation, self.prefetch_depth,
-                         built.bytes, repairs)
+                         built.bytes, repairs, passes)
 
     def _repair(self, buf: Buffer, built: _Pass) -> bool:
         """Make room for ``buf``, as the compiler's scheduler would: delay a weight prefetch (its own
@@ -625,7 +627,10 @@ class _Builder:
         alive = [b for b in built.buffers
                  if b.shares_tile(buf) and b.first <= buf.last and b.last >= buf.first
                  and b is not buf]
-        early = [b for b in (buf, *alive) if self._early(b)]
+        # A prefetch beside it is worth delaying only while it is early during ``buf``'s lifetime:
+        # a buffer that stays alive there anyway frees nothing by loading later.
+        early = [b for b in (buf, *alive)
+                 if self._early(b) and (b is buf or buf.first < _during(b.prefetch_for))]
         if early:  # its own prefetch first, else the earliest one beside it
             chosen = early[0] if early[0] is buf else min(early, key=lambda b: (b.first, -b.size))
             self.leads[chosen.prefetch_for] -= 1
