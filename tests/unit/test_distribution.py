@@ -81,7 +81,8 @@ def test_load_into_six_segments_by_hand():
     m = _move(Dist.DDR, Need.SEG_H, NPU4000)
     assert m.ns == pytest.approx(3 * (100 + 956) + NBYTES / 45)
     broadcast = _move(Dist.DDR, Need.DUPLICATED, NPU4000)
-    assert broadcast.ns == pytest.approx(100 + 956 + NBYTES / 31.2)  # one multicast task: its channel binds
+    # one multicast task, split over both ports as the NPU40XX compiler splits a lone DMA: DDR binds
+    assert broadcast.ns == pytest.approx(100 + 956 + NBYTES / 45)
 
 
 def test_soh_to_soh_with_overlapped_halo_copies_the_halo_rows_only():

@@ -17,6 +17,7 @@ from nbperf.cost.dma import (
     ddr_bytes_per_ns,
     latency_ns,
     setup_ns,
+    split_ways,
     transfer_ns,
 )
 from nbperf.schedule.emulator import emulate
@@ -24,8 +25,9 @@ from nbperf.schedule.taskgraph import Task, TaskGraph, TaskKind, TaskRole
 
 NPU3720 = load_arch("npu3720")
 NPU4000 = load_arch("npu4000")
-FAST_DDR = load_arch("npu4000", ["dma.ddr_bandwidth_gbps=90"])  # DDR faster than one channel
-ARCHS = [NPU3720, NPU4000, FAST_DDR]
+FAST_DDR = load_arch("npu4000", ["dma.ddr_bandwidth_gbps=90"])  # DDR faster than two channels
+UNSPLIT = load_arch("npu4000", ["dma.split_lone_transfers=false"])  # a lone DMA keeps to its port
+ARCHS = [NPU3720, NPU4000, FAST_DDR, UNSPLIT]
 MB = 1_000_000
 
 
@@ -57,21 +59,46 @@ def test_nothing_to_move_costs_nothing(arch, path):
 
 
 def test_one_ddr_transfer_by_hand():
-    """Set-up + DDR latency + bytes at the slower of the DDR and the one channel moving them."""
+    """Set-up + DDR latency + bytes at the slower of the DDR and the ports moving them: one port,
+    or two where the arch splits a lone DMA over the idle port (npu4000)."""
     assert transfer_ns(NPU3720, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 27)  # DDR 27 < 31.2
-    assert transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 31.2)  # the channel binds
-    assert transfer_ns(FAST_DDR, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 31.2)  # more DDR: no help
+    assert transfer_ns(UNSPLIT, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 31.2)  # the channel binds
+    assert transfer_ns(NPU4000, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 45)  # 2 x 31.2 > DDR 45
+    assert transfer_ns(FAST_DDR, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 62.4)  # two ports bind
     slow_ddr = _with_ddr(NPU4000, 20)
     assert transfer_ns(slow_ddr, MB, Path.DDR) == pytest.approx(100 + 956 + MB / 20)  # DDR 20 < 31.2
 
 
 def test_cmx_copy_pays_set_up_but_no_ddr_latency():
     assert transfer_ns(NPU3720, MB, Path.CMX) == pytest.approx(100 + MB / 31.2)
-    assert transfer_ns(NPU4000, MB, Path.CMX) == pytest.approx(100 + MB / 31.2)
+    assert transfer_ns(NPU4000, MB, Path.CMX) == pytest.approx(100 + MB / 62.4)  # split over both ports
     slow_ddr = load_arch("npu4000", ["dma.ddr_latency_ns=100000"])
     assert transfer_ns(slow_ddr, MB, Path.CMX) == transfer_ns(NPU4000, MB, Path.CMX)
     extra = transfer_ns(slow_ddr, MB, Path.DDR) - transfer_ns(NPU4000, MB, Path.DDR)
     assert extra == pytest.approx(100_000 - 956)
+
+
+def test_only_the_npu40xx_presets_split_a_lone_dma():
+    """The compiler's port-balancing split (detect_dma_split_candidate, split_dma_to_balance_load)
+    runs in the NPU40XX pipeline only."""
+    assert {name: load_arch(name).dma.split_lone_transfers
+            for name in ("vpu2.0", "npu3720", "npu4000", "npu4000-4k")} == \
+        {"vpu2.0": False, "npu3720": False, "npu4000": True, "npu4000-4k": True}
+
+
+@pytest.mark.parametrize("channels, transfers, ways", [(2, 1, 2), (2, 2, 1), (2, 3, 2), (1, 1, 1), (4, 1, 2),
+                                                       (4, 2, 2), (4, 3, 1), (4, 5, 2)])
+def test_the_last_rounds_tasks_split_when_the_ports_outnumber_them_twice(channels, transfers, ways):
+    """Tasks dealt over the ports; those of the last round split in two halves when there are two
+    ports for each of them, so the busiest port moves one share less a half."""
+    arch = load_arch("npu4000", [f"dma.channels={channels}"])
+    rounds = math.ceil(transfers / channels)
+    assert split_ways(arch, transfers - (rounds - 1) * channels) == ways
+    busiest = (rounds - 1 + 1 / ways) * MB / channel_bytes_per_ns(arch)
+    assert transfer_ns(arch, transfers * MB, Path.CMX, transfers) == pytest.approx(rounds * 100 + busiest)
+    unsplit = load_arch("npu4000", [f"dma.channels={channels}", "dma.split_lone_transfers=false"])
+    assert transfer_ns(unsplit, transfers * MB, Path.CMX, transfers) == \
+        pytest.approx(rounds * (100 + MB / channel_bytes_per_ns(arch)))
 
 
 @pytest.mark.parametrize("arch", [*ARCHS, load_arch("npu4000", ["dma.channels=3"]), load_arch("vpu2.0")],
@@ -81,8 +108,11 @@ def test_more_transfers_than_channels_pay_one_set_up_and_latency_per_round(arch,
     per_task = setup_ns(arch) + latency_ns(arch, path)
     for transfers in range(1, 10):
         rounds = math.ceil(transfers / arch.dma.channels)
-        # the busiest channel moves `rounds` equal shares; DDR transfers also share the DDR rate
-        bytes_ns = rounds * MB / transfers / channel_bytes_per_ns(arch)
+        # the busiest channel moves `rounds` equal shares (the last round's halves where the ports
+        # split them); DDR transfers also share the DDR rate
+        last = transfers - (rounds - 1) * arch.dma.channels
+        halves = arch.dma.split_lone_transfers and 2 * last <= arch.dma.channels
+        bytes_ns = (rounds - (0.5 if halves else 0)) * MB / transfers / channel_bytes_per_ns(arch)
         if path is Path.DDR:
             bytes_ns = max(bytes_ns, MB / arch.dma.ddr_bandwidth_gbps)
         assert transfer_ns(arch, MB, path, transfers) == pytest.approx(rounds * per_task + bytes_ns)
@@ -117,7 +147,7 @@ def test_doubling_ddr_bandwidth_is_never_slower(arch, path, transfers, nbytes, g
 
 @pytest.mark.parametrize("transfers", [1, 2, 6])
 def test_ddr_bound_transfers_speed_up_with_ddr_until_the_channels_bind(transfers):
-    busy = min(transfers, NPU4000.dma.channels) * channel_bytes_per_ns(NPU4000)  # 31.2 or 62.4
+    busy = NPU4000.dma.channels * channel_bytes_per_ns(NPU4000)  # 62.4: a lone one splits over both
     sweep = [10, busy * 0.5, busy * 0.7, busy * 0.9, busy, busy * 1.5, 1000]
     times = [transfer_ns(_with_ddr(NPU4000, g), 10 * MB, Path.DDR, transfers) for g in sweep]
     below, above = times[:5], times[4:]
@@ -161,11 +191,35 @@ def test_emulator_deals_cmx_copies_over_the_channels_like_the_closed_form(arch, 
 @pytest.mark.parametrize("transfers", [3, 5])
 def test_equal_copies_not_a_multiple_of_the_channels_wait_for_the_busiest_channel(transfers):
     """Equal tasks dealt over two channels: one channel runs ceil(n/2) of them back to back, each
-    paying its set-up and its bytes at one channel's rate; nothing can finish sooner."""
+    paying its set-up and its bytes at one channel's rate; nothing can finish sooner. Where a lone
+    DMA splits over the idle port (npu4000), the last one moves at both ports' rate."""
     per_task, rounds = MB, math.ceil(transfers / 2)
-    busiest = rounds * (setup_ns(NPU4000) + per_task / channel_bytes_per_ns(NPU4000))
-    assert _emulated_ns(NPU4000, [per_task] * transfers, Path.CMX) == pytest.approx(busiest)
-    assert transfer_ns(NPU4000, transfers * per_task, Path.CMX, transfers) == pytest.approx(busiest)
+    busiest = rounds * (setup_ns(UNSPLIT) + per_task / channel_bytes_per_ns(UNSPLIT))
+    assert _emulated_ns(UNSPLIT, [per_task] * transfers, Path.CMX) == pytest.approx(busiest)
+    assert transfer_ns(UNSPLIT, transfers * per_task, Path.CMX, transfers) == pytest.approx(busiest)
+    split = busiest - per_task / (2 * channel_bytes_per_ns(NPU4000))
+    assert _emulated_ns(NPU4000, [per_task] * transfers, Path.CMX) == pytest.approx(split)
+    assert transfer_ns(NPU4000, transfers * per_task, Path.CMX, transfers) == pytest.approx(split)
+
+
+@pytest.mark.parametrize("path", list(Path))
+def test_a_transfer_spreads_over_a_port_while_it_idles_and_gives_it_back(path):
+    """A long DMA alone moves at both ports' rate (DDR-bound at 45 GB/s on npu4000's DDR path);
+    a short one started beside it takes one port back, then the long one spreads again. The
+    emulator charges exactly that sequence; with the split turned off both keep to one port."""
+    long, short = 4 * MB, MB // 4
+    for arch in (NPU4000, UNSPLIT):
+        one, ddr = channel_bytes_per_ns(arch), ddr_bytes_per_ns(arch)
+        if path is Path.DDR:  # program order: the long one first, the short one on what is left
+            alone, long_rate = min(one * split_ways(arch, 1), ddr), min(one, ddr)
+            short_rate = min(one, ddr - long_rate)
+        else:
+            alone, long_rate, short_rate = one * split_ways(arch, 1), one, one
+        lead = setup_ns(arch) + latency_ns(arch, path)
+        # both start at 0 and pay their lead side by side; then the long one has the ports alone
+        together = short / short_rate
+        expected = lead + together + (long - together * long_rate) / alone
+        assert _emulated_ns(arch, [long, short], path) == pytest.approx(expected)
 
 
 def test_a_permute_dma_reorders_one_element_per_cmx_clock():

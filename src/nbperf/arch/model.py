@@ -105,6 +105,9 @@ class DmaSpec(_Strict):
     ddr_bandwidth_gbps: float = Field(ge=0.001, le=100_000, description="GB/s shared by all channels")
     ddr_latency_ns: float = Field(ge=0, le=1_000_000)
     task_overhead_ns: float = Field(ge=0, le=1_000_000)
+    split_lone_transfers: bool = Field(default=False, description=(
+        "a DMA that runs while another port idles is split in two halves, one per port (the NPU40XX "
+        "compiler's detect-dma-split-candidate and split-dma-to-balance-load passes)"))
 
     @property
     def cmx_bandwidth_gbps(self) -> float:

@@ -1,11 +1,12 @@
 """The one DMA model: every schedule and the strategy search time data movement with it.
 
 A DMA task costs its set-up (descriptor fetch, barrier update), the DDR latency when it touches
-DDR, then bytes at its channel's rate. A channel moves ``engine_width_bytes`` per DMA clock; on
-the DDR path all active channels share the DDR bandwidth. Data bound for several tiles'
-segments moves as one task per segment, dealt over the channels; a broadcast is one multicast
-task. ``transfer_ns`` is the closed form the layer-serial schedule and the search use; the
-emulator runs the same tasks one by one with the same set-up, latency and rates.
+DDR, then bytes at its channel's rate (two ports' when the arch splits a DMA over an idle port).
+A channel moves ``engine_width_bytes`` per DMA clock; on the DDR path all active channels share
+the DDR bandwidth. Data bound for several tiles' segments moves as one task per segment, dealt
+over the channels; a broadcast is one multicast task. ``transfer_ns`` is the closed form the
+layer-serial schedule and the search use; the emulator runs the same tasks one by one with the
+same set-up, latency and rates.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ def permute_elements_per_ns(arch: ArchSpec) -> float:
     return arch.dma.frequency_mhz / 1e3
 
 
+def split_ways(arch: ArchSpec, running: int) -> int:
+    """How many ports each of ``running`` concurrent DMA tasks moves over: two when the arch splits
+    a DMA while another port idles and there are ports enough for both halves of each, else one.
+    On NPU40XX the compiler's inference simulator marks a DMA as a split candidate when a port idles
+    while it runs, and splits it in two halves on two ports (detect_dma_split_candidate.cpp,
+    split_dma_to_balance_load.cpp, run by NPU40XX/.../pipelines.cpp; openvinotoolkit/npu_compiler
+    @150e202). Both halves pay their own set-up and latency, side by side."""
+    return 2 if arch.dma.split_lone_transfers and 2 * running <= arch.dma.channels else 1
+
+
 def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1, permuted: int = 0) -> float:
     """Time of ``transfers`` DMA tasks moving ``nbytes`` in total, dealt over the channels;
     ``permuted`` of their elements are reordered one by one (a permute DMA), shared alike."""
@@ -55,12 +66,16 @@ def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1, per
         return 0.0
     # A channel runs its tasks one after another, each paying its set-up and latency (VPUNN prices
     # every DMA task with its own latency: dma_theoretical_cost_provider.h in intel/npu-nn-cost-model).
-    # The busiest channel moves ``rounds`` equal shares at its own rate; on the DDR path all of the
-    # bytes also pass the shared DDR bandwidth.
+    # The busiest channel moves ``rounds`` equal shares at its own rate (the last round's tasks split
+    # over idle ports where the arch does that); on the DDR path all of the bytes also pass the
+    # shared DDR bandwidth.
     rounds = math.ceil(transfers / arch.dma.channels)
-    data_ns = rounds * nbytes / transfers / channel_bytes_per_ns(arch)
+    # A permute DMA is not a plain copy: the port-balancing split leaves it whole.
+    ways = 1 if permuted else split_ways(arch, transfers - (rounds - 1) * arch.dma.channels)
+    shares = rounds - 1 + 1 / ways
+    data_ns = shares * nbytes / transfers / channel_bytes_per_ns(arch)
     if permuted:
-        data_ns = max(data_ns, rounds * permuted / transfers / permute_elements_per_ns(arch))
+        data_ns = max(data_ns, shares * permuted / transfers / permute_elements_per_ns(arch))
     if path is Path.DDR:
         data_ns = max(data_ns, nbytes / ddr_bytes_per_ns(arch))
     return (setup_ns(arch) + latency_ns(arch, path)) * rounds + data_ns

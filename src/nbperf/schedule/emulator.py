@@ -3,9 +3,11 @@
 Engines: one DPU and one SHAVE queue per tile, and the DMA channels; each runs its tasks in the
 static order, one at a time. A multi-tile op's per-tile compute runs as one gang task on all its
 tiles' queues: it starts when each of them reaches it (the compiler's unrolled per-cluster tasks
-wait on and update the same barriers). DDR transfers share the DDR bandwidth after the DDR latency, in
-program order: each gets what its channel can move of what earlier transfers leave (an
-assumed arbitration that lets a prefetch use only bandwidth the running op does not). Every dependency between
+wait on and update the same barriers). DDR transfers share the DDR bandwidth after the DDR
+latency, in program order: each gets what its channel can move of what earlier transfers leave
+(an assumed arbitration that lets a prefetch use only bandwidth the running op does not); where
+the arch splits a DMA over an idle port (``cost.dma.split_ways``), a transfer running while a
+port idles moves at two ports' rate until another DMA takes that port. Every dependency between
 tasks on different engines goes through a hardware barrier: a producer needs a free physical
 barrier to start and holds it until all its consumers have started, so when barriers run out,
 tasks wait, and the wait is recorded. Deterministic: ties break by task order.
@@ -29,6 +31,7 @@ from nbperf.cost.dma import (
     latency_ns,
     permute_elements_per_ns,
     setup_ns,
+    split_ways,
 )
 from nbperf.errors import InternalError
 from nbperf.gcpause import paused_gc
@@ -144,12 +147,12 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     intervals: list[tuple[float, float, int]] = []
     group = list(range(n))
     pending = list(waiting_starts)
-    # (time, seq, task, kind): kind _END, _XFER (a DDR transfer's latency is over), or a DDR
-    # transfer's end computed at rate version kind - _SHARED (stale once its rate changed)
+    # (time, seq, task, kind): kind _END, _XFER (a transfer's set-up and DDR latency are over), or
+    # a transfer's end computed at rate version kind - _SHARED (stale once its rate changed)
     events: list[tuple[float, int, int, int]] = []
     heappush, heappop = heapq.heappush, heapq.heappop
     seq = 0
-    active: dict[int, float] = {}  # DDR transfers moving bytes: bytes left at last_update
+    active: dict[int, float] = {}  # transfers moving bytes: bytes left at last_update
     rate_now: dict[int, float] = {}  # the rate each moves at since last_update
     last_update = 0.0
     version = [0] * n
@@ -162,17 +165,49 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     candidates: set[int] = {q[0] for q in queues if q}
     barrier_blocked: set[int] = set()
 
+    splits = split_ways(arch, 1) > 1  # a DMA may spread over an idle port (the rates change with it)
+    dma_running = 0  # DMA tasks started and not ended, on any channel
+    on_cmx: set[int] = set()  # transfers of ``active`` on the CMX path (they do not share DDR)
+
     def rates() -> dict[int, float]:
-        """DDR bandwidth by program order: each transfer takes what its channel can move of what
-        the earlier ones left (a later one, such as a prefetch, runs on the leftover)."""
+        """DDR bandwidth by program order: each transfer takes what its channel (its two ports,
+        split over an idle one) can move of what the earlier ones left (a later one, such as a
+        prefetch, runs on the leftover)."""
+        split = channel_rate * split_ways(arch, dma_running)
         if len(active) == 1:
             for t in active:
-                return {t: min(channel_rate, ddr_rate)}
+                own = channel_rate if tasks[t].permuted else split  # a permute DMA is never split
+                return {t: own if t in on_cmx else min(own, ddr_rate)}
         left, out = ddr_rate, {}
         for t in sorted(active):
-            out[t] = min(channel_rate, left)
+            own = channel_rate if tasks[t].permuted else split
+            if t in on_cmx:  # CMX -> CMX: its channel's own rate, no DDR
+                out[t] = own
+                continue
+            out[t] = min(own, left)
             left -= out[t]
         return out
+
+    def settle(time: float) -> None:
+        """Count the bytes each DDR transfer moved since the rates last changed."""
+        nonlocal last_update
+        for t, rate in rate_now.items():
+            active[t] = max(0.0, active[t] - (time - last_update) * rate)
+        last_update = time
+
+    def reprice(time: float) -> None:
+        """New rates for the DDR transfers; a transfer whose rate changed gets a new end event
+        (the old one goes stale)."""
+        nonlocal rate_now, seq
+        new = rates()
+        for t, rate in new.items():
+            if rate_now.get(t) == rate:
+                continue
+            version[t] += 1
+            if rate > 0:
+                heappush(events, (time + active[t] / rate, seq, t, _SHARED + version[t]))
+                seq += 1
+        rate_now = new
 
     def ready(pool: Iterable[int]) -> list[int]:
         """Tasks of ``pool`` whose dependencies are done and that head every one of their engines'
@@ -194,7 +229,7 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     def launch(i: int, time: float) -> None:
         """Start task ``i``: its engines busy, its first event queued, its producers' barriers
         counted down (a barrier is free again once every consumer started)."""
-        nonlocal seq
+        nonlocal seq, dma_running
         for e in lanes[i]:
             head[e] += 1
             busy[e] = True
@@ -202,13 +237,17 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         t = tasks[i]
         if t.kind is not TaskKind.DMA:
             heappush(events, (time + t.duration_ns, seq, i, _END))
-        elif t.path is Path.DDR:
-            heappush(events, (time + dma_setup_ns + ddr_latency_ns, seq, i, _XFER))
-            if t.permuted:  # its CMX side reorders element by element: it ends no sooner than that
-                not_before[i] = time + dma_setup_ns + ddr_latency_ns + t.permuted / permute_rate
         else:
-            heappush(events, (time + dma_setup_ns + max(t.nbytes / channel_rate, t.permuted / permute_rate),
-                              seq, i, _END))
+            dma_running += 1
+            if splits and active:  # a port the moving transfers had split over is taken now
+                settle(time)
+                reprice(time)
+            lead = dma_setup_ns + (ddr_latency_ns if t.path is Path.DDR else 0.0)
+            heappush(events, (time + lead, seq, i, _XFER))
+            if t.path is not Path.DDR:
+                on_cmx.add(i)
+            if t.permuted:  # its CMX side reorders element by element: it ends no sooner than that
+                not_before[i] = time + lead + t.permuted / permute_rate
         seq += 1
         for d in through_barrier[i]:
             g = group[d]
@@ -270,28 +309,25 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         if kind != _END:
             if kind != _XFER and (i not in active or kind != _SHARED + version[i]):
                 continue  # superseded by a rate change
-            for t, rate in rate_now.items():  # bytes moved since the last change of rates
-                active[t] = max(0.0, active[t] - (now - last_update) * rate)
-            last_update = now
-            if kind == _XFER:  # its DDR latency is over: it moves bytes at its share of DDR
+            settle(now)
+            if kind == _XFER:  # set-up (and DDR latency) over: it moves bytes at its rate
                 active[i] = float(tasks[i].nbytes)
-            else:
-                del active[i]
-            new = rates()
-            for t, rate in new.items():
-                if rate_now.get(t) == rate:
-                    continue
-                version[t] += 1
-                if rate > 0:
-                    heappush(events, (now + active[t] / rate, seq, t, _SHARED + version[t]))
-                    seq += 1
-            rate_now = new
-            if kind == _XFER:
+                reprice(now)
                 continue
+            del active[i]
+            on_cmx.discard(i)
             if not_before.get(i, 0.0) > now:  # a permute's bytes are in: its element reorder is not
+                reprice(now)
                 heappush(events, (not_before.pop(i), seq, i, _END))
                 seq += 1
                 continue
+            dma_running -= 1
+            reprice(now)
+        elif tasks[i].kind is TaskKind.DMA:
+            dma_running -= 1
+            if splits and active:  # a port freed: the moving transfers may split over it
+                settle(now)
+                reprice(now)
         end[i] = now
         done += 1
         took = now - start[i]
