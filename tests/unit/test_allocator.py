@@ -148,6 +148,36 @@ def test_a_chain_that_only_start_order_places_is_placed():
     assert peaks == [9] and highs == [9]
 
 
+def test_best_fit_places_what_every_first_fit_order_fragments():
+    """Five buffers whose peak is exactly the 13 B tile: each first-fit order (and first fit with
+    the failed buffers moved to the front) leaves the last one a hole too small; putting each
+    buffer in the smallest hole that holds it keeps the large hole whole, and everything fits."""
+    bufs = [_buf(0, 6, 0, 4), _buf(1, 3, 5, 6), _buf(2, 1, 4, 6), _buf(3, 5, 6, 8), _buf(4, 4, 4, 6)]
+    for order in _PLACEMENT_ORDERS:
+        assert _place_in_order(sorted(bufs, key=order), 13)[1], "premise: first fit fragments"
+    urgent: set[int] = set()
+    largest = _PLACEMENT_ORDERS[0]
+    for _ in range(4):
+        ordered = sorted(bufs, key=lambda b: (b.id not in urgent, largest(b)))
+        failed = _place_in_order(ordered, 13, every=True)[1]
+        assert failed, "premise: the priority rounds with first fit fragment too"
+        urgent |= {b.id for b in failed}
+    peaks, highs = place(bufs, tiles=1, capacity=13)
+    _check_layout(bufs, 13)
+    assert peaks == [13] and highs == [13]
+
+
+def test_best_fit_takes_the_smallest_hole_that_holds_the_buffer():
+    """Around a reserved 2 B buffer at 5..7 of a 10 B tile: holes of 5 B (at 0) and 3 B (at 7). A 3 B
+    buffer goes to the 3 B hole under best fit, leaving the 5 B buffer its room; first fit takes
+    the lowest address and strands it."""
+    reserved = [_buf(9, 2, 0, 1, start=5)]
+    first = _place_in_order([_buf(0, 3, 0, 1), _buf(1, 5, 0, 1)], 10, reserved=reserved)
+    assert first[0] == {0: 0} and [b.id for b in first[1]] == [1]
+    best = _place_in_order([_buf(0, 3, 0, 1), _buf(1, 5, 0, 1)], 10, reserved=reserved, fit="best")
+    assert best == ({0: 7, 1: 0}, [])
+
+
 def test_placement_is_deterministic():
     def layout():
         bufs = [_buf(i, 10 + 7 * (i % 4), i % 5, i % 5 + i % 3, tile=i % 2) for i in range(12)]

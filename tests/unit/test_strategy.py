@@ -138,3 +138,33 @@ def test_optimal_policy_is_never_worse_than_the_compiler_policy():
         best = nbperf.estimate(RESNET, arch)
         greedy = nbperf.estimate(RESNET, arch, policy="compiler")
         assert best.plan.objective_ns <= greedy.plan.objective_ns + 1e-6
+
+
+def test_a_bigger_cmx_keeps_every_weight_pipelining_a_smaller_one_offers(tmp_path):
+    """A 768 -> 1536 MatMul (fp16 weights, the bytes of BERT's int8 FFN) with its weights pipelined
+    in blocks over output channels: the compiler takes the first block count that fits (3 for the
+    broadcast output on npu3720's CMX, 2 on twice that). The counts a smaller CMX needed stay on
+    offer to the optimal search, so doubling CMX never takes away the split with the smaller first
+    block load."""
+    from nbperf.strategy.candidates import candidates
+
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="ffn")
+    model = chain_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 768])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128, 1536])],
+                        [weight("w", (768, 1536))])
+    graph = lower(load_model(save(model, tmp_path)))
+    (op,) = [op for op in graph.ops if op.name == "ffn"]
+    base = load_arch("npu3720")
+
+    def pipelined(arch) -> dict[tuple[str, int], bool]:
+        """(strategy label, block count) -> whether only the optimal search gets it, for every SOK
+        weight pipelining (output segmented or broadcast)."""
+        return {(c.label, c.subtiles): c.finer for c in candidates(op, graph.tensor_bytes, arch)
+                if c.legal and c.strategy is Strategy.SOK and c.tiling is not None and c.tiling.keeps_output}
+
+    small = pipelined(base)
+    big = pipelined(load_arch("npu3720", [f"cmx.bytes_per_tile={2 * base.cmx.bytes_per_tile}"]))
+    assert {k for k, finer in small.items() if not finer} == {("SOK", 2), ("SOK>dup", 3)}, \
+        "premise: the compiler's counts on npu3720"
+    assert big == {("SOK", 2): False, ("SOK", 3): True, ("SOK>dup", 2): False, ("SOK>dup", 3): True}
+    assert set(small) <= set(big)
