@@ -9,7 +9,7 @@ import pytest
 from nbperf.arch import load_arch
 from nbperf.cost import DpuWorkload, MathBackend, ShaveWorkload, TaskCoster, get_backend
 from nbperf.cost.math_model import best_mode, cmx_read_cycles, dpu_mac_cycles, padded_outputs, ppe_cycles
-from nbperf.cost.tasks import split_sizes
+from nbperf.cost.tasks import depthwise_variants, split_sizes
 from nbperf.errors import UsageError
 from nbperf.lower import DpuKind, DpuWork
 
@@ -102,6 +102,40 @@ def test_multi_dpu_tiles_split_the_task_over_their_dpus():
     split = mac_cycles([])
     assert split == pytest.approx(mac_cycles(["dpu.dpus_per_tile=1"]), rel=0.05)  # five DPUs = one big array
     assert mac_cycles(["dpu.max_workloads_per_task=1"]) == pytest.approx(5 * split, rel=0.05)
+
+
+@pytest.mark.parametrize("channels, pieces", [(16, [16]), (40, [32, 8]), (64, [64]), (96, [64, 32]),
+                                              (144, [64, 64, 16]), (160, [64, 64, 32]), (8, [8])])
+def test_depthwise_workloads_split_into_64_32_or_16_channel_variants(channels, pieces):
+    """The compiler's CorrectNCEWorkloads (supportedChannelsDW = {64, 32, 16}): a depthwise or pool
+    workload becomes variants of those widths, largest first, over its 16-padded channels."""
+    work = DpuWork(DpuKind.DWCONV, out_w=14, out_h=14, out_k=channels, in_k=1, kernel_h=3, kernel_w=3)
+    assert [w.out_k for w in depthwise_variants(work, (64, 32, 16))] == pieces
+    assert depthwise_variants(work, ()) == [work]
+
+
+@pytest.mark.parametrize("kind", [DpuKind.DWCONV, DpuKind.POOL])
+def test_a_wide_depthwise_task_pays_one_workload_overhead_per_variant(kind):
+    """npu4000: a 144-channel depthwise (or pool) task is three workloads (64 + 64 + 16 channels),
+    each with its own set-up; the same MACs as one workload otherwise. A conv is not split."""
+    coster = TaskCoster(ARCH, MathBackend())
+    work = DpuWork(kind, out_w=14, out_h=14, out_k=144, in_k=1, kernel_h=3, kernel_w=3)
+    cost = coster.dpu_task(work, "int8", useful_macs=14 * 14 * 144 * 9)
+    dpu = ARCH.dpu
+    assert cost.workloads == 3
+    assert cost.overhead_cycles == dpu.task_overhead_cycles + 3 * dpu.workload_overhead_cycles
+    whole = TaskCoster(load_arch("npu4000", ["dpu.depthwise_channels=[]"]), MathBackend()).dpu_task(
+        work, "int8", useful_macs=14 * 14 * 144 * 9)
+    assert whole.workloads == 1
+    assert cost.cycles - whole.cycles == 2 * dpu.workload_overhead_cycles  # MAC, read and PPE terms add up
+    conv = coster.dpu_task(DpuWork(DpuKind.CONV, out_w=14, out_h=14, out_k=144, in_k=64), "int8",
+                           useful_macs=14 * 14 * 144 * 64)
+    assert conv.workloads == 1
+
+
+def test_only_npu37xx_and_40xx_split_depthwise_variants():
+    assert {name: load_arch(name).dpu.depthwise_channels for name in ("vpu2.0", "npu3720", "npu4000")} == \
+        {"vpu2.0": (), "npu3720": (64, 32, 16), "npu4000": (64, 32, 16)}
 
 
 def test_sub_tiles_each_pay_a_task():

@@ -55,7 +55,19 @@ class DpuSpec(_Strict):
         ge=1, le=1024, description="most workloads the compiler splits one tile's DPU task into (it picks "
                                    "the cheapest split up to this many; 1: one workload per tile)")
     workload_overhead_cycles: int = Field(ge=0, le=1_000_000)
+    depthwise_channels: tuple[int, ...] = Field(default=(), description=(
+        "output channels a depthwise or pooling workload may have, largest first; wider ones are "
+        "split into these (empty: any multiple of 16)"))
     task_overhead_cycles: int = Field(ge=0, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _depthwise_channels_descend(self) -> DpuSpec:
+        counts = self.depthwise_channels
+        if any(not 1 <= c <= 4096 for c in counts):
+            raise ValueError("depthwise_channels must each be between 1 and 4096")
+        if list(counts) != sorted(set(counts), reverse=True):
+            raise ValueError("depthwise_channels must be listed largest first, each once")
+        return self
 
 
 class ShaveKernel(_Strict):

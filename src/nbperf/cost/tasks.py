@@ -6,9 +6,10 @@ split into workloads like the compiler's SplitNCEOpsOntoWorkloads pass does it
 (``split_nce_ops_onto_workloads.cpp`` in openvinotoolkit/npu_compiler): on parts with one DPU
 per tile (NPU 37XX / 40XX) the split pool has one entry, one workload per tile; with several
 DPUs per tile (VPU 2.0) the cheapest split into up to ``max_workloads_per_task`` workloads over
-rows or 16-aligned channel blocks, spread over the DPUs, wins. The backend prices each distinct
-workload once (cached); a task costs its busiest DPU plus the task overhead, and a tiled task
-is one task per sub-tile.
+rows or 16-aligned channel blocks, spread over the DPUs, wins; depthwise and pooling workloads
+are split into variants of 64, 32 or 16 channels on NPU 37XX/40XX, as the compiler's
+CorrectNCEWorkloads does. The backend prices each distinct workload once (cached); a task costs
+its busiest DPU plus the task overhead, and a tiled task is one task per sub-tile.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from dataclasses import replace
 from nbperf.arch.model import ArchSpec, Precision
 from nbperf.cost.base import ComputeCost, CostBackend
 from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
-from nbperf.lower.npu_ops import DpuWork
+from nbperf.lower.npu_ops import DpuKind, DpuWork
 
 CHANNEL_BLOCK = 16  # workload and sub-tile channel splits are 16-aligned (compiler)
+# Depthwise, max-pool and average-pool variants produce only the arch's ``dpu.depthwise_channels``
+# (NPU 37XX/40XX: 64, 32 or 16, the compiler's CorrectNCEWorkloads splits any other:
+# supportedChannelsDW in workload_splitter_base.hpp:16, isDepthwiseOp / findInvalidDepthwiseOps
+# in its .cpp, openvinotoolkit/npu_compiler@150e202; VPUNN accepts only those for DW_CONVOLUTION
+# and MAXPOOL: device_valid_valuesVPU2_7.h:235/239, VPU4.h:251/254, intel/npu-nn-cost-model@8a2ae92).
 _MAX_SPLITS_PER_DPU = 4  # split counts tried per DPU: the compiler's pool costs more; the best is small
 
 
@@ -32,6 +38,21 @@ def split_sizes(extent: int, parts: int, align: int = 1) -> list[tuple[int, int]
     size = align * math.ceil(math.ceil(extent / align) / parts)
     full, rest = divmod(extent, size)
     return [(size, full)] + ([(rest, 1)] if rest else [])
+
+
+def depthwise_variants(work: DpuWork, channels: tuple[int, ...]) -> list[DpuWork]:
+    """A depthwise or pooling workload as the variants the compiler splits it into: the largest of
+    ``channels`` (largest first) that its 16-padded channels still fill, in turn; the last variant
+    keeps the channels left (its padding to 16 is the MAC model's). No ``channels``: one piece."""
+    if not channels:
+        return [work]
+    pieces, left = [], work.out_k
+    padded = -(-left // CHANNEL_BLOCK) * CHANNEL_BLOCK
+    while padded > 0:
+        size = next((c for c in channels if c <= padded), channels[-1])
+        pieces.append(replace(work, out_k=min(size, left)))
+        left, padded = left - size, padded - size
+    return pieces or [work]
 
 
 def _rows(work: DpuWork) -> int:
@@ -106,18 +127,22 @@ class TaskCoster:
 
     def _splits(self, work: DpuWork) -> list[list[DpuWork]]:
         """Candidate workload splits of one tile's task: one workload, and on multi-DPU tiles splits
-        over rows or channel blocks into multiples of the DPU count."""
+        over rows or channel blocks into multiples of the DPU count; depthwise and pooling
+        workloads then split further into variants of the channel counts the DPU takes."""
         dpu = self.arch.dpu
         options = [[work]]
-        if dpu.max_workloads_per_task == 1:
-            return options
-        counts = [dpu.dpus_per_tile * m for m in range(1, _MAX_SPLITS_PER_DPU + 1)
-                  if dpu.dpus_per_tile * m <= dpu.max_workloads_per_task]
-        for n in counts:
-            by_rows = [_with_rows(work, rows) for rows, c in split_sizes(_rows(work), n) for _ in range(c)]
-            by_k = [replace(work, out_k=k) for k, c in split_sizes(work.out_k, n, CHANNEL_BLOCK)
-                    for _ in range(c)]
-            options += [split for split in (by_rows, by_k) if len(split) > 1]
+        if dpu.max_workloads_per_task > 1:
+            counts = [dpu.dpus_per_tile * m for m in range(1, _MAX_SPLITS_PER_DPU + 1)
+                      if dpu.dpus_per_tile * m <= dpu.max_workloads_per_task]
+            for n in counts:
+                by_rows = [_with_rows(work, rows) for rows, c in split_sizes(_rows(work), n)
+                           for _ in range(c)]
+                by_k = [replace(work, out_k=k) for k, c in split_sizes(work.out_k, n, CHANNEL_BLOCK)
+                        for _ in range(c)]
+                options += [split for split in (by_rows, by_k) if len(split) > 1]
+        if work.kind in {DpuKind.DWCONV, DpuKind.POOL} and dpu.depthwise_channels:
+            options = [[piece for w in split for piece in depthwise_variants(w, dpu.depthwise_channels)]
+                       for split in options]
         return options
 
     def _busiest_dpu(self, workloads: list[DpuWork], precision: Precision, write_tiles: int,
