@@ -74,13 +74,17 @@ def broken_arch(draw: st.DrawFn) -> tuple[dict[str, Any], list[list[str]]]:
         for part in path[:-1]:
             parent = parent[part]
         key = path[-1]
+        # An element of a list is named by its index, or by its list: a fixed-length list that
+        # lost an element is reported as missing its last index (read_grid.2 for read_grid.1).
+        names = [str(key)] + ([str(next(p for p in reversed(path) if isinstance(p, str)))]
+                              if isinstance(key, int) else [])
         kind = draw(st.sampled_from(["value", "value", "value", "delete", "unknown", "section"]))
         if kind == "value":
             parent[key] = draw(BAD_VALUES)
-            touched.append([str(key)])
+            touched.append(names)
         elif kind == "delete":
             del parent[key]
-            touched.append([str(key)])
+            touched.append(names)
         elif kind == "unknown" and isinstance(parent, dict):
             typo = _typo(draw, str(key))
             if draw(st.booleans()):  # renamed: unknown typo, missing original
