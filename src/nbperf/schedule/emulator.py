@@ -174,13 +174,9 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         split over an idle one) can move of what the earlier ones left (a later one, such as a
         prefetch, runs on the leftover)."""
         split = channel_rate * split_ways(arch, dma_running)
-        if len(active) == 1:
-            for t in active:
-                own = channel_rate if tasks[t].permuted else split  # a permute DMA is never split
-                return {t: own if t in on_cmx else min(own, ddr_rate)}
         left, out = ddr_rate, {}
         for t in sorted(active):
-            own = channel_rate if tasks[t].permuted else split
+            own = channel_rate if tasks[t].permuted else split  # a permute DMA is never split
             if t in on_cmx:  # CMX -> CMX: its channel's own rate, no DDR
                 out[t] = own
                 continue
@@ -189,15 +185,15 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         return out
 
     def settle(time: float) -> None:
-        """Count the bytes each DDR transfer moved since the rates last changed."""
+        """Count the bytes each transfer moved since the rates last changed."""
         nonlocal last_update
         for t, rate in rate_now.items():
             active[t] = max(0.0, active[t] - (time - last_update) * rate)
         last_update = time
 
     def reprice(time: float) -> None:
-        """New rates for the DDR transfers; a transfer whose rate changed gets a new end event
-        (the old one goes stale)."""
+        """New rates for the moving transfers; one whose rate changed gets a new end event (the
+        old one goes stale)."""
         nonlocal rate_now, seq
         new = rates()
         for t, rate in new.items():
