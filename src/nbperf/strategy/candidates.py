@@ -255,19 +255,18 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
     max_k = math.ceil(work.out_k / arch.compiler.sok_channel_block)
     counts = range(2, min(max_k, MAX_PIPELINE_TILING_FACTOR) + 1)
 
-    def blocks(n: int) -> tuple[Candidate, int]:
+    def blocks(n: int, finer: bool) -> Candidate:
         block = sizer.weights(replace(f, weights=f.weights / n))
-        footprint = sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block
         tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True)
-        return replace(c, tiling=tiling, weight_tile_bytes=block, cmx_bytes_per_tile=footprint), footprint
+        return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
+                       cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block)
 
     for n in counts:
-        first, footprint = blocks(n)
-        if footprint <= arch.pipelined_budget_bytes:
+        first = blocks(n, finer)
+        if first.cmx_bytes_per_tile <= arch.pipelined_budget_bytes:
             # The larger counts a smaller CMX would need stay on offer (to the optimal search
             # only), so a bigger CMX never takes away a split with a smaller first block.
-            larger = [replace(blocks(m)[0], finer=True) for m in counts if m > n]
-            return [replace(first, finer=finer), *larger]
+            return [first, *(blocks(m, True) for m in counts if m > n)]
     return []
 
 
