@@ -157,8 +157,40 @@ def test_shave_ops_name_the_profiled_kernel_they_run(tmp_path):
              helper.make_node("Softmax", ["t"], ["y"], name="softmax")]
     model = chain_model(nodes, [_info("x", [1, 32, 16, 16])], [_info("y", [1, 32, 16, 16])], [])
     tanh, softmax = _lower(tmp_path, model).ops
-    assert (tanh.shave_kernel, tanh.shave_class) == ("tanh", "transcendental")
-    assert softmax.shave_kernel is None  # no profiled row nbperf can use: its op class prices it
+    assert (tanh.shave_kernel, tanh.shave_class, tanh.row_elements) == ("tanh", "transcendental", 0)
+    # Softmax is priced per row of its axis (VPUNN's softmax model): 16 elements, 32 x 16 rows.
+    assert (softmax.shave_kernel, softmax.row_elements) == ("softmax", 16)
+
+
+@pytest.mark.parametrize("opset,axis,row", [(13, None, 8), (13, 1, 4), (11, None, 32), (11, 2, 8)])
+def test_softmax_rows_follow_the_opset_axis_rule(tmp_path, opset, axis, row):
+    """From opset 13 a softmax spans one axis (default the last); before, every axis from ``axis``
+    on (default 1), so its row is their product."""
+    attrs = {} if axis is None else {"axis": axis}
+    node = helper.make_node("Softmax", ["x"], ["y"], name="softmax", **attrs)
+    model = chain_model([node], [_info("x", [1, 4, 8])], [_info("y", [1, 4, 8])], [], opset=opset)
+    (op,) = _lower(tmp_path, model).ops
+    assert (op.shave_kernel, op.row_elements) == ("softmax", row)
+
+
+@pytest.mark.parametrize("op_type,attrs,kernel,row", [
+    ("LayerNormalization", {"axis": -1}, "mvn", 64),
+    ("LayerNormalization", {"axis": 1}, "mvn", 16 * 64),
+    ("InstanceNormalization", {}, "mvn", 64),
+    ("MeanVarianceNormalization", {"axes": [0, 2]}, "mvn", 64),
+    ("MeanVarianceNormalization", {"axes": [1, 2]}, "mvn_across_channels", 16 * 64),
+])
+def test_normalizations_run_mvn_per_row(tmp_path, op_type, attrs, kernel, row):
+    c = numpy_helper.from_array
+    extra = {"LayerNormalization": [c(np.ones([64], np.float32), "g")],
+             "InstanceNormalization": [c(np.ones([16], np.float32), "g"), c(np.zeros([16], np.float32), "b")]}
+    inits = extra.get(op_type, [])
+    if op_type == "LayerNormalization" and attrs["axis"] == 1:
+        inits = [c(np.ones([16, 64], np.float32), "g")]
+    node = helper.make_node(op_type, ["x", *[i.name for i in inits]], ["y"], name="norm", **attrs)
+    model = chain_model([node], [_info("x", [1, 16, 64])], [_info("y", [1, 16, 64])], inits, opset=18)
+    (op,) = _lower(tmp_path, model).ops
+    assert (op.shave_kernel, op.row_elements) == (kernel, row)
 
 
 def test_decomposed_layernorm_becomes_one_shave_op(tmp_path):
@@ -179,6 +211,7 @@ def test_decomposed_layernorm_becomes_one_shave_op(tmp_path):
     (op,) = _lower(tmp_path, model).ops
     assert op.op_type == "LayerNormalization" and op.shave_class == "normalization"
     assert len(op.fused) == 9
+    assert (op.shave_kernel, op.row_elements) == ("mvn", 64)  # one row per mean: the last axis
 
 
 @pytest.mark.parametrize("op_type,engine", [

@@ -78,6 +78,54 @@ class ShaveKernel(_Strict):
     cycles_per_element: float = Field(gt=0, le=100_000)
 
 
+_Line = tuple[float, float]  # (slope, intercept) of a first-degree equation
+
+
+class SoftmaxRows(_Strict):
+    """VPUNN's softmax model for one SHAVE kernel over U rows of S elements (the softmax axis),
+    in microseconds at the profiling SHAVE clock (intel/npu-nn-cost-model SoftmaxModel.h):
+    U = 1 costs ``single_row``; otherwise, for the largest key k of ``rows_multiple_of`` dividing U,
+    (a S + b) x U' + (c S + d) with U' = U rounded down to a multiple of 32, plus k (U when k is
+    32), from the key's [a, b, c, d]."""
+
+    single_row: _Line
+    rows_multiple_of: dict[int, tuple[float, float, float, float]]
+
+    @model_validator(mode="after")
+    def _has_one(self) -> SoftmaxRows:
+        if 1 not in self.rows_multiple_of:
+            raise ValueError("rows_multiple_of needs an entry for 1 (any row count)")
+        if any(k < 1 for k in self.rows_multiple_of):
+            raise ValueError("rows_multiple_of keys must be >= 1")
+        return self
+
+
+class MvnShape(_Strict):
+    """One of VPUNN's MVN models for normalized rows innermost (MVNModel.h
+    MVNSimple2and3AxisModel), microseconds: base_slope x outermost + base_intercept +
+    (thirdmost - 1) x thirdmost_slope x outermost + U x (support_slope x SV // (unroll x vector)
+    + mod_slope x (SV % (unroll x vector)) // vector + vector_slope x (SV % vector)), SV the
+    elements of one row, U the rows."""
+
+    base_slope: float = Field(ge=0)
+    base_intercept: float = Field(ge=0)
+    thirdmost_slope: float = Field(ge=0)
+    support_slope: float = Field(ge=0)
+    mod_slope: float = Field(ge=0)
+    vector_slope: float = Field(ge=0)
+
+
+class MvnRows(_Strict):
+    """VPUNN's MVN models for one SHAVE kernel: ``per_channel`` normalizes each channel over
+    its spatial axes (2 axes, a layer norm after the compiler's MVN6 -> MVN1 rewrite),
+    ``across_channels`` over channels and spatial axes together (3 axes)."""
+
+    vector: int = Field(ge=1, le=1024, description="fp16 elements per SHAVE vector")
+    unroll: int = Field(ge=1, le=1024, description="vectors per unrolled block")
+    per_channel: MvnShape
+    across_channels: MvnShape
+
+
 class ShaveSpec(_Strict):
     cores_per_tile: int = Field(ge=1, le=64)
     vector_lanes_fp16: int = Field(ge=1, le=1024, description="fp16 elements per cycle per core")
@@ -86,6 +134,8 @@ class ShaveSpec(_Strict):
     cycles_per_element: dict[str, float] = Field(description="per op class, per vector lane")
     kernels: dict[str, ShaveKernel] = Field(default_factory=dict,
                                             description="profiled kernels by name; they replace the op class")
+    softmax: SoftmaxRows | None = Field(default=None, description="softmax priced per row (not its class)")
+    mvn: MvnRows | None = Field(default=None, description="mean-variance normalization priced per row")
 
     @model_validator(mode="after")
     def _all_classes_known(self) -> ShaveSpec:

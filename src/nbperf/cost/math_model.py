@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from nbperf.arch.model import PRECISION_BYTES, ArchSpec, MpeMode, Precision
+from nbperf.cost.shave_rows import has_row_model, row_kernel_cycles
 from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 from nbperf.lower.npu_ops import DpuKind, DpuWork
 
@@ -121,6 +122,10 @@ class MathBackend:
         change it: VPUNN profiles every VPU 2.7 / 4.0 kernel in fp16 only and no source says a
         SHAVE runs int8 faster (src/shave/CMakeLists.txt:99,117 in intel/npu-nn-cost-model)."""
         spec = arch.shave
+        if workload.row_elements and has_row_model(spec, workload.kernel):
+            # Rows are dealt to the cores; each core's launch covers its share.
+            rows = math.ceil(workload.rows / spec.cores_per_tile)
+            return row_kernel_cycles(spec, workload.kernel, workload.row_elements, rows)[1]
         profiled = spec.kernels.get(workload.kernel) if workload.kernel else None
         if profiled is not None:
             return math.ceil(workload.elements * profiled.cycles_per_element / spec.cores_per_tile)

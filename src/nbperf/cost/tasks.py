@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from nbperf.arch.model import ArchSpec, Precision
 from nbperf.cost.base import ComputeCost, CostBackend
+from nbperf.cost.shave_rows import has_row_model, row_kernel_cycles
 from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 from nbperf.lower.npu_ops import DpuKind, DpuWork
 
@@ -175,19 +176,27 @@ class TaskCoster:
 
     # -- SHAVE ----------------------------------------------------------------------------------
     def shave_task(self, op_class: str, elements: int, precision: Precision,
-                   subtiles: int = 1, kernel: str | None = None) -> ComputeCost:
-        """A SHAVE kernel over ``elements`` on one tile, as ``subtiles`` launches of equal shares.
-        A profiled ``kernel`` the arch has a row for costs its own intercept per launch (the work
-        of a launch is shared by the tile's SHAVE cores, each paying the intercept at once); any
-        other op its class's cycles per element plus the arch's launch overhead."""
-        key = ("shave", op_class, kernel, elements, precision, subtiles)
+                   subtiles: int = 1, kernel: str | None = None, row_elements: int = 0) -> ComputeCost:
+        """A SHAVE kernel over ``elements`` on one tile, as ``subtiles`` launches of equal shares
+        (whole rows of ``row_elements`` each, for a kernel priced per row). A profiled ``kernel``
+        the arch has a model for costs its own launch (the work of a launch is shared by the tile's
+        SHAVE cores, each paying the launch at once); any other op its class's cycles per element
+        plus the arch's launch overhead."""
+        key = ("shave", op_class, kernel, elements, precision, subtiles, row_elements)
         cost = self._tasks.get(key)
         if cost is None:
             spec = self.arch.shave
-            share = math.ceil(elements / subtiles)
-            profiled = spec.kernels.get(kernel) if kernel else None
-            per_launch = round(profiled.intercept_cycles) if profiled else spec.launch_overhead_cycles
-            body = self.backend.shave_workload(ShaveWorkload(op_class, share, precision, kernel), self.arch)
+            if row_elements and has_row_model(spec, kernel):
+                rows = math.ceil(math.ceil(elements / row_elements) / subtiles)
+                share = rows * row_elements
+                per_launch = row_kernel_cycles(spec, kernel, row_elements,
+                                               math.ceil(rows / spec.cores_per_tile))[0]
+            else:
+                share, row_elements = math.ceil(elements / subtiles), 0
+                profiled = spec.kernels.get(kernel) if kernel else None
+                per_launch = round(profiled.intercept_cycles) if profiled else spec.launch_overhead_cycles
+            workload = ShaveWorkload(op_class, share, precision, kernel, row_elements)
+            body = self.backend.shave_workload(workload, self.arch)
             launch = per_launch * subtiles
             cost = ComputeCost(cycles=launch + body * subtiles, clock_mhz=spec.frequency_mhz,
                                overhead_cycles=launch)

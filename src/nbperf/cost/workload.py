@@ -8,6 +8,7 @@ how many tiles the PPE/ODU writes each output element to.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from nbperf.arch.model import Precision
@@ -33,12 +34,18 @@ class DpuWorkload:
 @dataclass(frozen=True, slots=True)
 class ShaveWorkload:
     """One SHAVE kernel on one tile: ``elements`` of an op class at ``precision``; ``kernel`` names
-    the profiled kernel it runs (see ``ShaveSpec.kernels``), if any."""
+    the profiled kernel it runs (see ``ShaveSpec.kernels``), if any; ``row_elements`` the elements
+    of one row of a kernel priced per row (softmax, MVN: see ``cost/shave_rows.py``), else 0."""
 
     op_class: str
     elements: int
     precision: Precision
     kernel: str | None = None
+    row_elements: int = 0
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.elements / self.row_elements) if self.row_elements else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ def finish(g: Propagated) -> Graph:
         outputs=tuple(g.outputs),
         quantized=frozenset(q for q in g.quantized if q in tensors),
         folded_nodes=folded,
+        opset=g.opset,
     )
 
 

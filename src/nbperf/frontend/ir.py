@@ -76,6 +76,7 @@ class Graph:
     outputs: tuple[str, ...]
     quantized: frozenset[str] = frozenset()
     folded_nodes: int = 0  # how many nodes constant folding removed (for the report)
+    opset: int = 0  # the default ONNX domain's opset version; 0 when not stated (newest semantics)
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

@@ -65,6 +65,7 @@ class Propagated:
     inputs: list[str]
     outputs: list[str]
     quantized: set[str] = field(default_factory=set)
+    opset: int = 0  # the default domain's opset version (0: not stated)
 
 
 def propagate(
@@ -137,6 +138,7 @@ class _Propagator:
             tensors=self.tensors,
             inputs=[vi.name for vi in inputs],
             outputs=[o.name for o in g.output],
+            opset=self.opsets.get("", 0),
         )
 
     def _add_initializers(self) -> None:

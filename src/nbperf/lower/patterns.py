@@ -14,6 +14,7 @@ from nbperf.frontend.ir import Graph, Node
 FUSED_ATTR = "nbperf_fused"  # names of the ONNX nodes merged into a node
 EFFECTIVE_PERM_ATTR = "nbperf_effective_perm"  # the permutation a Transpose's data really undergoes
 NBPERF_DOMAIN = "nbperf"
+ROW_ELEMENTS_ATTR = "nbperf_row_elements"  # a fused normalization: elements of one normalized row
 
 # Ops the DPU runs, whose PPE can absorb a following activation, bias or scale.
 DPU_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "AveragePool",
@@ -180,8 +181,11 @@ def fuse_layernorm(graph: Graph) -> Graph:
             if nxt is not None and nxt.op_type == op and any(_is_const(graph, i) for i in nxt.inputs):
                 members.append(nxt)
                 tail = nxt
+        # One row is what one mean spans: the input's elements over the mean's.
+        row = graph.tensor(x).elements // max(1, graph.tensor(mean.outputs[0]).elements)
         ln = Node(name=f"{mean.name}/layernorm", op_type="LayerNormalization", inputs=(x,),
-                  outputs=tail.outputs, attrs={FUSED_ATTR: tuple(m.name for m in [mean, *members])},
+                  outputs=tail.outputs, attrs={FUSED_ATTR: tuple(m.name for m in [mean, *members]),
+                                               ROW_ELEMENTS_ATTR: row},
                   domain=NBPERF_DOMAIN)
         replaced[tail.name] = ln
         removed.update(m.name for m in [mean, *members] if m is not tail)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
-from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR
+from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR, ROW_ELEMENTS_ATTR
 from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
@@ -260,8 +260,46 @@ def lower_shave(node: Node, ctx: LowerContext, shave_class: str, unknown: bool =
     # Reductions and resizes touch the larger of input and output; others the output.
     sizes = [ctx.tensor(t).elements for t in (*ctx.activations(node), *node.outputs) if t]
     elements = max(sizes, default=0)
+    kernel, row_elements = (None, 0) if unknown else _row_kernel(node, ctx)
+    if kernel is None and not unknown:
+        kernel = SHAVE_KERNEL_OF.get(node.op_type)
     return _base(node, ctx, Engine.SHAVE, shave_class=shave_class, elements=elements, unknown=unknown,
-                 shave_kernel=None if unknown else SHAVE_KERNEL_OF.get(node.op_type))
+                 shave_kernel=kernel, row_elements=row_elements)
+
+
+def _row_kernel(node: Node, ctx: LowerContext) -> tuple[str | None, int]:
+    """The row-priced SHAVE kernel (cost/shave_rows.py) ``node`` runs and the elements of one of
+    its rows, or (None, 0). Layer, instance and mean-variance norms over trailing axes become the
+    compiler's MVN1 per channel (convert_mvn6_to_mvn1.cpp reshapes a last-axis norm so its rows
+    are channels); a group norm normalizes across the channels of a group."""
+    shape = ctx.tensor(node.inputs[0]).shape if node.inputs and node.inputs[0] else ()
+    rank = len(shape)
+    if not shape or not math.prod(shape):
+        return None, 0
+    op = node.op_type
+    if op == "Softmax":
+        axis = node.attrs.get("axis", -1 if not ctx.graph.opset or ctx.graph.opset >= 13 else 1)
+        axis %= rank
+        # Before opset 13 Softmax spans every axis from ``axis`` on (a 2-D coercion).
+        axes = [axis] if not ctx.graph.opset or ctx.graph.opset >= 13 else list(range(axis, rank))
+        return "softmax", math.prod(shape[a] for a in axes)
+    if op == "LayerNormalization":
+        if ROW_ELEMENTS_ATTR in node.attrs:  # a decomposed layer norm fused by the lowering
+            return "mvn", int(node.attrs[ROW_ELEMENTS_ATTR])
+        axis = node.attrs.get("axis", -1) % rank
+        return "mvn", math.prod(shape[axis:])
+    if op == "InstanceNormalization" and rank >= 3:
+        return "mvn", math.prod(shape[2:])
+    if op == "MeanVarianceNormalization":
+        axes = sorted({a % rank for a in node.attrs.get("axes", [0, 2, 3] if rank == 4 else [0])})
+        if 1 in axes and rank > 1:
+            return "mvn_across_channels", math.prod(shape[a] for a in axes if a)
+        return "mvn", math.prod(shape[a] for a in axes if a)
+    if op == "GroupNormalization" and rank >= 3 and node.attrs.get("num_groups"):
+        groups = int(node.attrs["num_groups"])
+        if groups >= 1 and shape[1] % groups == 0:
+            return "mvn_across_channels", shape[1] // groups * math.prod(shape[2:])
+    return None, 0
 
 
 def lower_unknown(node: Node, ctx: LowerContext) -> NpuOp:

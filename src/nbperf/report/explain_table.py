@@ -21,7 +21,8 @@ def candidates_table(ex: LayerExplanation) -> Table:
     title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {ex.arch.name}, "
              f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy, "
              f"whole graph {ex.total_ns / 1e3:,.2f} us ({ex.priced_by})")
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  caption=ex.pricing or None, caption_justify="left")
     for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute cycles", "compute us",
                 "own DMA us", "transition in us", "transition out us", "chosen", "reason"):
         table.add_column(col, overflow="fold")

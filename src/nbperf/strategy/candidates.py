@@ -349,12 +349,16 @@ def _shave_candidates(op: NpuOp, arch: ArchSpec) -> Raw:
     out: Raw = [(Candidate(Strategy.CLUSTERING, True, "", 1, elements=op.elements,
                            needs=_needs(op, Strategy.CLUSTERING, Need.FULL), out_dist=Dist.SINGLE), whole)]
     splits = ((Strategy.SOH, Need.SEG_H, Dist.SEG_H), (Strategy.SOK, Need.SEG_K, Dist.SEG_K))
+    # A kernel priced per row (softmax, MVN) splits in whole rows.
+    row = op.row_elements or 1
+    units = op.elements // row
+    what = "rows" if op.row_elements else "elements"
     for strategy, need, dist in splits:
-        if tiles == 1 or op.elements < tiles:
-            out.append((Candidate(strategy, False, f"needs at least {tiles} elements and more than one tile"),
+        if tiles == 1 or units < tiles:
+            out.append((Candidate(strategy, False, f"needs at least {tiles} {what} and more than one tile"),
                         whole))
             continue
-        share = _split(op.elements, tiles)
+        share = _split(units, tiles) * row
         frac = share / max(1, op.elements)
         out.append((Candidate(strategy, True, "", tiles, elements=share, needs=_needs(op, strategy, need),
                               out_dist=dist), _Fractions(frac, 1.0, frac)))
@@ -418,6 +422,8 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
     if work is not None:
         max_rows = work.out_w if work.flat_spatial else work.out_h
         max_k = max(1, math.ceil(work.out_k / arch.compiler.sok_channel_block))
+    elif op.row_elements:  # SHAVE kernel priced per row: split in whole rows
+        max_rows, max_k = max(1, c.elements // op.row_elements), 1
     else:  # SHAVE: split its elements over rows
         max_rows, max_k = max(1, c.elements // 256), 1
     channel_wise = per_channel(op)

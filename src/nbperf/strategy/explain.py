@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import ComputeCost
+from nbperf.cost.shave_rows import shave_pricing
 from nbperf.cost.tasks import TaskCoster
 from nbperf.errors import UsageError
-from nbperf.lower.npu_ops import NpuGraph, NpuOp
+from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
 from nbperf.strategy.candidates import Candidate
 from nbperf.strategy.search import Problem, solve
 
@@ -45,6 +46,7 @@ class LayerExplanation:
     budget_bytes: int
     total_ns: float  # the chosen plan's whole-graph time under ``priced_by``
     rows: tuple[CandidateRow, ...]
+    pricing: str = ""  # which model prices the op's compute (SHAVE ops), for the reader
 
 
 def explain_layer(graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, layer: str, policy: str = "optimal",
@@ -80,8 +82,11 @@ def explain_layer(graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, layer: st
         rows.append(CandidateRow(cand, is_chosen, cost.compute, cost.weights_ns + cost.stream_ns,
                                  step.transition_ns, _transition_out(problem, trial, index),
                                  delta, _reason(cand, is_chosen, delta, pick, policy)))
-    return LayerExplanation(choice.op, arch, policy, priced_by, arch.isolated_budget_bytes, total,
-                            tuple(rows))
+    op = choice.op
+    pricing = shave_pricing(arch.shave, op.shave_class, op.shave_kernel, op.row_elements) \
+        if op.engine is Engine.SHAVE else ""
+    return LayerExplanation(op, arch, policy, priced_by, arch.isolated_budget_bytes, total,
+                            tuple(rows), pricing)
 
 
 def _transition_out(problem: Problem, picks: list[int], index: int) -> float:

@@ -279,7 +279,7 @@ class SerialModel:
         transformer share their candidates, so they share these costs. The candidate is kept with
         its cost so its id cannot be reused by another object."""
         op = self.ops[index]
-        key = (id(cand), op.engine, op.precision, op.shave_class, op.shave_kernel)
+        key = (id(cand), op.engine, op.precision, op.shave_class, op.shave_kernel, op.row_elements)
         found = self._op_costs.get(key)
         if found is None:
             found = self._op_costs[key] = (cand, self._op_cost(op, cand))
@@ -293,7 +293,7 @@ class SerialModel:
                                                cand.write_tiles, cand.strategy.value)
         elif op.engine is Engine.SHAVE:
             compute = self.coster.shave_task(op.shave_class or "generic", cand.elements, op.precision,
-                                             rows * channels, op.shave_kernel)
+                                             rows * channels, op.shave_kernel, op.row_elements)
         else:
             compute = ZERO_COST
         if tiling is None or op.engine is Engine.DMA:
