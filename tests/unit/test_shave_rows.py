@@ -6,15 +6,24 @@ from __future__ import annotations
 import math
 
 import pytest
+from onnx import TensorProto, helper
+from tests.onnx_builders import chain_model, save
 
 from nbperf import load_arch
 from nbperf.cost.math_model import MathBackend
 from nbperf.cost.shave_rows import mvn_us, row_kernel_us, shave_pricing, softmax_us
 from nbperf.cost.tasks import TaskCoster
+from nbperf.frontend import load_model
+from nbperf.lower import lower
+from nbperf.strategy.candidates import Strategy, candidates
 
 # VPUNN's expected DPU-cycle ranges (intel/npu-nn-cost-model@8a2ae92
 # tests/cpp/shave/shave_collection_test.cpp), converted to microseconds at the DPU clock they use.
 NPU40_DPU_MHZ, NPU27_DPU_MHZ = 1700, 1300
+
+
+def _info(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
 @pytest.mark.parametrize("row_elements,rows,low_cycles,high_cycles", [
@@ -80,3 +89,30 @@ def test_a_part_without_a_row_model_prices_the_op_class():
 ])
 def test_explain_names_the_model_that_prices_a_shave_op(arch, kernel, expected):
     assert expected in shave_pricing(load_arch(arch).shave, "softmax", kernel, 197)
+
+
+def _softmax_or_norm(tmp_path, op_type, shape, **attrs):
+    node = helper.make_node(op_type, ["x"], ["y"], name="op", **attrs)
+    model = chain_model([node], [_info("x", shape)], [_info("y", shape)], [])
+    graph = lower(load_model(save(model, tmp_path)))
+    (op,) = graph.ops
+    return op, graph.tensor_bytes
+
+
+@pytest.mark.parametrize("shape,tiles,rows_per_tile", [
+    ((1, 12, 128, 128), 6, 256),  # 2 heads per tile
+    ((1, 12, 128, 128), 7, 256),  # 12 heads over 7 tiles: the busiest has 2 heads, not 1536 / 7 rows
+    ((1, 2, 128, 64), 6, 2 * 22),  # too few heads: the rows of each head are cut, 22 per tile
+    ((1, 128, 768), 6, 22),  # a [1, S, E] softmax: its S rows are cut
+])
+def test_a_split_cuts_an_axis_outside_the_rows(tmp_path, shape, tiles, rows_per_tile):
+    op, tensor_bytes = _softmax_or_norm(tmp_path, "Softmax", list(shape), axis=-1)
+    arch = load_arch("npu4000").model_copy(update={"tiles": tiles})
+    split = [c for c in candidates(op, tensor_bytes, arch) if c.strategy is not Strategy.CLUSTERING]
+    assert split and all(c.legal and c.elements == rows_per_tile * shape[-1] for c in split)
+
+
+def test_one_row_over_everything_runs_on_one_tile(tmp_path):
+    op, tensor_bytes = _softmax_or_norm(tmp_path, "Softmax", [1, 1000], axis=-1)
+    legal = [c.strategy for c in candidates(op, tensor_bytes, load_arch("npu4000")) if c.legal]
+    assert legal == [Strategy.CLUSTERING]

@@ -84,6 +84,7 @@ class NpuOp:
     shave_kernel: str | None = None  # the profiled SHAVE kernel it runs, when the arch has its table
     elements: int = 0  # SHAVE: elements processed; DMA: elements moved
     row_elements: int = 0  # SHAVE kernel priced per row (softmax, MVN): elements of one row
+    cube: tuple[int, ...] = ()  # SHAVE kernel priced per row: its output as (N, C, H, W)
     permuted: int = 0  # DMA: elements it reorders one by one (a permute DMA), 0 for a (strided) copy
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)

@@ -263,8 +263,9 @@ def lower_shave(node: Node, ctx: LowerContext, shave_class: str, unknown: bool =
     kernel, row_elements = (None, 0) if unknown else _row_kernel(node, ctx)
     if kernel is None and not unknown:
         kernel = SHAVE_KERNEL_OF.get(node.op_type)
+    cube = nchw(ctx.tensor(node.outputs[0]).shape) if row_elements else ()
     return _base(node, ctx, Engine.SHAVE, shave_class=shave_class, elements=elements, unknown=unknown,
-                 shave_kernel=kernel, row_elements=row_elements)
+                 shave_kernel=kernel, row_elements=row_elements, cube=cube)
 
 
 def _row_kernel(node: Node, ctx: LowerContext) -> tuple[str | None, int]:

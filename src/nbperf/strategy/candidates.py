@@ -349,20 +349,45 @@ def _shave_candidates(op: NpuOp, arch: ArchSpec) -> Raw:
     out: Raw = [(Candidate(Strategy.CLUSTERING, True, "", 1, elements=op.elements,
                            needs=_needs(op, Strategy.CLUSTERING, Need.FULL), out_dist=Dist.SINGLE), whole)]
     splits = ((Strategy.SOH, Need.SEG_H, Dist.SEG_H), (Strategy.SOK, Need.SEG_K, Dist.SEG_K))
-    # A kernel priced per row (softmax, MVN) splits in whole rows.
-    row = op.row_elements or 1
-    units = op.elements // row
-    what = "rows" if op.row_elements else "elements"
+    rows = _rows_per_tile(op, tiles) if op.row_elements and tiles > 1 else None
     for strategy, need, dist in splits:
-        if tiles == 1 or units < tiles:
-            out.append((Candidate(strategy, False, f"needs at least {tiles} {what} and more than one tile"),
+        if op.row_elements:
+            if rows is None:
+                why = "needs more than one tile" if tiles == 1 else \
+                    f"no axis outside its rows of {op.row_elements:,} has {tiles} or more to split"
+                out.append((Candidate(strategy, False, why), whole))
+                continue
+            share = rows * op.row_elements
+        elif tiles == 1 or op.elements < tiles:
+            out.append((Candidate(strategy, False, f"needs at least {tiles} elements and more than one tile"),
                         whole))
             continue
-        share = _split(units, tiles) * row
+        else:
+            share = _split(op.elements, tiles)
         frac = share / max(1, op.elements)
         out.append((Candidate(strategy, True, "", tiles, elements=share, needs=_needs(op, strategy, need),
                               out_dist=dist), _Fractions(frac, 1.0, frac)))
     return out
+
+
+def _rows_per_tile(op: NpuOp, tiles: int) -> int | None:
+    """Rows on the busiest tile of a SHAVE kernel priced per row when split over ``tiles``, or
+    None when it cannot be. The split cuts the outermost axis of its (N, C, H, W) output that its
+    rows do not span (a softmax or a norm is never cut inside what it normalizes) and that has a
+    tile's worth, as the compiler splits a SHAVE op along one axis: 7 tiles over 12 heads of 128
+    rows give the busiest tile 2 heads, 256 rows. Rows that are not a suffix of those axes are
+    split evenly, whole."""
+    n, c, h, w = op.cube or (1, op.elements // op.row_elements, 1, op.row_elements)
+    row, rows = op.row_elements, op.elements // op.row_elements
+    if row == w:
+        cuts = [(c, n * _split(c, tiles) * h), (h, n * c * _split(h, tiles))]
+    elif row == h * w:
+        cuts = [(c, n * _split(c, tiles))]
+    elif row == c * h * w:
+        cuts = []
+    else:
+        cuts = [(rows, _split(rows, tiles))]
+    return next((share for extent, share in cuts if extent >= tiles), None)
 
 
 def _dma_candidates(op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:

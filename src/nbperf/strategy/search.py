@@ -103,7 +103,7 @@ def _shape_signature(op: NpuOp, tensor_bytes: dict[str, int]) -> tuple[object, .
     with equal signatures (the blocks of a transformer) have equal candidates."""
     first = {t: i for i, t in reversed(list(enumerate(op.inputs)))}
     return (op.op_type, op.engine, op.precision, op.input_bytes, op.output_bytes, op.weight_bytes, op.macs,
-            op.dpu, op.shave_class, op.shave_kernel, op.row_elements, op.elements, op.unknown,
+            op.dpu, op.shave_class, op.shave_kernel, op.row_elements, op.cube, op.elements, op.unknown,
             tuple(first[t] for t in op.inputs), tuple(tensor_bytes.get(t, 0) for t in op.inputs),
             tuple(tensor_bytes.get(t, 0) for t in op.outputs),
             tuple(first.get(t, -1) for t in op.weight_inputs),
