@@ -16,6 +16,7 @@ from nbperf.cost.dma import (
     channel_bytes_per_ns,
     ddr_bytes_per_ns,
     latency_ns,
+    permute_tasks,
     setup_ns,
     split_ways,
     transfer_ns,
@@ -230,6 +231,15 @@ def test_a_permute_dma_reorders_one_element_per_cmx_clock():
     assert permute == pytest.approx(100 + elements / (NPU4000.dma.frequency_mhz / 1e3))
     assert permute > 2 * plain  # 1 element (2 B) per clock against 32 B per clock
     assert transfer_ns(NPU4000, 2 * elements, Path.DDR, permuted=elements) >= permute
+
+
+def test_a_permute_dma_is_cut_along_its_planes_over_every_port():
+    """The compiler cuts a permute DMA into pieces of at most 256 planes, a multiple of the ports,
+    dealt round robin (convert_to_dma_utils.cpp computeDMASubShape): both ports reorder at once."""
+    assert [permute_tasks(NPU4000, p) for p in (1, 128, 256, 257, 600, 1100)] == [1, 2, 2, 2, 4, 6]
+    elements = 98_304
+    permute = transfer_ns(NPU4000, 2 * elements, Path.CMX, permute_tasks(NPU4000, 128), elements)
+    assert permute == pytest.approx(100 + elements / NPU4000.dma.channels / (NPU4000.dma.frequency_mhz / 1e3))
 
 
 @pytest.mark.parametrize("schedule", ["serial", "emulator"])

@@ -9,6 +9,7 @@ from tests.onnx_builders import chain_model, conv_model, save, weight
 
 from nbperf.frontend import load_model
 from nbperf.lower import DpuKind, Engine, lower
+from nbperf.lower.rules import permute_planes
 
 
 def _info(name, shape):
@@ -66,9 +67,14 @@ def test_attention_matmuls_are_batched_dpu_tasks(tmp_path):
     pv = helper.make_node("MatMul", ["p", "v"], ["o"], name="pv")
     model = chain_model([q, sm, pv], [_info("q", [1, 12, 128, 64]), _info("k", [1, 12, 64, 128]),
                                       _info("v", [1, 12, 128, 64])], [_info("o", [1, 12, 128, 64])])
-    ops = _by_type(_lower(tmp_path, model))
-    qk = _lower(tmp_path, model).ops[0]
+    npu = _lower(tmp_path, model)
+    ops = _by_type(npu)
+    qk = next(op for op in npu.ops if op.name == "qk")
     assert qk.dpu.batch == 12 and qk.macs == 12 * 128 * 128 * 64
+    # Neither B comes transposed: the compiler transposes each to its transpose_b form (a permute).
+    inserted = [op for op in npu.ops if op.op_type == "Transpose"]
+    assert [op.name for op in inserted] == ["qk/transpose_b", "pv/transpose_b"]
+    assert all(op.engine is Engine.DMA and op.permuted == 12 * 128 * 64 for op in inserted)
     assert ops["Softmax"].engine is Engine.SHAVE and ops["Softmax"].shave_class == "softmax"
 
 
@@ -395,3 +401,28 @@ def test_no_activation_fuses_into_a_maxpool(tmp_path):
              helper.make_node("Relu", ["p"], ["y"], name="relu")]
     model = chain_model(nodes, [_info("x", [1, 16, 8, 8])], [_info("y", [1, 16, 4, 4])], [])
     assert [op.op_type for op in _lower(tmp_path, model).ops] == ["MaxPool", "Relu"]
+
+
+def test_a_b_behind_a_reshape_of_a_transpose_composes_with_the_compilers_transpose(tmp_path):
+    """ViT's V: Transpose [1, 0, 2] of (197, 12, 64), then a Reshape adding a leading 1, read as
+    MatMul B. The compiler's own last-two-axes transpose composes with it (the reshape keeps the
+    last two axes): one permute DMA moves it, and no second transpose is inserted."""
+    c = numpy_helper.from_array
+    nodes = [helper.make_node("Transpose", ["v"], ["vt"], name="vt", perm=[1, 0, 2]),
+             helper.make_node("Reshape", ["vt", "shape"], ["v4"], name="v4"),
+             helper.make_node("MatMul", ["p", "v4"], ["o"], name="pv")]
+    model = chain_model(nodes, [_info("p", [1, 12, 197, 197]), _info("v", [197, 12, 64])],
+                        [_info("o", [1, 12, 197, 64])], [c(np.array([1, 12, 197, 64], np.int64), "shape")])
+    npu = _lower(tmp_path, model)
+    (transpose,) = [op for op in npu.ops if op.op_type == "Transpose"]
+    assert transpose.name == "vt" and transpose.permuted == 197 * 12 * 64
+
+
+@pytest.mark.parametrize("shape,perm,planes", [
+    ((1, 12, 197, 64), [0, 1, 3, 2], 197),  # inner two swap (CWH): cut along the middle axis
+    ((197, 12, 64), [1, 2, 0], 197),  # (197, 768) -> (768, 197) once 12 x 64 merge
+    ((1, 64, 56, 56), [0, 2, 3, 1], 64),  # NCHW -> NHWC: (64, 3136) -> (3136, 64)
+])
+def test_permute_planes_follow_the_compilers_merged_shape(shape, perm, planes):
+    assert permute_planes(shape, perm) == planes
+

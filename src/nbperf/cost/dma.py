@@ -49,6 +49,21 @@ def permute_elements_per_ns(arch: ArchSpec) -> float:
     return arch.dma.frequency_mhz / 1e3
 
 
+# A permute DMA descriptor moves at most this many planes (npu_compiler VPUIP/utils/
+# convert_to_dma_utils.hpp DMA_MAX_NUMBER_PLANES, @150e202).
+PERMUTE_MAX_PLANES = 256
+
+
+def permute_tasks(arch: ArchSpec, planes: int) -> int:
+    """DMA tasks a permute of ``planes`` planes becomes: the compiler cuts it into the fewest
+    pieces of at most 256 planes, rounded up to a multiple of the DMA ports, and deals them
+    round robin over the ports (computeDMASubShape in convert_to_dma_utils.cpp,
+    unroll_permute_to_nndma.cpp), so every port reorders its share at once."""
+    ports = arch.dma.channels
+    needed = max(1, math.ceil(planes / PERMUTE_MAX_PLANES))
+    return min(max(1, planes), math.ceil(needed / ports) * ports)
+
+
 def split_ways(arch: ArchSpec, running: int) -> int:
     """How many ports each of ``running`` concurrent DMA tasks moves over: two when the arch splits
     a DMA while another port idles and there are ports enough for both halves of each, else one.

@@ -86,6 +86,7 @@ class NpuOp:
     row_elements: int = 0  # SHAVE kernel priced per row (softmax, MVN): elements of one row
     cube: tuple[int, ...] = ()  # SHAVE kernel priced per row: its output as (N, C, H, W)
     permuted: int = 0  # DMA: elements it reorders one by one (a permute DMA), 0 for a (strided) copy
+    permute_planes: int = 0  # permute DMA: the planes the compiler cuts it along, over the ports
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
     inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites

@@ -21,6 +21,7 @@ DPU_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool",
                            "GlobalAveragePool", "Add", "Sub", "Mul"})
 PPE_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "PRelu"})
 PPE_CONST_ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
+B_RESHAPES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})  # views a MatMul B's transpose passes
 
 
 def _std(node: Node | None) -> bool:
@@ -124,13 +125,17 @@ def fuse_swish(graph: Graph) -> Graph:
 
 def compose_matmul_transposes(graph: Graph) -> Graph:
     """The compiler brings every MatMul to the transpose_b form by transposing B's last two axes
-    (npu_compiler dialect/IE/IR/ops/matmul.cpp TransposeInputs, @150e202), moves permutes past
-    element-wise ops (MovePermutePostEltwise) and composes consecutive transposes into one
-    (transpose.cpp FuseTransposes / CollapseMutualTransposes). So a Transpose read only as MatMul
-    B, directly or through scaling by a constant, moves its data by its perm with the last two axes
-    swapped: a K^T feeding Q x K^T keeps its head dim innermost, a last-two-axes swap moves nothing."""
+    (npu_compiler dialect/IE/IR/ops/matmul.cpp TransposeInputs, @150e202; its software MatMul
+    path lists no shapes, so every MatMul takes the DPU path), moves permutes past element-wise
+    ops (MovePermutePostEltwise) and composes consecutive transposes into one (transpose.cpp
+    FuseTransposes / CollapseMutualTransposes). So a Transpose read only as MatMul B, directly or
+    through scaling by a constant or reshapes that keep the last two axes, moves its data by its
+    perm with the last two axes swapped: a K^T feeding Q x K^T keeps its head dim innermost, a
+    last-two-axes swap moves nothing. A B with no such Transpose behind it gets the compiler's
+    own: an inserted Transpose whose data moves by the last-two-axes swap."""
     consumers = graph.consumers()
     replaced: dict[str, Node] = {}
+    composed_outputs: set[str] = set()
     for node in graph.nodes:
         if node.op_type != "Transpose" or not _std(node):
             continue
@@ -139,24 +144,80 @@ def compose_matmul_transposes(graph: Graph) -> Graph:
             perm = [int(p) for p in node.attrs.get("perm", range(rank - 1, -1, -1))]
             composed = [*perm[:-2], perm[-1], perm[-2]]
             replaced[node.name] = replace(node, attrs={**node.attrs, EFFECTIVE_PERM_ATTR: composed})
-    return _rebuild(graph, replaced, set())
+            composed_outputs.add(node.outputs[0])
+    graph = _rebuild(graph, replaced, set())
+    return _insert_b_transposes(graph, composed_outputs)
+
+
+def _insert_b_transposes(graph: Graph, composed_outputs: set[str]) -> Graph:
+    """Before each MatMul whose activation B reaches it without a composed Transpose, the
+    compiler's inserted one: an identity Transpose (shapes unchanged for the lowering) whose
+    effective permutation swaps the last two axes, priced as the data movement it is."""
+    producers = graph.producers()
+    nodes: list[Node] = []
+    tensors = dict(graph.tensors)
+    inserted: dict[str, str] = {}
+    for node in graph.nodes:
+        if _std(node) and node.op_type == "MatMul" and len(node.inputs) == 2:
+            b = node.inputs[1]
+            shape = graph.tensors[b].shape
+            if len(shape) >= 2 and not graph.tensors[b].is_constant and node.inputs[0] != b \
+                    and not _behind_composed_transpose(graph, producers, b, composed_outputs):
+                if b not in inserted:
+                    out = f"{b}/transpose_b"
+                    rank = len(shape)
+                    tensors[out] = replace(graph.tensors[b], name=out)
+                    nodes.append(Node(name=f"{node.name}/transpose_b", op_type="Transpose", inputs=(b,),
+                                      outputs=(out,), attrs={"perm": list(range(rank)), EFFECTIVE_PERM_ATTR:
+                                                             [*range(rank - 2), rank - 1, rank - 2]}))
+                    inserted[b] = out
+                node = replace(node, inputs=(node.inputs[0], inserted[b]))
+        nodes.append(node)
+    if not inserted:
+        return graph
+    return replace(graph, nodes=tuple(nodes), tensors=tensors)
+
+
+def _behind_composed_transpose(graph: Graph, producers: dict[str, Node], tensor: str,
+                               composed_outputs: set[str]) -> bool:
+    """``tensor`` is a composed Transpose's output, or reaches one back through the scalings and
+    reshapes ``_read_as_matmul_b`` passes."""
+    for _ in range(6):
+        if tensor in composed_outputs:
+            return True
+        node = producers.get(tensor)
+        if node is None or not _std(node) or not node.inputs:
+            return False
+        if node.op_type in B_RESHAPES:
+            tensor = node.inputs[0]
+        elif node.op_type in PPE_CONST_ARITH:
+            tensor = next((i for i in node.inputs if not _is_const(graph, i)), "")
+        else:
+            return False
+    return False
 
 
 def _read_as_matmul_b(graph: Graph, consumers: dict[str, list[Node]], tensor: str) -> bool:
     """Every reader of ``tensor`` is a MatMul taking it as B, after at most a chain of sole
-    consumers that scale it by a constant (which a permute commutes with)."""
-    for _ in range(4):
+    consumers that scale it by a constant (which a permute commutes with) or reshape it keeping
+    its last two axes (which a last-two-axes swap commutes with)."""
+    for _ in range(6):
         users = consumers.get(tensor, [])
         if not users or tensor in graph.outputs:
             return False
         if all(_std(u) and u.op_type == "MatMul" and u.inputs[1] == tensor and u.inputs[0] != tensor
                for u in users):
             return True
-        scale = users[0]
-        if len(users) != 1 or not _std(scale) or scale.op_type not in PPE_CONST_ARITH \
-                or _const_scalar(graph, next((i for i in scale.inputs if i != tensor), "")) is None:
+        step = users[0]
+        if len(users) != 1 or not _std(step):
             return False
-        tensor = scale.outputs[0]
+        if step.op_type in B_RESHAPES:
+            if graph.tensors[step.outputs[0]].shape[-2:] != graph.tensors[tensor].shape[-2:]:
+                return False
+        elif step.op_type not in PPE_CONST_ARITH \
+                or _const_scalar(graph, next((i for i in step.inputs if i != tensor), "")) is None:
+            return False
+        tensor = step.outputs[0]
     return False
 
 

@@ -320,14 +320,38 @@ def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
     # Gathering rows of a constant table (embeddings) reads those rows from DDR.
     gathered = sum(ctx.npu_bytes(o, precision) for o in node.outputs if o) \
         if node.op_type == "Gather" and ctx.is_const(node.inputs[0]) else 0
-    permuted = 0
+    permuted = planes = 0
     if node.op_type == "Transpose":
         perm = node.attrs.get(EFFECTIVE_PERM_ATTR, node.attrs.get("perm"))
-        kind = permute_kind(ctx.tensor(node.inputs[0]).shape, perm)
+        shape = ctx.tensor(node.inputs[0]).shape
+        kind = permute_kind(shape, perm)
         if kind == "view":
             return lower_view(node, ctx)
-        permuted = out_elements if kind == "permute" else 0
-    return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered, permuted=permuted)
+        if kind == "permute":
+            permuted, planes = out_elements, permute_planes(shape, perm)
+    return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered, permuted=permuted,
+                 permute_planes=planes)
+
+
+def permute_planes(shape: tuple[int, ...], perm: list[int] | None) -> int:
+    """The planes of a permute DMA, the axis the compiler cuts it along (npu_compiler
+    VPUIP/utils/convert_to_dma_utils.cpp getPermuteDMANumPlaneDim): size-1 axes dropped and
+    axes that stay neighbours merged, the outermost merged axis, or the middle one when only the
+    inner two swap (CWH)."""
+    order = [int(p) for p in perm] if perm else list(range(len(shape) - 1, -1, -1))
+    kept = [a for a in order if shape[a] != 1]
+    groups: list[list[int]] = []  # output order, runs of input axes that stay neighbours
+    for a in kept:
+        if groups and a == groups[-1][-1] + 1:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    by_input = sorted(groups)  # merged input axes, outermost first
+    sizes = [math.prod(shape[a] for a in g) for g in by_input]
+    merged_perm = [by_input.index(g) for g in groups]
+    if merged_perm == [0, 2, 1]:
+        return sizes[1]
+    return sizes[0] if sizes else 1
 
 
 def permute_kind(shape: tuple[int, ...], perm: list[int] | None) -> str:

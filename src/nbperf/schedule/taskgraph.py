@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.dma import Path
+from nbperf.cost.dma import Path, permute_tasks
 from nbperf.cost.tasks import TaskCoster
 from nbperf.errors import InternalError
 from nbperf.lower.npu_ops import Engine, NpuGraph
@@ -420,10 +420,12 @@ class _Pass:
                 deps.add(self.in_ddr.get(t, -1))
                 from_ddr += self.model.nbytes(t)
         path = Path.DDR if from_ddr or cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
-        (copy,) = self.dma(f"{op.name}/copy", op.name, TaskRole.COPY, cand.copy_bytes, path, deps)
-        copy.permuted = op.permuted
-        for b in sources:
-            self.read(b, copy)
+        parts = permute_tasks(self.arch, op.permute_planes) if op.permuted else 1
+        copies = self.dma(f"{op.name}/copy", op.name, TaskRole.COPY, cand.copy_bytes, path, deps, parts)
+        for copy in copies:
+            copy.permuted = math.ceil(op.permuted / parts)
+            for b in sources:
+                self.read(b, copy)
         account = self.bytes[op.name]
         account.weight_ddr += cand.weight_ddr_bytes
         account.act_in_ddr += from_ddr
@@ -431,9 +433,9 @@ class _Pass:
             account.act_out_ddr += cand.stream_out_bytes
             self.spilled += cand.stream_out_bytes
             for t in self.model.outs[index]:
-                self.in_ddr[t] = copy.id
+                self.in_ddr[t] = copies[-1].id
             return
-        self.publish(index, outputs, [copy])
+        self.publish(index, outputs, copies)
 
     def tiled(self, index: int) -> None:
         """Sub-tiles: inputs (row blocks) and weights (channel blocks) stream in, outputs stream out

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import ZERO_COST, ComputeCost
-from nbperf.cost.dma import Path, transfer_ns
+from nbperf.cost.dma import Path, permute_tasks, transfer_ns
 from nbperf.cost.tasks import TaskCoster
 from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
 from nbperf.strategy.candidates import Candidate, align, halo_rows
@@ -502,10 +502,11 @@ class SerialModel:
         if cand.tiling is not None and op.engine is not Engine.DMA:
             fixed = cost.tiled_ns + store_ns
         copy_path = Path.DDR if cand.out_dist is Dist.DDR or cand.weight_ddr_bytes else Path.CMX
+        copy_tasks = permute_tasks(arch, op.permute_planes) if op.permuted else 1
         part = _OpPart(
             cost=cost, own_ns=cost.weights_ns + store_ns, fixed_ns=fixed,
-            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path, permuted=op.permuted) + store_ns,
-            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR, permuted=op.permuted) + store_ns,
+            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path, copy_tasks, op.permuted) + store_ns,
+            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR, copy_tasks, op.permuted) + store_ns,
             store_bytes=store_bytes, outputs=tuple(outputs), resident_delta=added)
         self._op_parts[key] = part
         return part
