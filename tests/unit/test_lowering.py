@@ -426,3 +426,26 @@ def test_a_b_behind_a_reshape_of_a_transpose_composes_with_the_compilers_transpo
 def test_permute_planes_follow_the_compilers_merged_shape(shape, perm, planes):
     assert permute_planes(shape, perm) == planes
 
+
+
+@pytest.mark.parametrize("producer,second_reader,folds", [
+    ("Conv", False, True),  # its ODU writes NHWC: the transpose is free
+    ("Conv", True, False),  # the conv's output is read as it is too: a real permute
+    ("MatMul", False, False),  # not an op the ODU permutes for (layer_permute_ie.cpp)
+])
+def test_a_transpose_right_after_a_conv_is_written_by_its_odu(tmp_path, producer, second_reader, folds):
+    if producer == "Conv":
+        first = helper.make_node("Conv", ["x", "w"], ["c"], name="prod", kernel_shape=[1, 1])
+        inits = [weight("w", (16, 16, 1, 1))]
+    else:
+        first = helper.make_node("MatMul", ["x", "w"], ["c"], name="prod")
+        inits = [weight("w", (8, 8))]
+    nodes = [first, helper.make_node("Transpose", ["c"], ["y"], name="t", perm=[0, 2, 3, 1])]
+    outputs = [_info("y", [1, 8, 8, 16])]
+    if second_reader:
+        nodes.append(helper.make_node("Relu", ["c"], ["r"], name="other"))
+        outputs.append(_info("r", [1, 16, 8, 8]))
+    model = chain_model(nodes, [_info("x", [1, 16, 8, 8])], outputs, inits)
+    ops = {op.name: op for op in _lower(tmp_path, model).ops}
+    assert (ops["t"].engine is Engine.NONE) is folds
+    assert ("t" in ops["prod"].fused) is folds

@@ -7,7 +7,14 @@ from dataclasses import replace
 from nbperf.arch.model import PRECISION_BYTES, Precision
 from nbperf.frontend.ir import Graph
 from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
-from nbperf.lower.patterns import compose_matmul_transposes, fuse_gelu, fuse_layernorm, fuse_ppe, fuse_swish
+from nbperf.lower.patterns import (
+    compose_matmul_transposes,
+    fold_odu_permutes,
+    fuse_gelu,
+    fuse_layernorm,
+    fuse_ppe,
+    fuse_swish,
+)
 from nbperf.lower.precision import insert_conversions
 from nbperf.lower.rules import DATA_DTYPES, LowerContext, lower_node
 
@@ -55,6 +62,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
     graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
+    graph = fold_odu_permutes(graph)  # a transpose right after a conv / pool / add: its ODU writes it
     ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     data = {t for t, info in graph.tensors.items() if info.dtype in DATA_DTYPES and not info.is_constant}

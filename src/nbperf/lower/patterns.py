@@ -22,6 +22,10 @@ DPU_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool",
 PPE_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "PRelu"})
 PPE_CONST_ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
 B_RESHAPES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})  # views a MatMul B's transpose passes
+ODU_PERMUTE_ATTR = "nbperf_odu_permute"  # a Transpose its producer's ODU writes: a view
+# Ops whose output the ODU can write in another order (npu_compiler NPU37XX/dialect/VPU/IR/
+# layer_permute_ie.cpp registerLayerWithPermuteInterfaceForIE, @150e202).
+ODU_PERMUTE_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "Add"})
 
 
 def _std(node: Node | None) -> bool:
@@ -341,4 +345,31 @@ def _is_dpu_eltwise(graph: Graph, node: Node) -> bool:
         return False
     a, b = (graph.tensors[i].shape for i in node.inputs)
     return a == b
+
+
+def fold_odu_permutes(graph: Graph) -> Graph:
+    """A Transpose right after a DPU op that has no other reader is written by that op's ODU in
+    the permuted order and costs nothing (FuseMemPermute, npu_compiler dialect/IE/transforms/
+    passes/fuse_mem_permute.cpp, with layer_permute_ie.cpp isSupportedPermutation): the producer
+    is a convolution, pooling or element-wise Add, batch 1, and the permutation keeps the batch
+    axis first and reorders at most the three others (the ODU's six orders of C, H, W). The
+    Transpose stays as a view; the producer lists it among what it fused."""
+    producers, consumers = graph.producers(), graph.consumers()
+    replaced: dict[str, Node] = {}
+    for node in graph.nodes:
+        if node.op_type != "Transpose" or not _std(node) or not node.inputs:
+            continue
+        shape = graph.tensors[node.inputs[0]].shape
+        perm = node.attrs.get(EFFECTIVE_PERM_ATTR, node.attrs.get("perm"))
+        producer = producers.get(node.inputs[0])
+        if producer is None or not _std(producer) or producer.op_type not in ODU_PERMUTE_PRODUCERS \
+                or producer.name in replaced or len(consumers.get(node.inputs[0], [])) != 1 \
+                or node.inputs[0] in graph.outputs or not 3 <= len(shape) <= 4 or shape[0] != 1 \
+                or perm is None or int(perm[0]) != 0:
+            continue
+        if producer.op_type == "Add" and not _is_dpu_eltwise(graph, producer):
+            continue
+        replaced[producer.name] = _merge(producer, [node])
+        replaced[node.name] = replace(node, attrs={**node.attrs, ODU_PERMUTE_ATTR: producer.name})
+    return _rebuild(graph, replaced, set())
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
-from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR, ROW_ELEMENTS_ATTR
+from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR, ODU_PERMUTE_ATTR, ROW_ELEMENTS_ATTR
 from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
@@ -322,6 +322,8 @@ def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
         if node.op_type == "Gather" and ctx.is_const(node.inputs[0]) else 0
     permuted = planes = 0
     if node.op_type == "Transpose":
+        if ODU_PERMUTE_ATTR in node.attrs:
+            return lower_view(node, ctx)  # its producer's ODU writes the permuted order
         perm = node.attrs.get(EFFECTIVE_PERM_ATTR, node.attrs.get("perm"))
         shape = ctx.tensor(node.inputs[0]).shape
         kind = permute_kind(shape, perm)
