@@ -18,7 +18,7 @@ from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
 from nbperf.lower import NpuGraph, lower
-from nbperf.result import MODES, Estimate, Throughput
+from nbperf.result import MODES, Estimate, LatencyHint, Throughput
 from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
 from nbperf.schedule.emulator import emulate_plan
@@ -142,10 +142,27 @@ def estimate(
         fps, bound = (device_fps, "device") if device_fps <= host_fps else (host_fps, "host")
         return Throughput(fps, runtime.throughput_requests, tiles, concurrent, device_ns, bound, note)
 
+    def latency_hint_of(result: Estimate) -> LatencyHint:
+        """benchmark_app -hint latency: the compile the LATENCY hint makes by default (fewer
+        tiles on NPU 4000, options_mapper.cpp), one request owning the DMA ports and DDR."""
+        tiles = min(spec.runtime.latency_hint_tiles or spec.tiles, spec.tiles)
+        if tiles == spec.tiles:
+            return LatencyHint(tiles, result.latency_ns)
+        fewer = spec.model_copy(update={"tiles": tiles})
+        try:
+            again = estimate(graph, fewer, precision=precision, cost_model=backend_name, schedule=timing,
+                             policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
+                             barriers=barriers)
+        except InfeasibleError as exc:
+            return LatencyHint(spec.tiles, result.latency_ns,
+                               f"does not fit a {tiles}-tile compile ({exc.message}); all tiles")
+        return LatencyHint(tiles, again.latency_ns)
+
     return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
-                    stage_seconds=stages, mode=mode, throughput_of=throughput_of)
+                    stage_seconds=stages, mode=mode, throughput_of=throughput_of,
+                    latency_hint_of=latency_hint_of)
 
 
 def _precision(tasks, graph: NpuGraph) -> str:

@@ -38,6 +38,22 @@ class Throughput:
 
 
 @dataclass(frozen=True)
+class LatencyHint:
+    """What benchmark_app's ``-hint latency`` runs by default: a compile for ``tiles`` tiles (on
+    NPU 4000, 4 of 6: the compiler's default performance-hint-override, "efficiency"), one
+    synchronous request taking ``latency_ns`` with its host share. Equal to latency mode when that
+    tile count is every tile; ``note`` says why it could not be estimated on fewer, if so."""
+
+    tiles: int
+    latency_ns: float
+    note: str = ""
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_ns / 1e6
+
+
+@dataclass(frozen=True)
 class Estimate:
     """Latency, throughput and the per-op timeline of one model on one arch.
 
@@ -63,6 +79,9 @@ class Estimate:
     mode: str = "latency"  # the headline: one synchronous request, or throughput with several
     # computes the throughput mode on first use (it estimates the network again for fewer tiles)
     throughput_of: Callable[[Estimate], Throughput] | None = field(default=None, compare=False, repr=False)
+    # the LATENCY hint's default compile, on first use (it estimates again when that is fewer tiles)
+    latency_hint_of: Callable[[Estimate], LatencyHint] | None = field(default=None, compare=False,
+                                                                      repr=False)
 
     @property
     def timing(self) -> str:
@@ -89,6 +108,12 @@ class Estimate:
         if self.throughput_of is None:
             raise ValueError("this estimate was made without a throughput mode")
         return self.throughput_of(self)
+
+    @cached_property
+    def latency_hint(self) -> LatencyHint:
+        if self.latency_hint_of is None:
+            return LatencyHint(self.arch.tiles, self.latency_ns)
+        return self.latency_hint_of(self)
 
     @property
     def throughput_fps(self) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -197,7 +197,8 @@ def _bounds(model: type, name: str) -> tuple[float | None, float | None, bool]:
         for attr in ("le", "lt"):
             if getattr(meta, attr, None) is not None:
                 high = getattr(meta, attr)
-    return low, high, field.annotation is int
+    # An optional count (``int | None``) is an integer too.
+    return low, high, field.annotation is int or set(get_args(field.annotation)) == {int, type(None)}
 
 
 @st.composite

@@ -38,6 +38,19 @@ def test_npu3720_throughput_runs_one_two_tile_request_at_a_time(conv):
     assert th.fps >= result.fps  # the host's work overlaps the device's with requests queued
 
 
+def test_the_latency_hint_compiles_for_four_of_six_tiles_on_npu4000(conv):
+    """benchmark_app -hint latency on NPU 4000 gets the compiler's default performance-hint-override,
+    "efficiency": 4 tiles (options_mapper.cpp). nbperf's latency mode is the all-tiles compile
+    (performance-hint-override=latency); the hint's default is reported beside it."""
+    result = nbperf.estimate(conv, "npu4000")
+    four = nbperf.estimate(conv, "npu4000", arch_overrides=["tiles=4"])
+    assert result.latency_hint.tiles == 4 and not result.latency_hint.note
+    assert result.latency_hint.latency_ns == pytest.approx(four.latency_ns)
+    assert result.latency_hint.latency_ns != pytest.approx(result.latency_ns)
+    on_3720 = nbperf.estimate(conv, "npu3720")  # every tile under any hint on NPU 3720
+    assert (on_3720.latency_hint.tiles, on_3720.latency_hint.latency_ns) == (2, on_3720.latency_ns)
+
+
 def test_latency_mode_host_time_grows_with_input_and_output_bytes(tmp_path):
     def host_us(side: int) -> float:
         node = helper.make_node("Relu", ["x"], ["y"], name="relu")

@@ -198,6 +198,9 @@ class RuntimeSpec(_Strict):
     throughput_requests: int = Field(ge=1, le=1024, description="requests in flight in throughput mode")
     throughput_tiles: int = Field(ge=1, le=256,
                                   description="tiles each request is compiled for in throughput mode")
+    latency_hint_tiles: int | None = Field(default=None, ge=1, le=256, description=(
+        "tiles the LATENCY hint compiles for by default (the compiler's performance-hint-override "
+        "'efficiency'); none: every tile, as with performance-hint-override=latency"))
 
 
 class ArchSpec(_Strict):

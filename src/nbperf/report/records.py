@@ -13,7 +13,8 @@ from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
-SCHEMA_VERSION = 3  # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes
+# 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint
+SCHEMA_VERSION = 4
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -81,6 +82,7 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "fps": _r(estimate.fps, 3),
         "throughput_fps": _r(estimate.throughput_fps, 3),
         "throughput": throughput_record(estimate),
+        "latency_hint": latency_hint_record(estimate),
         "host_us": _r(estimate.host_ns / 1e3),
         "macs": estimate.macs,
         "achieved_tops": _r(estimate.achieved_tops),
@@ -101,6 +103,11 @@ def throughput_record(estimate: Estimate) -> dict[str, Any]:
     th = estimate.throughput
     return {"requests": th.requests, "tiles_per_request": th.tiles_per_request, "concurrent": th.concurrent,
             "request_device_ms": _r(th.request_device_ns / 1e6, 6), "bound": th.bound, "note": th.note}
+
+
+def latency_hint_record(estimate: Estimate) -> dict[str, Any]:
+    hint = estimate.latency_hint
+    return {"tiles": hint.tiles, "latency_ms": _r(hint.latency_ms, 6), "note": hint.note}
 
 
 def emulation_record(estimate: Estimate) -> dict[str, Any]:

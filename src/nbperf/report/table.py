@@ -95,6 +95,12 @@ def _mode_rows(estimate: Estimate) -> list[tuple[str, str]]:
     latency = [("latency mode", f"{estimate.latency_ms:.3f} ms per synchronous request "
                                 f"({estimate.fps:,.1f} FPS)"),
                ("of which host", f"{estimate.host_ns / 1e3:,.1f} us (fixed runtime cost and I/O copies)")]
+    hint = estimate.latency_hint
+    if hint.tiles != estimate.arch.tiles or hint.note:
+        why = hint.note or ("the LATENCY hint's default compile; all tiles with "
+                            "NPU_COMPILATION_MODE_PARAMS performance-hint-override=latency")
+        latency.append(("-hint latency default", f"{hint.latency_ms:.3f} ms on {hint.tiles} of "
+                                                 f"{estimate.arch.tiles} tiles ({why})"))
     device_ms = th.request_device_ns / 1e6
     throughput = [("throughput mode", f"{th.fps:,.1f} FPS: {th.requests} requests in flight on "
                                       f"{th.tiles_per_request}-tile compiles, {th.concurrent} at once, each "
