@@ -71,11 +71,26 @@ def test_cmx_word_and_clock_change_the_read_bound():
 
 def test_broadcast_output_halves_the_ppe_write_rate():
     work = DpuWork(DpuKind.ELTWISE, out_w=56, out_h=56, out_k=256, in_k=0)
-    assert ppe_cycles(work, ARCH, 1) == math.ceil(56 * 56 * 256 / 64)
-    assert ppe_cycles(work, ARCH, 6) == 2 * ppe_cycles(work, ARCH, 1)
+    assert ppe_cycles(work, ARCH, 6, "int8") == pytest.approx(2 * ppe_cycles(work, ARCH, 1, "int8"), abs=1)
+    conv = DpuWork(DpuKind.CONV, out_w=56, out_h=56, out_k=256, in_k=64)
+    assert ppe_cycles(conv, ARCH, 1, "fp16") == math.ceil(56 * 56 * 256 / 64)
+    assert ppe_cycles(conv, ARCH, 6, "fp16") == 2 * ppe_cycles(conv, ARCH, 1, "fp16")
     single = MathBackend().dpu_workload(DpuWorkload(work, "fp16", 1), ARCH)
     broadcast = MathBackend().dpu_workload(DpuWorkload(work, "fp16", 6), ARCH)
-    assert single.limit == "ppe" and single.mpe_mode is None and broadcast.cycles == 2 * single.cycles
+    assert single.limit == "ppe" and single.mpe_mode is None
+    assert broadcast.cycles == pytest.approx(2 * single.cycles, abs=1)
+
+
+@pytest.mark.parametrize("arch_name", ["npu3720", "npu4000"])
+def test_element_wise_writes_64_bytes_per_cmx_clock(arch_name):
+    """VPUNN: ELTWISE_ST = CHW / 64, "64 Bytes per clock at the slow CMX frequency": fp16 takes
+    twice int8's time, and a DPU clock faster than the CMX clock pays the ratio."""
+    arch = load_arch(arch_name)
+    work = DpuWork(DpuKind.ELTWISE, out_w=56, out_h=56, out_k=256, in_k=0)
+    ratio = arch.dpu.frequency_mhz / arch.cmx.frequency_mhz
+    int8 = ppe_cycles(work, arch, 1, "int8")
+    assert int8 == math.ceil(56 * 56 * 256 / 64 * ratio)
+    assert ppe_cycles(work, arch, 1, "fp16") == math.ceil(2 * 56 * 56 * 256 / 64 * ratio)
 
 
 def test_task_cost_adds_task_and_one_workload_overhead_on_one_dpu_tiles():

@@ -50,6 +50,9 @@ class DpuSpec(_Strict):
     frequency_mhz: float = Field(ge=1, le=10_000)
     input_channel_block: int = Field(ge=1, le=256, description="input channels are padded to this")
     ppe_elements_per_cycle: int = Field(ge=1, le=4096, description="element-wise throughput of the PPE")
+    eltwise_bytes_per_cmx_cycle: int = Field(default=64, ge=1, le=65_536, description=(
+        "output bytes an element-wise DPU op writes per CMX clock on one tile (half when written to "
+        "several tiles)"))
     mpe_modes: tuple[MpeMode, ...] = Field(min_length=1)
     max_workloads_per_task: int = Field(
         ge=1, le=1024, description="most workloads the compiler splits one tile's DPU task into (it picks "

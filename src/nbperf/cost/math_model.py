@@ -10,8 +10,9 @@ A workload's cycles are the largest of three bounds, as in VPUNN's theoretical D
 - CMX reads: the DPU re-reads the activations once per block of output channels and the weights
   once per spatial block of the mode's read grid, ``read_ports`` CMX words per CMX clock
   (VPUNN ``cmx_reads``; converted from CMX to DPU clock cycles).
-- PPE / ODU: every output element passes the PPE, ``ppe_elements_per_cycle`` per DPU cycle; a
-  broadcast output (written to several tiles) halves that rate (VPUNN: ELTWISE_MT = CHW / (64/2)).
+- PPE / ODU: every output element passes the PPE, ``ppe_elements_per_cycle`` per DPU cycle; an
+  element-wise op writes ``eltwise_bytes_per_cmx_cycle`` output bytes per CMX clock; a broadcast
+  output (written to several tiles) halves either rate (VPUNN: ELTWISE_MT = CHW / (64/2)).
 
 The best MPE mode is the one with the fewest cycles (ties: the first listed). SHAVE: elements x
 cycles per element of the op class / (lanes x cores).
@@ -82,10 +83,18 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
     return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
 
 
-def ppe_cycles(work: DpuWork, arch: ArchSpec, output_write_tiles: int) -> int:
-    """Cycles for the PPE/ODU to write the outputs; a multi-tile (broadcast) write has half the rate."""
-    per_dpu = arch.dpu.ppe_elements_per_cycle / arch.dpu.dpus_per_tile
-    rate = per_dpu / (2 if output_write_tiles > 1 else 1)
+def ppe_cycles(work: DpuWork, arch: ArchSpec, output_write_tiles: int, precision: Precision) -> int:
+    """DPU cycles for the PPE/ODU to write the outputs; a multi-tile (broadcast) write has half the
+    rate. An element-wise op is bound by its output bytes at ``eltwise_bytes_per_cmx_cycle`` per
+    CMX clock (VPUNN: "ELTWISE_ST = (C*H*W)/64 ... The 64 is 64 Bytes per clock at the slow CMX
+    frequency", dpu_theoretical_cost_provider.h), so fp16 takes twice int8's time; other ops by
+    their output elements at ``ppe_elements_per_cycle`` per DPU clock."""
+    multi = 2 if output_write_tiles > 1 else 1
+    if work.kind is DpuKind.ELTWISE:
+        per_dpu = arch.dpu.eltwise_bytes_per_cmx_cycle / arch.dpu.dpus_per_tile / multi
+        cmx_cycles = math.ceil(work.out_elements * PRECISION_BYTES[precision] / per_dpu)
+        return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
+    rate = arch.dpu.ppe_elements_per_cycle / arch.dpu.dpus_per_tile / multi
     return math.ceil(work.out_elements / rate)
 
 
@@ -111,7 +120,7 @@ class MathBackend:
     def dpu_workload(self, workload: DpuWorkload, arch: ArchSpec) -> WorkloadCost:
         work = workload.work
         mode, cycles, limit = best_mode(work, arch, workload.precision)
-        ppe = ppe_cycles(work, arch, workload.output_write_tiles)
+        ppe = ppe_cycles(work, arch, workload.output_write_tiles, workload.precision)
         if ppe > cycles:
             cycles, limit = ppe, "ppe"
         return WorkloadCost(cycles=cycles, mpe_mode=None if work.kind is DpuKind.ELTWISE else mode.name,
