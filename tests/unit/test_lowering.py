@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tests.onnx_builders import chain_model, conv_model, save, weight
@@ -449,3 +453,48 @@ def test_a_transpose_right_after_a_conv_is_written_by_its_odu(tmp_path, producer
     ops = {op.name: op for op in _lower(tmp_path, model).ops}
     assert (ops["t"].engine is Engine.NONE) is folds
     assert ("t" in ops["prod"].fused) is folds
+
+
+def _conv3d_model(x, w, strides, pads, dilations=(1, 1, 1), group=1):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d", kernel_shape=list(w[2:]),
+                            strides=list(strides), pads=list(pads), dilations=list(dilations), group=group)
+    return chain_model([node], [_info("x", list(x))], [_info("y", None)], [weight("w", tuple(w))])
+
+
+@pytest.mark.parametrize("x,w,strides,pads,planes,adds", [
+    # 2 x 3 frames of 4 x 5, a 2 x 3 x 4 kernel: 2 output planes per batch item, 2 taps each
+    ((2, 3, 3, 4, 5), (4, 3, 2, 3, 4), (1, 1, 1), (0,) * 6, 2 * 2 * 2, 2 * 2 * 1),
+    # depth padding 1, stride 2, 5 frames: the first plane has 1 real tap, the other two 2
+    ((1, 3, 5, 5, 5), (4, 3, 2, 2, 2), (2, 2, 2), (1,) * 6, 1 + 2 + 2, 0 + 1 + 1),
+    # a kernel of depth 1: no Adds, one 2-D conv per frame
+    ((1, 8, 4, 6, 6), (8, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1, 0, 1, 1), 4, 0),
+])
+def test_a_3d_conv_unrolls_into_2d_convs_and_adds_as_the_compiler_does(tmp_path, x, w, strides, pads,
+                                                                       planes, adds):
+    """unroll_conv3d_to_conv2d.cpp: one 2-D conv per output depth plane and real kernel depth tap,
+    the taps of a plane summed by element-wise Adds. MACs are the published count: every output
+    voxel times C x kd x kh x kw."""
+    npu = _lower(tmp_path, _conv3d_model(x, w, strides, pads))
+    conv = next(op for op in npu.ops if op.op_type == "Conv")
+    assert conv.dpu.batch == planes and (conv.dpu.kernel_h, conv.dpu.kernel_w) == w[3:]
+    sums = [op for op in npu.ops if op.op_type == "Add"]
+    assert [op.dpu.batch for op in sums] == ([adds] if adds else [])
+    graph = load_model(save(_conv3d_model(x, w, strides, pads), tmp_path, "again.onnx"))
+    out_shape = graph.tensors["y"].shape
+    assert conv.macs == math.prod(out_shape) * w[1] * math.prod(w[2:])
+
+
+@pytest.mark.parametrize("name", ["test_Conv3d", "test_Conv3d_dilated", "test_Conv3d_dilated_strided",
+                                  "test_Conv3d_groups", "test_Conv3d_stride", "test_Conv3d_stride_padding"])
+def test_the_onnx_wheels_conv3d_models_count_every_mac(name):
+    """The ONNX project's own Conv3d models (shipped in the onnx wheel): MACs within 1% of N x K x
+    Do x Ho x Wo x C/group x kd x kh x kw, from the ONNX Conv spec."""
+    data = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/pytorch-converted")
+    path = os.path.join(data, name, "model.onnx")
+    if not os.path.exists(path):
+        pytest.skip(f"the installed onnx wheel does not ship {name}")
+    graph = load_model(path)
+    conv = next(n for n in graph.nodes if n.op_type == "Conv")
+    x, w, y = (graph.tensors[t].shape for t in (conv.inputs[0], conv.inputs[1], conv.outputs[0]))
+    expected = math.prod(y) * x[1] // int(conv.attrs.get("group", 1)) * math.prod(w[2:])
+    assert sum(op.macs for op in lower(graph).ops) == pytest.approx(expected, rel=0.01)

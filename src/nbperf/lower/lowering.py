@@ -14,6 +14,7 @@ from nbperf.lower.patterns import (
     fuse_layernorm,
     fuse_ppe,
     fuse_swish,
+    unroll_conv3d,
 )
 from nbperf.lower.precision import insert_conversions
 from nbperf.lower.rules import DATA_DTYPES, LowerContext, lower_node
@@ -61,6 +62,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
     graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
+    graph = unroll_conv3d(graph)  # 3-D conv -> 2-D convs per depth tap + Adds, as the compiler does
     graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
     graph = fold_odu_permutes(graph)  # a transpose right after a conv / pool / add: its ODU writes it
     ctx = LowerContext(graph, DEFAULT_PRECISION, precision)

@@ -23,6 +23,9 @@ PPE_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "PRelu"})
 PPE_CONST_ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
 B_RESHAPES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})  # views a MatMul B's transpose passes
 ODU_PERMUTE_ATTR = "nbperf_odu_permute"  # a Transpose its producer's ODU writes: a view
+CONV3D_PLANES_ATTR = "nbperf_conv3d_planes"  # a 3-D conv unrolled: its 2-D convs (one per depth tap)
+CONV3D_ADDS_ATTR = "nbperf_conv3d_adds"  # the element-wise Adds that sum an unrolled 3-D conv's taps
+CONV3D_OUT_ATTR = "nbperf_conv3d_out"  # an unrolled 3-D conv's own output shape (N, K, D, H, W)
 # Ops whose output the ODU can write in another order (npu_compiler NPU37XX/dialect/VPU/IR/
 # layer_permute_ie.cpp registerLayerWithPermuteInterfaceForIE, @150e202).
 ODU_PERMUTE_PRODUCERS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "Add"})
@@ -372,4 +375,57 @@ def fold_odu_permutes(graph: Graph) -> Graph:
         replaced[producer.name] = _merge(producer, [node])
         replaced[node.name] = replace(node, attrs={**node.attrs, ODU_PERMUTE_ATTR: producer.name})
     return _rebuild(graph, replaced, set())
+
+
+def unroll_conv3d(graph: Graph) -> Graph:
+    """The NPU has no 3-D convolution: the compiler unrolls one into 2-D convolutions, one per
+    output depth plane and kernel depth tap that reads real (not padding) input, and sums each
+    plane's taps with element-wise Adds (npu_compiler dialect/IE/transforms/passes/
+    unroll_conv3d_to_conv2d.cpp, ConvGeneralRewriter, @150e202). Here the Conv keeps its node,
+    marked with its 2-D conv count and writing every tap's plane; a DPU Add node after it sums
+    them (none when the kernel has depth 1)."""
+    nodes: list[Node] = []
+    tensors = dict(graph.tensors)
+    changed = False
+    for node in graph.nodes:
+        geometry = _conv3d_taps(graph, node)
+        if geometry is None:
+            nodes.append(node)
+            continue
+        planes, adds, plane_shape = geometry
+        changed = True
+        out_shape = graph.tensors[node.outputs[0]].shape
+        marked = {**node.attrs, CONV3D_PLANES_ATTR: planes, CONV3D_OUT_ATTR: out_shape}
+        if not adds:
+            nodes.append(replace(node, attrs=marked))
+            continue
+        y = node.outputs[0]
+        taps = f"{y}/depth_taps"
+        tensors[taps] = replace(graph.tensors[y], name=taps, shape=(planes, *plane_shape))
+        nodes.append(replace(node, outputs=(taps,), attrs=marked))
+        nodes.append(Node(name=f"{node.name}/depth_sum", op_type="Add", inputs=(taps,), outputs=(y,),
+                          attrs={CONV3D_ADDS_ATTR: adds}, domain=NBPERF_DOMAIN))
+    return replace(graph, nodes=tuple(nodes), tensors=tensors) if changed else graph
+
+
+def _conv3d_taps(graph: Graph, node: Node) -> tuple[int, int, tuple[int, int, int]] | None:
+    """(2-D convs, Adds, (K, Ho, Wo) of one plane) of a 3-D Conv, or None for any other node."""
+    if node.op_type != "Conv" or not _std(node) or len(node.inputs) < 2 or len(node.outputs) != 1:
+        return None
+    x, w, y = (graph.tensors[t].shape for t in (node.inputs[0], node.inputs[1], node.outputs[0]))
+    if len(x) != 5 or len(w) != 5 or len(y) != 5:
+        return None
+    n, _, depth = x[:3]
+    _, k, out_depth, ho, wo = y
+    kd = w[2]
+    stride = int(node.attrs.get("strides", [1, 1, 1])[0])
+    dilation = int(node.attrs.get("dilations", [1, 1, 1])[0])
+    pads = node.attrs.get("pads", [0] * 6)
+    begin = int(pads[0])
+    if node.attrs.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        total = max(0, (out_depth - 1) * stride + (kd - 1) * dilation + 1 - depth)
+        begin = total // 2 if node.attrs["auto_pad"] == "SAME_UPPER" else total - total // 2
+    taps = [sum(1 for t in range(kd) if 0 <= od * stride - begin + t * dilation < depth)
+            for od in range(out_depth)]
+    return n * max(1, sum(taps)), n * sum(max(0, t - 1) for t in taps), (k, ho, wo)
 

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
-from nbperf.lower.patterns import EFFECTIVE_PERM_ATTR, FUSED_ATTR, ODU_PERMUTE_ATTR, ROW_ELEMENTS_ATTR
+from nbperf.lower.patterns import (
+    CONV3D_ADDS_ATTR,
+    CONV3D_OUT_ATTR,
+    CONV3D_PLANES_ATTR,
+    EFFECTIVE_PERM_ATTR,
+    FUSED_ATTR,
+    ODU_PERMUTE_ATTR,
+    ROW_ELEMENTS_ATTR,
+)
 from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
@@ -141,6 +149,12 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     strides = _ints(node, "strides", [1, 1])
     strides = strides if len(strides) > 1 else [1, *strides]  # 1-D: rows do not move
     dilations = _ints(node, "dilations", [1, 1])
+    if CONV3D_PLANES_ATTR in node.attrs:  # unrolled 3-D conv: one 2-D conv per depth tap
+        x = ctx.tensor(node.inputs[0]).shape
+        n, c, h, w = int(node.attrs[CONV3D_PLANES_ATTR]), x[1], x[3], x[4]
+        k, ho, wo = ctx.tensor(node.outputs[0]).shape[-3:] if len(ctx.tensor(node.outputs[0]).shape) == 4 \
+            else (w_shape[0], *ctx.tensor(node.outputs[0]).shape[-2:])
+        kh, kw, strides, dilations = w_shape[3], w_shape[4], strides[1:], dilations[1:]
     # The compiler expands a dilated kernel with zeros: the DPU pays for the dilated window.
     dkh, dkw = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[-1] + 1
     group = int(node.attrs.get("group", 1))
@@ -153,6 +167,8 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
                        kernel_w=dkw, stride_h=strides[0], stride_w=strides[-1], batch=n * group,
                        in_h=h, in_w=w)
     macs = n * k * ho * wo * (c // group) * kh * kw
+    if CONV3D_PLANES_ATTR in node.attrs:  # the published count: every output voxel, the whole kernel
+        macs = math.prod(node.attrs[CONV3D_OUT_ATTR]) * (c // group) * math.prod(w_shape[2:])
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
                  weight_bytes=_weight_bytes(ctx, node, precision, k))
@@ -215,6 +231,15 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
     work = DpuWork(DpuKind.POOL, out_w=wo, out_h=ho, out_k=c, in_k=1, kernel_h=kh, kernel_w=kw,
                    stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
     return _base(node, ctx, Engine.DPU, dpu=work)
+
+
+def lower_depth_sum(node: Node, ctx: LowerContext) -> NpuOp:
+    """The Adds that sum an unrolled 3-D conv's taps: one DPU element-wise op per Add, each over
+    one output plane (see patterns.unroll_conv3d)."""
+    _, k, ho, wo = ctx.tensor(node.inputs[0]).shape
+    adds = int(node.attrs[CONV3D_ADDS_ATTR])
+    work = DpuWork(DpuKind.ELTWISE, out_w=wo, out_h=ho, out_k=k, in_k=0, batch=adds)
+    return _base(node, ctx, Engine.DPU, dpu=work, elements=work.out_elements)
 
 
 def lower_dpu_eltwise(node: Node, ctx: LowerContext) -> NpuOp:
@@ -382,6 +407,8 @@ def lower_node(node: Node, ctx: LowerContext) -> NpuOp:
         return _base(node, ctx, Engine.NONE)  # compile-time constant expression
     if node.domain not in STANDARD_DOMAINS:
         return lower_unknown(node, ctx)  # a custom op named like a standard one is not that op
+    if CONV3D_ADDS_ATTR in node.attrs:
+        return lower_depth_sum(node, ctx)
     if op in {"Add", "Sub", "Mul"} and len(ctx.activations(node)) == 2:
         shapes = {ctx.tensor(i).shape for i in ctx.activations(node)}
         if len(shapes) == 1:
