@@ -118,6 +118,12 @@ def estimate(
     lap("schedule")
     name = graph.name if isinstance(model, Graph) else Path(model).name
 
+    def recompiled(other: ArchSpec) -> Estimate:
+        """The same network, options and schedule on ``other`` (fewer tiles, shared resources)."""
+        return estimate(graph, other, precision=precision, cost_model=backend_name, schedule=timing,
+                        policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
+                        barriers=barriers)
+
     def throughput_of(result: Estimate) -> Throughput:
         """Throughput mode: each request compiled for the tiles the compiler picks under the
         THROUGHPUT hint, as many running at once as the tiles allow (at most the requests the
@@ -131,9 +137,7 @@ def estimate(
                                               "ddr_bandwidth_gbps": spec.dma.ddr_bandwidth_gbps / concurrent})
             shared = spec.model_copy(update={"tiles": tiles, "dma": dma})
             try:
-                device_ns = estimate(graph, shared, precision=precision, cost_model=backend_name,
-                                     schedule=timing, policy=policy, strategies=strategies,
-                                     prefetch_depth=prefetch_depth, barriers=barriers).schedule.makespan_ns
+                device_ns = recompiled(shared).schedule.makespan_ns
             except InfeasibleError as exc:  # the model needs more tiles' CMX than a throughput compile has
                 tiles, concurrent = spec.tiles, 1
                 note = f"does not fit a {shared.tiles}-tile compile ({exc.message}); one request at a time"
@@ -150,13 +154,11 @@ def estimate(
             return LatencyHint(tiles, result.latency_ns)
         fewer = spec.model_copy(update={"tiles": tiles})
         try:
-            again = estimate(graph, fewer, precision=precision, cost_model=backend_name, schedule=timing,
-                             policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
-                             barriers=barriers)
+            hinted = recompiled(fewer)
         except InfeasibleError as exc:
             return LatencyHint(spec.tiles, result.latency_ns,
                                f"does not fit a {tiles}-tile compile ({exc.message}); all tiles")
-        return LatencyHint(tiles, again.latency_ns)
+        return LatencyHint(tiles, hinted.latency_ns)
 
     return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,

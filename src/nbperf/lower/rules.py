@@ -152,8 +152,7 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     if CONV3D_PLANES_ATTR in node.attrs:  # unrolled 3-D conv: one 2-D conv per depth tap
         x = ctx.tensor(node.inputs[0]).shape
         n, c, h, w = int(node.attrs[CONV3D_PLANES_ATTR]), x[1], x[3], x[4]
-        k, ho, wo = ctx.tensor(node.outputs[0]).shape[-3:] if len(ctx.tensor(node.outputs[0]).shape) == 4 \
-            else (w_shape[0], *ctx.tensor(node.outputs[0]).shape[-2:])
+        k, (ho, wo) = w_shape[0], ctx.tensor(node.outputs[0]).shape[-2:]  # taps planes or the 5-D output
         kh, kw, strides, dilations = w_shape[3], w_shape[4], strides[1:], dilations[1:]
     # The compiler expands a dilated kernel with zeros: the DPU pays for the dilated window.
     dkh, dkw = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[-1] + 1
