@@ -19,7 +19,6 @@ from nbperf.arch.model import MvnShape, ShaveSpec, SoftmaxRows
 SOFTMAX = "softmax"
 MVN_PER_CHANNEL = "mvn"
 MVN_ACROSS_CHANNELS = "mvn_across_channels"
-ROW_KERNELS = (SOFTMAX, MVN_PER_CHANNEL, MVN_ACROSS_CHANNELS)
 
 
 def has_row_model(spec: ShaveSpec, kernel: str | None) -> bool:
