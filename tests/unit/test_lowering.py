@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tests.onnx_builders import chain_model, conv_model, save, weight
@@ -484,17 +482,40 @@ def test_a_3d_conv_unrolls_into_2d_convs_and_adds_as_the_compiler_does(tmp_path,
     assert conv.macs == math.prod(out_shape) * w[1] * math.prod(w[2:])
 
 
-@pytest.mark.parametrize("name", ["test_Conv3d", "test_Conv3d_dilated", "test_Conv3d_dilated_strided",
-                                  "test_Conv3d_groups", "test_Conv3d_stride", "test_Conv3d_stride_padding"])
-def test_the_onnx_wheels_conv3d_models_count_every_mac(name):
-    """The ONNX project's own Conv3d models (shipped in the onnx wheel): MACs within 1% of N x K x
-    Do x Ho x Wo x C/group x kd x kh x kw, from the ONNX Conv spec."""
-    data = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/pytorch-converted")
-    path = os.path.join(data, name, "model.onnx")
-    if not os.path.exists(path):
-        pytest.skip(f"the installed onnx wheel does not ship {name}")
-    graph = load_model(path)
-    conv = next(n for n in graph.nodes if n.op_type == "Conv")
-    x, w, y = (graph.tensors[t].shape for t in (conv.inputs[0], conv.inputs[1], conv.outputs[0]))
-    expected = math.prod(y) * x[1] // int(conv.attrs.get("group", 1)) * math.prod(w[2:])
-    assert sum(op.macs for op in lower(graph).ops) == pytest.approx(expected, rel=0.01)
+@pytest.mark.parametrize("x,attrs,window", [
+    ((1, 8, 4, 8, 8), dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]), 8),  # a 3-D window: 5-D tensor
+    ((1, 8, 16, 16), dict(kernel_shape=[3, 3], dilations=[2, 2]), 9),  # dilated: OpenVINO's MaxPool-8
+])
+def test_pools_the_dpu_cannot_run_go_to_the_shave_pool_kernel(tmp_path, x, attrs, window):
+    """NCEMaxPoolOp::isSupported takes 4-D tensors only and IE.MaxPool has no dilation: these run
+    the SHAVE max_pool kernel, which reduces each output's whole window."""
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", **attrs)
+    npu = _lower(tmp_path, chain_model([node], [_info("x", list(x))], [_info("y", None)], []))
+    pool = next(op for op in npu.ops if op.name == "pool")
+    out = load_model(save(chain_model([node], [_info("x", list(x))], [_info("y", None)], []), tmp_path,
+                          "again.onnx")).tensors["y"]
+    assert pool.engine is Engine.SHAVE and pool.elements == out.elements * window
+
+
+def test_a_plain_2d_pool_stays_on_the_dpu(tmp_path):
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2])
+    npu = _lower(tmp_path, chain_model([node], [_info("x", [1, 16, 16, 16])], [_info("y", None)], []))
+    assert next(op for op in npu.ops if op.name == "pool").engine is Engine.DPU
+
+
+@pytest.mark.parametrize("strides,pads,planes,adds", [
+    ((1, 1, 1), (0,) * 6, 3 * 3, 0 + 1 + 2 + 1 + 0),  # 3 input planes x 3 taps land on 5 planes 1,2,3,2,1
+    ((2, 2, 2), (1,) * 6, 3 * 3, 0 + 1 + 0 + 1 + 0),  # planes 2a+t-1 over 0..4: 1,2,1,2,1 taps
+])
+def test_a_3d_transposed_conv_unrolls_per_input_plane_and_tap(tmp_path, strides, pads, planes, adds):
+    """TransposedConvGeneralRewriter (unroll_conv3d_to_conv2d.cpp): one 2-D transposed conv per input
+    depth plane and kernel depth tap; each output plane's taps summed by Adds."""
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="tconv", kernel_shape=[3, 3, 3],
+                            strides=list(strides), pads=list(pads))
+    model = chain_model([node], [_info("x", [1, 4, 3, 6, 6])], [_info("y", None)],
+                        [weight("w", (4, 8, 3, 3, 3))])
+    npu = _lower(tmp_path, model)
+    tconv = next(op for op in npu.ops if op.op_type == "ConvTranspose")
+    assert tconv.dpu.batch == planes and (tconv.dpu.kernel_h, tconv.dpu.kernel_w) == (3, 3)
+    assert [op.dpu.batch for op in npu.ops if op.op_type == "Add"] == ([adds] if adds else [])
+    assert tconv.macs == 1 * 4 * 3 * 6 * 6 * 8 * 27

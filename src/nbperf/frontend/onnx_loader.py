@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, TensorProto, inliner
 
 from nbperf.errors import ModelError
+from nbperf.frontend.scope import check_inference_graph
 
 _MAX_REASON = 200
 _INT32 = range(-(1 << 31), 1 << 31)  # ONNX's C++ code takes opset and IR versions as 32-bit ints
@@ -58,6 +59,7 @@ def read_model(path: str | Path) -> ModelProto:
         raise invalid(path, "its graph has no nodes")
     _check_opsets(model, path)
     _check_names(model.graph, path)
+    check_inference_graph(model, path)
     check_external_locations(model, path)
     if len(model.functions) > 0:
         model = _inline_functions(model, path)

@@ -381,9 +381,12 @@ def unroll_conv3d(graph: Graph) -> Graph:
     """The NPU has no 3-D convolution: the compiler unrolls one into 2-D convolutions, one per
     output depth plane and kernel depth tap that reads real (not padding) input, and sums each
     plane's taps with element-wise Adds (npu_compiler dialect/IE/transforms/passes/
-    unroll_conv3d_to_conv2d.cpp, ConvGeneralRewriter, @150e202). Here the Conv keeps its node,
-    marked with its 2-D conv count and writing every tap's plane; a DPU Add node after it sums
-    them (none when the kernel has depth 1)."""
+    unroll_conv3d_to_conv2d.cpp, ConvGeneralRewriter, @150e202). A 3-D transposed conv becomes
+    one 2-D transposed conv per input depth plane and kernel depth tap, each tap landing on output
+    plane ``input plane x stride + tap``, the taps of a plane summed by Adds (same file,
+    TransposedConvGeneralRewriter). Here the conv keeps its node, marked with its 2-D conv count
+    and writing every tap's plane; a DPU Add node after it sums them (none when no plane has two
+    taps)."""
     nodes: list[Node] = []
     tensors = dict(graph.tensors)
     changed = False
@@ -409,8 +412,10 @@ def unroll_conv3d(graph: Graph) -> Graph:
 
 
 def _conv3d_taps(graph: Graph, node: Node) -> tuple[int, int, tuple[int, int, int]] | None:
-    """(2-D convs, Adds, (K, Ho, Wo) of one plane) of a 3-D Conv, or None for any other node."""
-    if node.op_type != "Conv" or not _std(node) or len(node.inputs) < 2 or len(node.outputs) != 1:
+    """(2-D convs, Adds, (K, Ho, Wo) of one plane) of a 3-D Conv or ConvTranspose, or None for
+    any other node."""
+    if node.op_type not in ("Conv", "ConvTranspose") or not _std(node) or len(node.inputs) < 2 \
+            or len(node.outputs) != 1:
         return None
     x, w, y = (graph.tensors[t].shape for t in (node.inputs[0], node.inputs[1], node.outputs[0]))
     if len(x) != 5 or len(w) != 5 or len(y) != 5:
@@ -422,6 +427,12 @@ def _conv3d_taps(graph: Graph, node: Node) -> tuple[int, int, tuple[int, int, in
     dilation = int(node.attrs.get("dilations", [1, 1, 1])[0])
     pads = node.attrs.get("pads", [0] * 6)
     begin = int(pads[0])
+    if node.op_type == "ConvTranspose":
+        # Input plane a, tap t lands on output plane a x stride + t - begin (the compiler's index
+        # ignores a depth dilation); every (plane, tap) pair is one 2-D transposed conv.
+        landed = [a * stride + t - begin for a in range(depth) for t in range(kd)]
+        per_plane = [sum(1 for p in landed if p == od) for od in range(out_depth)]
+        return n * depth * kd, n * sum(max(0, c - 1) for c in per_plane), (k, ho, wo)
     if node.attrs.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
         total = max(0, (out_depth - 1) * stride + (kd - 1) * dilation + 1 - depth)
         begin = total // 2 if node.attrs["auto_pad"] == "SAME_UPPER" else total - total // 2

@@ -179,9 +179,15 @@ def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
     # dense output volume, while useful MACs count only non-zero inputs.
     (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
     group = int(node.attrs.get("group", 1))
+    macs = n * c * h * w * (k // group) * kh * kw
+    if CONV3D_PLANES_ATTR in node.attrs:  # unrolled 3-D: one 2-D transposed conv per input plane and tap
+        x, w_shape = ctx.tensor(node.inputs[0]).shape, ctx.tensor(node.inputs[1]).shape
+        n, c, h, w = int(node.attrs[CONV3D_PLANES_ATTR]), x[1], x[3], x[4]
+        ho, wo = ctx.tensor(node.outputs[0]).shape[-2:]
+        kh, kw = w_shape[3], w_shape[4]
+        macs = math.prod(x) * (k // group) * math.prod(w_shape[2:])  # every input voxel, whole kernel
     work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group,
                    kernel_h=kh, kernel_w=kw, batch=n * group, in_h=h, in_w=w)
-    macs = n * c * h * w * (k // group) * kh * kw
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
                  weight_bytes=_weight_bytes(ctx, node, precision, k))
@@ -217,6 +223,8 @@ def lower_matmul(node: Node, ctx: LowerContext) -> NpuOp:
 
 @register("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
+    if _software_pool(node, ctx):
+        return _lower_shave_pool(node, ctx)
     n, c, h, w = nchw(ctx.tensor(node.inputs[0]).shape)
     _, _, ho, wo = nchw(ctx.tensor(node.outputs[0]).shape)
     if node.op_type.startswith("Global"):
@@ -230,6 +238,25 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
     work = DpuWork(DpuKind.POOL, out_w=wo, out_h=ho, out_k=c, in_k=1, kernel_h=kh, kernel_w=kw,
                    stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
     return _base(node, ctx, Engine.DPU, dpu=work)
+
+
+def _software_pool(node: Node, ctx: LowerContext) -> bool:
+    """A window the DPU cannot pool: the NPU compiler lowers MaxPool/AvgPool to the NCE only on 4-D
+    tensors (NCEMaxPoolOp::isSupported, nce_max_pool.cpp:60; 3-D ones become 4-D first,
+    convert_nce_ops_to_4d.cpp), and a dilated MaxPool is OpenVINO's MaxPool-8, which has no NCE
+    form; both run the SHAVE max_pool / avg_pool kernels (VPUIP sw_kernel.cpp)."""
+    if node.op_type.startswith("Global"):
+        return False  # a whole-plane window: the DPU pools the folded plane
+    dilated = any(int(d) > 1 for d in node.attrs.get("dilations", ()))
+    return len(ctx.tensor(node.inputs[0]).shape) > 4 or dilated
+
+
+def _lower_shave_pool(node: Node, ctx: LowerContext) -> NpuOp:
+    """A SHAVE pool reduces each output's window: output elements x window elements at the
+    reduction class rate (assumed: VPUNN has no profiled pool row for VPU 2.7 / 4.0)."""
+    window = math.prod(_ints(node, "kernel_shape", [1]))
+    elements = ctx.tensor(node.outputs[0]).elements * window
+    return _base(node, ctx, Engine.SHAVE, shave_class="reduction", elements=elements)
 
 
 def lower_depth_sum(node: Node, ctx: LowerContext) -> NpuOp:
@@ -253,12 +280,15 @@ SHAVE_CLASSES: dict[str, tuple[str, ...]] = {
                     "GreaterOrEqual", "Less", "LessOrEqual", "Where", "Not", "And", "Or", "Xor", "Cast",
                     "Abs", "Neg", "Floor", "Ceil", "Round", "Sign", "Mod", "Reciprocal",
                     "BatchNormalization", "IsNaN", "IsInf", "BitShift", "QuantizeLinear",
-                    "DequantizeLinear", "DynamicQuantizeLinear", "ConstantOfShape", "Range", "Trilu"),
+                    "DequantizeLinear", "DynamicQuantizeLinear", "ConstantOfShape", "Range", "Trilu",
+                    "CastLike", "RandomUniform", "RandomUniformLike"),
     "activation": ("Relu", "Clip", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "ThresholdedRelu",
                    "Shrink", "Celu"),
     "transcendental": ("Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Gelu", "Softplus", "Softsign",
                        "Mish", "Swish", "Elu", "Selu", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
-                       "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"),
+                       "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+                       # OpenVINO's ONNX frontend builds RandomNormal from RandomUniform + Box-Muller
+                       "RandomNormal", "RandomNormalLike"),
     "softmax": ("Softmax", "LogSoftmax", "Hardmax"),
     "normalization": ("LayerNormalization", "InstanceNormalization", "GroupNormalization",
                       "LpNormalization", "MeanVarianceNormalization", "RMSNormalization",
