@@ -121,6 +121,87 @@ def decoder_lm(layers: int = 24, d_model: int = 2048, heads: int = 16, ffn: int 
                    [helper.make_tensor_value_info("logits", F, [1, seq, vocab])])
 
 
+def _attention(g: _Graph, x: str, name: str, batch: int, seq: int, d_model: int, heads: int) -> str:
+    """Multi-head self-attention over ``batch`` independent sequences of ``seq`` tokens, x of shape
+    [batch, seq, d_model]: QKV projection, per-head Q x K^T, scale, Softmax, x V, output projection."""
+    head_dim = d_model // heads
+    to_heads = g.const(f"{name}.to_heads", np.array([batch, seq, heads, head_dim], np.int64))
+    to_model = g.const(f"{name}.to_model", np.array([batch, seq, d_model], np.int64))
+    scale = g.const(f"{name}.scale", np.array(1.0 / math.sqrt(head_dim), np.float32))
+    split = g.const(f"{name}.split", np.array([d_model] * 3, np.int64))
+    qkv = g.op("MatMul", [x, g.weight(f"{name}.qkv.w", [d_model, 3 * d_model])], f"{name}/qkv")
+    g.op("Split", [qkv, split], f"{name}/split", n_out=3, axis=-1)
+    q, k, v = (g.op("Transpose", [g.op("Reshape", [f"{name}/split_{j}", to_heads], f"{name}/{t}_heads")],
+                    f"{name}/{t}_t", perm=perm)
+               for j, (t, perm) in enumerate((("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3]))))
+    scores = g.op("Mul", [g.op("MatMul", [q, k], f"{name}/scores"), scale], f"{name}/scaled")
+    probs = g.op("Softmax", [scores], f"{name}/softmax", axis=-1)
+    context = g.op("Transpose", [g.op("MatMul", [probs, v], f"{name}/context")], f"{name}/context_t",
+                   perm=[0, 2, 1, 3])
+    merged = g.op("Reshape", [context, to_model], f"{name}/merge")
+    return g.op("MatMul", [merged, g.weight(f"{name}.proj.w", [d_model, d_model])], f"{name}/proj")
+
+
+def video_transformer(frames: int = 8, size: int = 224, patch: int = 16, d_model: int = 768, heads: int = 12,
+                      layers: int = 1, classes: int = 400) -> onnx.ModelProto:
+    """A TimesFormer-style video transformer with divided space-time attention.
+
+    A Conv3d patch embedding (kernel and stride 1 x patch x patch) turns ``frames`` RGB frames into
+    frames x (size / patch)^2 tokens. Per layer: temporal attention (each spatial position attends
+    over the frames), spatial attention (each frame attends over its patches), each with a residual
+    Add and a LayerNormalization before it, then a GELU MLP; mean-pooled tokens feed a classifier.
+    """
+    side = size // patch
+    tokens = side * side
+    g = _Graph()
+    g.const("to_tokens", np.array([1, d_model, frames * tokens], np.int64))
+    g.const("by_time", np.array([frames, tokens, d_model], np.int64))
+    g.const("by_space", np.array([1, frames, tokens, d_model], np.int64))
+    g.const("flat", np.array([1, frames * tokens, d_model], np.int64))
+    embed = g.op("Conv", ["video", g.weight("patch.w", [d_model, 3, 1, patch, patch])], "patch_embed",
+                 kernel_shape=[1, patch, patch], strides=[1, patch, patch])
+    x = g.op("Transpose", [g.op("Reshape", [embed, "to_tokens"], "tokens")], "tokens_t", perm=[0, 2, 1])
+
+    def norm(t: str, name: str) -> str:
+        gamma, beta = g.weight(f"{name}.g", [d_model]), g.weight(f"{name}.b", [d_model])
+        return g.op("LayerNormalization", [t, gamma, beta], name, axis=-1)
+
+    for i in range(layers):
+        p = f"layer{i}"
+        # temporal: [frames, tokens, d] -> [tokens, frames, d]
+        h = g.op("Reshape", [norm(x, f"{p}/ln_t"), "by_time"], f"{p}/time_view")
+        h = g.op("Transpose", [h], f"{p}/time_t", perm=[1, 0, 2])
+        h = _attention(g, h, f"{p}/time_attn", tokens, frames, d_model, heads)
+        h = g.op("Transpose", [h], f"{p}/time_back", perm=[1, 0, 2])
+        x = g.op("Add", [x, g.op("Reshape", [h, "flat"], f"{p}/time_flat")], f"{p}/time_residual")
+        # spatial: [frames, tokens, d]
+        h = g.op("Reshape", [norm(x, f"{p}/ln_s"), "by_time"], f"{p}/space_view")
+        h = _attention(g, h, f"{p}/space_attn", frames, tokens, d_model, heads)
+        x = g.op("Add", [x, g.op("Reshape", [h, "flat"], f"{p}/space_flat")], f"{p}/space_residual")
+        h = norm(x, f"{p}/ln_mlp")
+        up = g.op("MatMul", [h, g.weight(f"{p}.up.w", [d_model, 4 * d_model])], f"{p}/up")
+        gelu = g.op("Gelu", [up], f"{p}/gelu") if OPSET >= 20 else g.op("Relu", [up], f"{p}/act")
+        x = g.op("Add", [x, g.op("MatMul", [gelu, g.weight(f"{p}.down.w", [4 * d_model, d_model])],
+                                 f"{p}/down")], f"{p}/mlp_residual")
+    pooled = g.op("ReduceMean", [norm(x, "ln_f")], "pool", axes=[1], keepdims=0)
+    g.op("Gemm", [pooled, g.weight("head.w", [d_model, classes])], "head")
+    return g.model(f"video_transformer_{frames}x{size}",
+                   [helper.make_tensor_value_info("video", F, [1, 3, frames, size, size])],
+                   [helper.make_tensor_value_info("head", F, [1, classes])])
+
+
+def swiglu_ffn(tokens: int = 4096, d_model: int = 4096, ffn: int = 14336) -> onnx.ModelProto:
+    """A Llama-style SwiGLU feed-forward block: down(silu(x W_gate) * (x W_up)) on ``tokens`` tokens."""
+    g = _Graph()
+    gate = g.op("MatMul", ["x", g.weight("gate.w", [d_model, ffn])], "gate")
+    up = g.op("MatMul", ["x", g.weight("up.w", [d_model, ffn])], "up")
+    silu = g.op("Mul", [gate, g.op("Sigmoid", [gate], "sigmoid")], "silu")
+    g.op("MatMul", [g.op("Mul", [silu, up], "glu"), g.weight("down.w", [ffn, d_model])], "down")
+    return g.model(f"swiglu_{tokens}x{d_model}x{ffn}",
+                   [helper.make_tensor_value_info("x", F, [1, tokens, d_model])],
+                   [helper.make_tensor_value_info("down", F, [1, tokens, d_model])])
+
+
 def super_resolution(out_width: int = 3840, out_height: int = 2160, scale: int = 2, features: int = 56,
                      shrink: int = 12, mapping: int = 4, channels: int = 3) -> onnx.ModelProto:
     """An FSRCNN/ESPCN-like super-resolution net producing an ``out_width`` x ``out_height`` image.

@@ -122,9 +122,9 @@ def test_more_barriers_never_make_it_slower():
 
 def test_a_task_too_big_for_cmx_is_one_clear_error(capsys, tmp_path):
     with pytest.raises(InfeasibleError, match=r"B over"):
-        _emulate(EXAMPLES / "resnet50.onnx", "npu4000", arch_overrides=["cmx.bytes_per_tile=16384"])
+        _emulate(EXAMPLES / "resnet50.onnx", "npu4000", arch_overrides=["cmx.bytes_per_tile=4096"])
     code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--schedule", "emulator", "--set",
-                 "cmx.bytes_per_tile=16384", "--json", str(tmp_path / "r.json")])
+                 "cmx.bytes_per_tile=4096", "--json", str(tmp_path / "r.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("nbperf: error: ") and "B over" in err[0]
     assert not (tmp_path / "r.json").exists()

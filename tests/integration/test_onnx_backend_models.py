@@ -9,13 +9,13 @@ from the ONNX operator spec's formulas, over shapes from ONNX's own shape infere
 from __future__ import annotations
 
 import glob
-import math
 import os
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper
+from tests.spec_macs import spec_macs
 
 import nbperf
 from nbperf.errors import ModelError
@@ -45,35 +45,10 @@ def test_every_backend_model_estimates_or_is_refused_with_a_documented_reason(pa
     assert result.latency_ns > 0
 
 
-def _spec_macs(model: onnx.ModelProto) -> int:
-    """MACs by the ONNX spec: Conv = output elements x C/group x kernel volume; ConvTranspose =
-    input elements x M/group x kernel volume; Gemm / MatMul = output elements x inner dimension."""
-    inferred = shape_inference.infer_shapes(model)
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output)}
-    shapes.update({t.name: list(t.dims) for t in model.graph.initializer})
-    total = 0
-    for node in model.graph.node:
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type in ("Conv", "ConvTranspose"):
-            x, w, y = shapes[node.input[0]], shapes[node.input[1]], shapes[node.output[0]]
-            group = attrs.get("group", 1)
-            if node.op_type == "Conv":
-                total += math.prod(y) * (x[1] // group) * math.prod(w[2:])
-            else:
-                total += math.prod(x) * (y[1] // group) * math.prod(w[2:])
-        elif node.op_type == "Gemm":
-            a = shapes[node.input[0]]
-            total += math.prod(shapes[node.output[0]]) * (a[0] if attrs.get("transA") else a[1])
-        elif node.op_type == "MatMul":
-            total += math.prod(shapes[node.output[0]]) * shapes[node.input[0]][-1]
-    return total
-
-
 @pytest.mark.skipif(not LIGHT + CONV3D, reason="the installed onnx wheel ships no light or Conv3d models")
 @pytest.mark.parametrize("path", LIGHT + CONV3D, ids=_id)
 def test_macs_of_the_classic_cnns_and_3d_convs_match_the_onnx_spec(path):
-    expected = _spec_macs(onnx.load(path, load_external_data=False))
+    expected = spec_macs(onnx.load(path, load_external_data=False))
     assert expected > 0
     assert nbperf.estimate(path, "npu4000").macs == pytest.approx(expected, rel=0.01)
 
@@ -90,4 +65,4 @@ def test_a_3d_transposed_conv_counts_every_mac(tmp_path, strides, pads, group):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "convtranspose3d.onnx"
     onnx.save(model, path)
-    assert nbperf.estimate(path, "npu4000").macs == pytest.approx(_spec_macs(model), rel=0.01)
+    assert nbperf.estimate(path, "npu4000").macs == pytest.approx(spec_macs(model), rel=0.01)

@@ -64,6 +64,18 @@ def _with_rows(work: DpuWork, rows: int) -> DpuWork:
     return replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)
 
 
+def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
+    """``work`` cut into ``n_rows`` row blocks, each with its count. The rows of a batched matmul
+    run over its batch items first (heads, frames), then within one: a block never spans two."""
+    batch = work.batch if work.flat_spatial else 1
+    if batch > 1 and n_rows > 1:
+        if n_rows <= batch:
+            return [(replace(work, batch=b), count) for b, count in split_sizes(batch, n_rows)]
+        return [(replace(work, batch=1, out_w=rows), count * batch)
+                for rows, count in split_sizes(work.out_w, math.ceil(n_rows / batch))]
+    return [(_with_rows(work, rows), count) for rows, count in split_sizes(_rows(work), n_rows)]
+
+
 class TaskCoster:
     """Compute costs of DPU and SHAVE tasks on ``arch`` with ``backend``, memoised."""
 
@@ -91,21 +103,36 @@ class TaskCoster:
         return cost
 
     def dpu_subtiles(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int, n_k: int,
-                     output_write_tiles: int = 1, strategy: str = "Clustering") -> ComputeCost:
-        """``work`` tiled into ``n_rows`` x ``n_k`` sub-tiles, each a DPU task of its own."""
-        if n_rows * n_k == 1:
+                     output_write_tiles: int = 1, strategy: str = "Clustering",
+                     n_inner: int = 1) -> ComputeCost:
+        """``work`` tiled into ``n_rows`` x ``n_k`` sub-tiles, each a DPU task of its own; with
+        ``n_inner`` > 1 each sub-tile also splits its input channels (the inner dimension) into
+        that many partial sums, added up by element-wise DPU tasks as the compiler's Accumulate
+        (npu_compiler IE/transforms/passes/unroll_fully_connected.cpp)."""
+        if n_rows * n_k * n_inner == 1:
             return self.dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
         total = overhead = 0
         first: ComputeCost | None = None
-        volume = max(1, work.out_elements)
-        for rows, row_count in split_sizes(_rows(work), n_rows):
+        volume = max(1, work.out_elements * max(1, work.in_k))
+        inner = split_sizes(work.in_k, n_inner, CHANNEL_BLOCK) if work.in_k else [(0, 1)]
+        for rows_work, row_count in _row_pieces(work, n_rows):
             for k, k_count in split_sizes(work.out_k, n_k, CHANNEL_BLOCK):
-                sub = replace(_with_rows(work, rows), out_k=k)
-                share = math.ceil(useful_macs * sub.out_elements / volume)
-                cost = self.dpu_task(sub, precision, share, output_write_tiles, strategy)
-                first = first or cost
-                total += cost.cycles * row_count * k_count
-                overhead += cost.overhead_cycles * row_count * k_count
+                block = replace(rows_work, out_k=k)
+                count = row_count * k_count
+                for in_k, in_count in inner:
+                    sub = replace(block, in_k=in_k) if work.in_k else block
+                    share = math.ceil(useful_macs * sub.out_elements * max(1, sub.in_k) / volume)
+                    cost = self.dpu_task(sub, precision, share, output_write_tiles, strategy)
+                    first = first or cost
+                    total += cost.cycles * count * in_count
+                    overhead += cost.overhead_cycles * count * in_count
+                if n_inner > 1:  # the partial sums of the block, one Add per extra chunk
+                    adds = sum(c for _, c in inner) - 1
+                    accumulate = replace(block, kind=DpuKind.ELTWISE, in_k=0, kernel_h=1, kernel_w=1,
+                                         stride_h=1, stride_w=1)
+                    add = self.dpu_task(accumulate, precision, 0, output_write_tiles, strategy)
+                    total += add.cycles * count * adds
+                    overhead += add.overhead_cycles * count * adds
         assert first is not None
         return self._summary(total, overhead, first, useful_macs, precision)
 

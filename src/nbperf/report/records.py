@@ -14,7 +14,7 @@ from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
 # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -43,6 +43,8 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "cmx_bytes_per_tile": task.cmx_bytes,
         "subtiles": task.subtiles,
         "tiled_over": task.candidate.tiled_over.value,
+        "inner_chunks": task.candidate.tiling.inner if task.candidate.tiling else 1,
+        "batch_groups": task.candidate.tiling.items if task.candidate.tiling else 1,
         "pipelined": bool(task.candidate.tiling and task.candidate.tiling.pipelined),
         "compute_cycles": compute.cycles,
         "compute_clock_mhz": _r(compute.clock_mhz, 3),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 
@@ -66,6 +68,7 @@ def totals_table(estimate: Estimate) -> Table:
         ("DDR traffic", f"{_si(estimate.ddr_bytes, 'B')} (weights {_si(estimate.weight_ddr_bytes, 'B')}, "
                         f"activations {_si(estimate.activation_ddr_bytes, 'B')})"),
         ("spilled to DDR", _si(estimate.schedule.spilled_bytes, "B")),
+        *_extra_tiling_rows(tasks),
         ("strategy transitions", f"{_si(sum(t.transition_dma_bytes for t in tasks), 'B')} moved, "
                                  f"{sum(t.transition_ns for t in tasks) / 1e3:,.1f} us"),
         ("schedule", estimate.schedule.description),
@@ -111,3 +114,14 @@ def _mode_rows(estimate: Estimate) -> list[tuple[str, str]]:
 def print_report(estimate: Estimate, console: Console, top: int | None = None) -> None:
     console.print(layer_table(estimate, top))
     console.print(totals_table(estimate))
+
+
+def _extra_tiling_rows(tasks: Sequence[TimedTask], shown: int = 4) -> list[tuple[str, str]]:
+    """Ops tiled beyond output rows and channels (batch groups, partial sums), and how."""
+    extra = [(t.op.name, t.candidate.tiling.extra) for t in tasks
+             if t.candidate.tiling is not None and t.candidate.tiling.extra]
+    if not extra:
+        return []
+    listed = "; ".join(f"{name} ({how})" for name, how in extra[:shown])
+    more = f"; and {len(extra) - shown} more (see --json tiled_over)" if len(extra) > shown else ""
+    return [("tiled further", f"{len(extra)} ops: {listed}{more}")]

@@ -461,7 +461,7 @@ class _Pass:
                 like_bytes += b
             elif need is Need.DDR:
                 in_bytes += b
-        by_block = tiling.channels > 1
+        by_block = tiling.blocks_weights
         stream = {TaskRole.STREAM_IN: math.ceil(cand.stream_in_bytes / n) if in_bytes else 0,
                   TaskRole.STREAM_WEIGHTS: math.ceil((cand.weight_ddr_bytes + cand.stream_like_bytes) / n)
                   if by_block else 0,
@@ -469,7 +469,8 @@ class _Pass:
         sizes = {TaskRole.STREAM_IN: in_bytes, TaskRole.STREAM_WEIGHTS: cand.weight_tile_bytes + like_bytes,
                  TaskRole.STREAM_OUT: cand.out_tile_bytes}
         pipelined = tiling.pipelined and n > 1
-        depth = {TaskRole.STREAM_IN: 2 if pipelined and not by_block else 1,
+        depth = {TaskRole.STREAM_IN: 2 if pipelined and (not by_block or tiling.rows > 1 or tiling.inner > 1)
+                 else 1,
                  TaskRole.STREAM_WEIGHTS: 2 if pipelined and by_block else 1,
                  TaskRole.STREAM_OUT: tiling.output_slots if pipelined else 1}
         # Prefetched (the plan found room while the op before ran): the first sub-tile's buffers

@@ -54,6 +54,8 @@ class TiledOver(StrEnum):
     H = "H"  # output rows (matmul: rows of the left operand)
     K = "K"  # output channels
     HK = "HK"  # both
+    C = "C"  # input channels (the inner dimension) in partial sums, with rows or channels as needed
+    HKC = "HKC"  # rows, output channels and input channels
     DDR = "DDR"  # a data-movement op too big for CMX copies straight to DDR
 
 
@@ -76,10 +78,27 @@ class Tiling:
     rows_outer: bool = True  # over both axes: row blocks in the outer loop (weights re-read per row block)
     keeps_output: bool = False  # the output stays in CMX in the candidate's layout (weights-only pipelining)
     output_slots: int = 1  # 2 when a second output buffer fits too: a sub-tile computes while the last stores
+    inner: int = 1  # input-channel chunks per sub-tile, summed as partial sums (matmuls and convs)
+    # Weights (and activations used as weights) stream in blocks, one per sub-tile, rather than
+    # loading once for every row block: tiled over channels, over the inner dimension, or over
+    # the batch items of a batched matmul whose right operand is an activation.
+    blocks_weights: bool = False
+    items: int = 1  # a batched matmul's row blocks: how many groups its batch items (heads) split into
 
     @property
     def count(self) -> int:
-        return self.rows * self.channels
+        return self.rows * self.channels * self.inner
+
+    @property
+    def extra(self) -> str:
+        """The tiling beyond output rows and channels, in words ("" when none): batch items split
+        apart, the inner dimension cut into partial sums."""
+        parts = []
+        if self.items > 1:
+            parts.append(f"batch items in {self.items} groups")
+        if self.inner > 1:
+            parts.append(f"{self.inner} input-channel chunks summed as partial sums")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -257,7 +276,7 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
 
     def blocks(n: int, finer: bool) -> Candidate:
         block = sizer.weights(replace(f, weights=f.weights / n))
-        tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True)
+        tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True, blocks_weights=True)
         return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
                        cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block)
 
@@ -444,8 +463,10 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
     acts = sum(b * f.data for b in sizer.data_bytes) + sum(b * f.out for b in sizer.out_bytes)
     weights = (op.weight_bytes + sum(sizer.like_bytes)) * f.weights
     work = c.work
+    batch = work.batch if work is not None and work.flat_spatial else 1
     if work is not None:
-        max_rows = work.out_w if work.flat_spatial else work.out_h
+        # A batched matmul's rows run over its batch items (heads, frames) too.
+        max_rows = (work.out_w if work.flat_spatial else work.out_h) * batch
         max_k = max(1, math.ceil(work.out_k / arch.compiler.sok_channel_block))
     elif op.row_elements:  # SHAVE kernel priced per row: split in whole rows
         max_rows, max_k = max(1, c.elements // op.row_elements), 1
@@ -453,15 +474,23 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
         max_rows, max_k = max(1, c.elements // 256), 1
     channel_wise = per_channel(op)
 
-    def sub(n_rows: int, n_k: int) -> _Fractions:
-        data = f.data / n_rows / (n_k if channel_wise else 1)
-        return _Fractions(data, f.weights / n_k, f.out / (n_rows * n_k), f.like / n_k)
+    def sub(n_rows: int, n_k: int, n_inner: int = 1) -> _Fractions:
+        data = f.data / n_rows / (n_k if channel_wise else 1) / n_inner
+        # Activations used as weights (attention K, V) and their weight tables belong to one
+        # batch item each.
+        items = min(n_rows, batch) if sizer.like_bytes else 1
+        like = f.like / n_k / items / n_inner
+        return _Fractions(data, f.weights / n_k / n_inner / items, f.out / (n_rows * n_k), like)
 
     def fits_isolated(n_rows: int, n_k: int) -> bool:
         return sizer.footprint(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
 
     split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
+    inner = _inner_splits(c, f, op, sizer, arch, sub, max_rows, max_k, k_first=weights > acts,
+                          needed=split is None, than=split)
     if split is None:
+        if inner:
+            return inner
         full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
         return [replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the "
                                               f"budget is {cap} B ({full - cap} B over)")]
@@ -476,7 +505,10 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
             ins = sizer.inputs(fr)
             like = sum(b for i, b in zip(op.inputs, ins, strict=True) if i in op.weight_inputs)
             data = sum(ins) - like
-            nxt = sizer.weights(fr) + like + (data if channel_wise else 0) if over_k else data
+            if over_k:
+                nxt = sizer.weights(fr) + like + (data if channel_wise else 0)
+            else:  # row blocks over a batched matmul's items bring their own K / V as well
+                nxt = data + (like + sizer.weights(fr) if like and min(n, batch) > 1 else 0)
             return sizer.footprint(fr) + nxt, nxt
 
         count, limit = (n_k, max_k) if over_k else (n_rows, max_rows)
@@ -492,24 +524,96 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
                 return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes),
                         replace(_tiled(c, op, sizer, work, sub, arch, *finer, with_next(2 * n)[1]),
                                 finer=True)]
-    return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None)]
+    return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None), *inner]
+
+
+def _inner_splits(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
+                  sub: Callable[..., _Fractions], max_rows: int, max_k: int, k_first: bool,
+                  needed: bool, than: tuple[int, int] | None) -> list[Candidate]:
+    """Sub-tiles that also cut the inner dimension (a matmul's or conv's input channels) into
+    partial sums, each sub-tile holding one chunk of the input rows and of the weights while its
+    output block stays in CMX to accumulate (the compiler sums such chunks with Accumulate ops,
+    IE/transforms/passes/unroll_fully_connected.cpp). Bigger row and channel blocks then fit, so
+    a large matmul re-reads its operands far less, and the next chunk can load while one computes.
+
+    Needed when no row x channel split fits (one row and one 16-channel block of a long inner
+    dimension overflow CMX); otherwise offered, when the plain split cuts both rows and channels,
+    to the optimal search, which takes it only where it costs less (``finer``). Per chunk count
+    (powers of two) the row x channel split that moves the fewest DDR bytes and pipelines is
+    offered: fewer chunks keep the DPU's tasks deep, more move fewer bytes; the search weighs the
+    two."""
+    work = c.work
+    block = arch.compiler.sok_channel_block
+    if work is None or work.in_k < 2 * block or per_channel(op) \
+            or (not needed and (than is None or min(than) == 1)):
+        return []
+    max_inner = math.ceil(work.in_k / block)
+    # (bytes, sub-tiles, rows, channels, pipelined, chunks) per chunk count
+    options: list[tuple[int, int, int, int, bool, int]] = []
+    n_inner = 2
+    while n_inner <= max_inner:
+        best = _least_traffic_split(op, sizer, arch, sub, work, max_rows, max_k, n_inner)
+        if best is not None:
+            options.append((*best, n_inner))
+        n_inner *= 2
+    found: list[Candidate] = []
+    for _, _, n_rows, n_k, pipelined, n_inner in options:
+        fr = sub(n_rows, n_k, n_inner)
+        nxt = sum(sizer.inputs(fr)) + sizer.weights(fr)
+        cand = _tiled(c, op, sizer, work, sub, arch, n_rows, n_k, nxt if pipelined else None, n_inner)
+        found.append(replace(cand, finer=not needed or bool(found)))
+    return found
+
+
+def _least_traffic_split(op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: Callable[..., _Fractions],
+                         work: DpuWork, max_rows: int, max_k: int,
+                         n_inner: int) -> tuple[int, int, int, int, bool] | None:
+    """(DDR bytes, sub-tiles, rows, channels, pipelined) of the row x channel split with ``n_inner``
+    chunks that moves the fewest bytes: pipelined (a sub-tile plus the next one's operands fit the
+    pipelined budget) where any is, else fitting the tiling budget alone."""
+    def footprint(n_rows: int, n_k: int, next_too: bool) -> int:
+        fr = sub(n_rows, n_k, n_inner)
+        own = sizer.footprint(fr)
+        return own + (sum(sizer.inputs(fr)) + sizer.weights(fr) if next_too else 0)
+
+    for pipelined, budget in ((True, arch.pipelined_budget_bytes), (False, arch.isolated_budget_bytes)):
+        best: tuple[int, int, int, int, bool] | None = None
+        n_rows = 1
+        while n_rows <= max_rows:
+            n_k = _first_fit(lambda m, r=n_rows, p=pipelined, b=budget: footprint(r, m, p) <= b, 1, max_k)
+            if n_k is not None:
+                moved = sum(_stream_bytes(op, sizer, work, n_rows, n_k, True, n_inner)[:3])
+                option = (moved, n_rows * n_k * n_inner, n_rows, n_k, pipelined)
+                best = option if best is None or option < best else best
+                if n_k == 1:
+                    break  # more row blocks only re-read the weights more
+            n_rows *= 2
+        if best is not None:
+            return best
+    return None
 
 
 def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
-           sub: Callable[[int, int], _Fractions], arch: ArchSpec, n_rows: int, n_k: int,
-           next_bytes: int | None) -> Candidate:
-    """``c`` tiled into ``n_rows`` x ``n_k`` sub-tiles; pipelined when ``next_bytes`` (the next
-    sub-tile's streamed operand) is given."""
+           sub: Callable[..., _Fractions], arch: ArchSpec, n_rows: int, n_k: int,
+           next_bytes: int | None, n_inner: int = 1) -> Candidate:
+    """``c`` tiled into ``n_rows`` x ``n_k`` (x ``n_inner`` partial-sum) sub-tiles; pipelined when
+    ``next_bytes`` (the next sub-tile's streamed operand) is given."""
     pipelined = next_bytes is not None
     next_bytes = next_bytes or 0
-    fr = sub(n_rows, n_k)
+    fr = sub(n_rows, n_k, n_inner)
     over = TiledOver.H if n_k == 1 else TiledOver.K if n_rows == 1 else TiledOver.HK
-    streams = per_channel(op) or n_rows > 1
-    stream_in, stream_like, weight_reads, rows_outer = _stream_bytes(op, sizer, work, n_rows, n_k, streams)
+    if n_inner > 1:
+        over = TiledOver.HKC if n_rows > 1 and n_k > 1 else TiledOver.C
+    streams = per_channel(op) or n_rows > 1 or n_inner > 1
+    stream_in, stream_like, weight_reads, rows_outer = _stream_bytes(op, sizer, work, n_rows, n_k, streams,
+                                                                     n_inner)
+    batch = work.batch if work is not None and work.flat_spatial else 1
+    by_block = n_k > 1 or n_inner > 1 or (bool(stream_like) and min(n_rows, batch) > 1)
     two_outputs = pipelined and \
         sizer.footprint(fr) + next_bytes + sizer.outputs(fr) <= arch.pipelined_budget_bytes
     tiling = Tiling(over, n_rows, n_k, pipelined, streams, next_bytes, rows_outer,
-                    output_slots=2 if two_outputs else 1)
+                    output_slots=2 if two_outputs else 1, inner=n_inner, blocks_weights=by_block,
+                    items=min(n_rows, batch))
     needs = tuple(Need.DDR if streams or i in op.weight_inputs else n
                   for i, n in zip(op.inputs, c.needs, strict=True))
     return replace(c, fits=False, tiling=tiling, needs=needs, out_dist=Dist.DDR, write_tiles=1,
@@ -520,13 +624,16 @@ def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
 
 
 def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n_k: int,
-                  streams: bool) -> tuple[int, int, int, bool]:
+                  streams: bool, n_inner: int = 1) -> tuple[int, int, int, bool]:
     """(data activation bytes, activation-as-weights bytes, weight bytes read from DDR, rows in the
     outer loop) of a tiled op.
 
     Row blocks re-read their halo rows; over both axes the cheaper loop order is taken: the input
     read once per row block and the weights re-read per row block, or the other way round.
-    Activations used as weights (attention K, V) stream like weights but are activation bytes.
+    Activations used as weights (attention K, V) stream like weights but are activation bytes; in
+    a batched matmul each belongs to one batch item, read again only by row blocks within it. Cut
+    into partial sums, neither operand can stay: the input is read once per channel block and the
+    weights once per row block.
     """
     overlap = 1.0
     if work is not None and n_rows > 1 and not work.flat_spatial:
@@ -535,6 +642,13 @@ def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n
     data = sum(sizer.data_bytes) * overlap if streams else 0
     like = sum(sizer.like_bytes)
     w = op.weight_bytes
+    batch = work.batch if work is not None and work.flat_spatial else 1
+    if batch > 1 and like:  # K / V and weight tables per batch item
+        reads = n_rows / min(n_rows, batch)
+        data_reads = data * (n_k if n_inner > 1 else 1)
+        return math.ceil(data_reads), math.ceil(like * reads), math.ceil(w * reads), True
+    if n_inner > 1:
+        return math.ceil(data * n_k), like * n_rows, w * n_rows, True
     if n_rows > 1 and n_k > 1:
         rows_outer = data + (w + like) * n_rows  # inputs once, weights per row block
         k_outer = data * (1 if per_channel(op) else n_k) + w + like

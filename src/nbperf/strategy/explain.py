@@ -102,6 +102,8 @@ def _reason(cand: Candidate, chosen: bool, delta: float | None, pick: int | None
         fit = "fits CMX"
     else:
         fit = f"does not fit CMX: {cand.subtiles} sub-tiles over {cand.tiled_over.value}"
+        if cand.tiling is not None and cand.tiling.extra:
+            fit += f" ({cand.tiling.extra})"
         if cand.tiling is not None and cand.tiling.count > 1:
             fit += ", pipelined" if cand.tiling.pipelined else ", not pipelined"
     if pick is None:

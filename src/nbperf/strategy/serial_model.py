@@ -287,10 +287,10 @@ class SerialModel:
 
     def _op_cost(self, op: NpuOp, cand: Candidate) -> OpCost:
         arch, tiling = self.arch, cand.tiling
-        rows, channels = (tiling.rows, tiling.channels) if tiling else (1, 1)
+        rows, channels, inner = (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
         if op.engine is Engine.DPU and cand.work is not None:
             compute = self.coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
-                                               cand.write_tiles, cand.strategy.value)
+                                               cand.write_tiles, cand.strategy.value, inner)
         elif op.engine is Engine.SHAVE:
             compute = self.coster.shave_task(op.shave_class or "generic", cand.elements, op.precision,
                                              rows * channels, op.shave_kernel, op.row_elements)
@@ -304,7 +304,7 @@ class SerialModel:
         # computes; its store overlaps the next compute only when a second output buffer fits.
         n = tiling.count
         constant = cand.weight_ddr_bytes + cand.stream_like_bytes
-        once, block = (constant, 0.0) if tiling.channels == 1 else (0.0, constant / n)
+        once, block = (0.0, constant / n) if tiling.blocks_weights else (constant, 0.0)
         load = transfer_ns(arch, math.ceil(cand.stream_in_bytes / n + block), Path.DDR)
         store = transfer_ns(arch, math.ceil(cand.stream_out_bytes / n), Path.DDR)
         c = compute.ns / n
