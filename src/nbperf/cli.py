@@ -64,7 +64,8 @@ def parse_strategy(item: str) -> tuple[str, str]:
     return layer, strategy
 
 
-ModelArg = Annotated[Path, typer.Argument(help="ONNX model file (weights may be absent)")]
+ModelArg = Annotated[Path, typer.Argument(
+    help="ONNX model, or OpenVINO IR .xml (its .bin beside it, or none: weightless); weights may be absent")]
 ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")]
 PrecisionOpt = Annotated[str | None, typer.Option(
     help="int8: quantize as NNCF does for the NPU (SHAVE ops stay fp16); fp16: every op in fp16")]

@@ -1,6 +1,7 @@
 """ONNX frontend: read a model file into the statically shaped nbperf IR.
 
-``load_model`` is the only entry point: read the file (``onnx_loader``), order its nodes
+``load_model`` is the only entry point: read the file (``onnx_loader``; an OpenVINO IR ``.xml``
+goes to ``openvino_ir`` instead, which builds the graph from openvino's own shapes), order its nodes
 (``toposort``), resolve input shapes (``input_shapes``), propagate shapes and fold constants
 (``propagate`` with ``shapes`` and ``folding``), fold Q/DQ pairs (``qdq``) and build the frozen
 ``ir.Graph`` (``build``).
@@ -22,6 +23,7 @@ from nbperf.errors import InternalError, NbperfError
 from nbperf.frontend.build import finish
 from nbperf.frontend.ir import Graph, Node, Tensor, dtype_bytes
 from nbperf.frontend.onnx_loader import read_model, short_reason
+from nbperf.frontend.openvino_ir import load_ir
 from nbperf.frontend.propagate import propagate
 from nbperf.frontend.qdq import fold_qdq
 
@@ -37,6 +39,8 @@ def load_model(path: str | Path, input_shapes: dict[str, tuple[int, ...]] | None
     Every problem with the file or the shapes raises ``nbperf.errors.ModelError``; a failure of
     nbperf's own code raises ``nbperf.errors.InternalError``.
     """
+    if str(path).lower().endswith(".xml"):  # OpenVINO IR: openvino's shape inference has done the work
+        return _stage(path, "reading the OpenVINO IR", lambda: load_ir(path, input_shapes))
     model = _stage(path, "reading the file", lambda: read_model(path))
     propagated = _stage(path, "shape propagation", lambda: propagate(model, input_shapes, str(path)))
     folded = _stage(path, "Q/DQ folding", lambda: fold_qdq(propagated))

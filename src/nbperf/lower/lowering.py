@@ -12,8 +12,10 @@ from nbperf.lower.patterns import (
     fold_odu_permutes,
     fuse_gelu,
     fuse_layernorm,
+    fuse_norm_scale_bias,
     fuse_ppe,
     fuse_swish,
+    fuse_transposes,
     unroll_conv3d,
 )
 from nbperf.lower.precision import insert_conversions
@@ -58,8 +60,10 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
 def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
     the NPU, fp16 runs every op in fp16 (see ``lower.precision``)."""
+    graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
+    graph = fuse_norm_scale_bias(graph)  # MVN * gamma + beta (OpenVINO's layer norm) -> one SHAVE op
     graph = fuse_swish(graph)  # Sigmoid -> Mul of the same input -> one SHAVE Swish kernel
     graph = fuse_ppe(graph)  # bias, scale, ReLU family -> PPE of the producing DPU op
     graph = unroll_conv3d(graph)  # 3-D conv -> 2-D convs per depth tap + Adds, as the compiler does

@@ -260,6 +260,55 @@ def fuse_layernorm(graph: Graph) -> Graph:
     return _rebuild(graph, replaced, removed)
 
 
+def fuse_transposes(graph: Graph) -> Graph:
+    """A Transpose of a Transpose that nothing else reads is one Transpose (npu_compiler
+    dialect/IE/IR/ops/transpose.cpp, FuseTransposes): the chains OpenVINO's attention fusion
+    leaves around a key cost one permute, as in the ONNX model they came from."""
+    producers, consumers = graph.producers(), graph.consumers()
+    replaced: dict[str, Node] = {}
+    removed: set[str] = set()
+    for node in graph.nodes:
+        first = producers.get(node.inputs[0]) if node.op_type == "Transpose" and node.inputs else None
+        first = replaced.get(first.name, first) if first is not None else None
+        if first is None or first.op_type != "Transpose" or not (_std(node) and _std(first)) \
+                or len(consumers.get(node.inputs[0], ())) != 1 or node.inputs[0] in graph.outputs:
+            continue
+        rank = len(graph.tensors[first.inputs[0]].shape)
+        outer = [int(p) for p in first.attrs.get("perm") or range(rank - 1, -1, -1)]
+        inner = [int(p) for p in node.attrs.get("perm") or range(rank - 1, -1, -1)]
+        replaced[node.name] = replace(node, inputs=first.inputs,
+                                      attrs={**node.attrs, "perm": [outer[i] for i in inner],
+                                             FUSED_ATTR: (*_fused(first), first.name, *_fused(node))})
+        removed.add(first.name)
+    return _rebuild(graph, replaced, removed)
+
+
+def fuse_norm_scale_bias(graph: Graph) -> Graph:
+    """A normalization followed by a constant scale (Mul) and shift (Add), as OpenVINO writes a
+    layer norm, runs as one kernel: the compiler folds them into the MVN (npu_compiler
+    IE/transforms/passes/fuse_mvn6_scale_bias.cpp)."""
+    consumers = graph.consumers()
+    replaced: dict[str, Node] = {}
+    removed: set[str] = set()
+    for norm in graph.nodes:
+        if norm.op_type != "MeanVarianceNormalization" or not _std(norm):
+            continue
+        members: list[Node] = []
+        tail = norm
+        for op in ("Mul", "Add"):
+            nxt = _sole_consumer(graph, consumers, tail.outputs[0])
+            if nxt is None or nxt.op_type != op or not any(_is_const(graph, i) for i in nxt.inputs):
+                break
+            members.append(nxt)
+            tail = nxt
+        if not members:
+            continue
+        fused = (*_fused(norm), *(m.name for m in members))
+        replaced[tail.name] = replace(norm, outputs=tail.outputs, attrs={**norm.attrs, FUSED_ATTR: fused})
+        removed.update(m.name for m in [norm, *members] if m is not tail)
+    return _rebuild(graph, replaced, removed)
+
+
 def _follow_variance(graph: Graph, consumers: dict[str, list[Node]], producers: dict[str, Node],
                      sub: Node) -> tuple[list[Node], Node] | None:
     """From ``d = x - mean``: Pow(d,2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(d, .) ."""
