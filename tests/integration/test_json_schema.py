@@ -56,10 +56,10 @@ def reports(tmp_path_factory) -> dict[str, str]:
     """JSON text of every report, as written: each configuration estimated once for the module."""
     texts = {name: to_json(estimate(RESNET, "npu4000", **kwargs)) for name, kwargs in RESNET_CONFIGS.items()}
     folder = tmp_path_factory.mktemp("unknown_op")
-    node = helper.make_node("Einsum", ["x"], ["t"], name="odd", equation="ij->ji")
+    node = helper.make_node("Det", ["x"], ["t"], name="odd")  # a determinant: no NPU lowering
     relu = helper.make_node("Relu", ["t"], ["y"], name="relu")
-    model = chain_model([node, relu], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 4])])
+    model = chain_model([node, relu], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8, 8])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
     out = folder / "unknown.json"
     assert main(["estimate", str(save(model, folder)), "--json", str(out), "-q"]) == 0
     texts["unknown-op"] = out.read_text(encoding="utf-8")
@@ -94,7 +94,7 @@ def test_reports_cover_what_they_are_meant_to(reports):
     assert "emulation" not in parsed["serial"] and parsed["serial"]["schedule"]["kind"] == "layer-serial"
     assert parsed["compiler"]["strategy_policy"] == "compiler"
     assert parsed["int8"]["precision"] == "int8"
-    assert parsed["unknown-op"]["unknown_ops"] == ["odd (Einsum)"]
+    assert parsed["unknown-op"]["unknown_ops"] == ["odd (Det)"]
     assert any(layer["unknown"] for layer in parsed["unknown-op"]["layers"])
 
 

@@ -20,6 +20,7 @@ from onnx import ModelProto, NodeProto, TensorProto, TypeProto, helper, numpy_he
 from nbperf.errors import ModelError
 from nbperf.frontend.attrs import convert_attrs
 from nbperf.frontend.checks import check_attributes, check_node, check_shape
+from nbperf.frontend.contrib_shapes import MS_DOMAIN, as_plain_conv, contrib_shapes
 from nbperf.frontend.dtypes import elem_of_array
 from nbperf.frontend.folding import (
     BOUNDED_OUTPUT,
@@ -185,6 +186,14 @@ class _Propagator:
 
         inferred: dict[str, InferredType] = {}
         failure: str | None = None
+        inferred_node = node
+        if schema is None and domain == MS_DOMAIN:
+            if op == "FusedConv":  # a Conv with its activation: ONNX's Conv inference sizes it
+                inferred_node, schema = as_plain_conv(node), self.inferer.schema("Conv", "", 11)
+            else:
+                infos = [(t.elem, t.shape) if t else None for t in ins]
+                shapes = contrib_shapes(node, domain, infos)
+                inferred = {o: (elem, list(dims)) for o, (elem, dims) in shapes.items()}
         if schema is not None:
             data = self._input_data(node)
             key = None if implicit else (
@@ -196,7 +205,8 @@ class _Propagator:
                 inferred = {o: t for o, t in zip(node.output, known, strict=True) if o and t is not None}
             else:
                 try:
-                    inferred = self.inferer.infer(node, schema, self._input_types(node, implicit), data)
+                    types = self._input_types(inferred_node, implicit)
+                    inferred = self.inferer.infer(inferred_node, schema, types, data)
                 except InferenceFailed as e:
                     failure = str(e)
                 if key is not None and failure is None:
@@ -216,6 +226,8 @@ class _Propagator:
             if not out:
                 continue
             resolved = self._static(inferred.get(out)) or self._static(_declared(self.declared.get(out)))
+            if resolved is None and domain == "" and op == "NonMaxSuppression":
+                resolved = _nms_bound(ins)
             if resolved is None:
                 if k > 0 and out not in self.needed:
                     outputs[k] = ""  # an unused optional output nobody can size: drop it
@@ -376,6 +388,23 @@ class _Propagator:
             f"{self.path}: output '{out}' of node '{label}' ({op}) has no static shape ({shape}); "
             "give dynamic input dimensions with --input-shape"
         )
+
+
+def _nms_bound(ins: list[TInfo | None]) -> tuple[int, tuple[int, ...]] | None:
+    """NonMaxSuppression's selected indices at their largest, [batch x classes x kept per class, 3]:
+    the NPU plugin runs it with that static bound (OpenVINO's NonMaxSuppressionIEInternal, which
+    the NPU compiler's frontend maps, IE.cpp)."""
+    boxes, scores = ins[0], ins[1] if len(ins) > 1 else None
+    if boxes is None or scores is None or len(boxes.shape) != 3 or len(scores.shape) != 3:
+        return None
+    per_class = boxes.shape[1]
+    limit = ins[2] if len(ins) > 2 else None
+    if limit is not None and limit.value is not None and limit.value.size:
+        per_class = min(per_class, max(0, int(np.ravel(limit.value)[0])))
+    else:
+        per_class = 0  # no max_output_boxes_per_class: ONNX selects none
+    count = boxes.shape[0] * scores.shape[1] * per_class
+    return (TensorProto.INT64, (count, 3)) if count else None
 
 
 def _has_subgraph(node: NodeProto) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from nbperf.arch.model import PRECISION_BYTES, Precision
 from nbperf.frontend.ir import Graph
+from nbperf.lower.decompose import decompose
 from nbperf.lower.npu_ops import DpuKind, Engine, NpuGraph, NpuOp
 from nbperf.lower.patterns import (
     compose_matmul_transposes,
@@ -60,6 +61,7 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
 def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
     the NPU, fp16 runs every op in fp16 (see ``lower.precision``)."""
+    graph = decompose(graph)  # attention, recurrent, contrib and quantized forms -> the ops the NPU runs
     graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op

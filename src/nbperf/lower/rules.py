@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
+from nbperf.lower.decompose import RECURRENT_MACS_ATTR
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
 from nbperf.lower.patterns import (
     CONV3D_ADDS_ATTR,
@@ -240,6 +241,68 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
     return _base(node, ctx, Engine.DPU, dpu=work)
 
 
+@register("LSTMSequence", "GRUSequence", "RNNSequence")
+def lower_recurrence(node: Node, ctx: LowerContext) -> NpuOp:
+    """A recurrence left by lower/decompose.py: the SHAVE lstm_sequence / gru_sequence kernel (VPUIP
+    sw_kernel.cpp). No VPUNN profile: each of its MACs costs one element at the element-wise
+    class rate (assumed)."""
+    macs = int(node.attrs[RECURRENT_MACS_ATTR])
+    return _base(node, ctx, Engine.SHAVE, shave_class="elementwise", elements=macs, macs=macs)
+
+
+@register("DeformConv")
+def lower_deformable_conv(node: Node, ctx: LowerContext) -> NpuOp:
+    """The compiler's DeformableConvolution is a SHAVE kernel (frontend IE.cpp maps it, no NCE form):
+    a convolution's MACs, each one element at the element-wise class rate (assumed), the offsets'
+    bilinear sampling included in that rate."""
+    (n, c, _, _), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
+    group = int(node.attrs.get("group", 1))
+    macs = n * k * ho * wo * (c // group) * kh * kw
+    return _base(node, ctx, Engine.SHAVE, shave_class="elementwise", elements=macs, macs=macs)
+
+
+@register("Einsum")
+def lower_einsum(node: Node, ctx: LowerContext) -> NpuOp:
+    """A two-operand contraction is a (batched) matmul (OpenVINO's Einsum decomposition turns it
+    into Transposes, Reshapes and a MatMul): indices in both operands and the output are the batch,
+    in one operand and the output its rows or columns, in both operands only the inner dimension.
+    Anything else (one operand: a transpose or a reduction) runs on SHAVE as a reduction."""
+    terms = _einsum_terms(node, ctx)
+    if terms is None:
+        return lower_shave(node, ctx, "reduction")
+    batch, m, n, k = terms
+    work = DpuWork(DpuKind.MATMUL, out_w=m, out_h=1, out_k=n, in_k=k, batch=batch, flat_spatial=True,
+                   in_h=1, in_w=m)
+    precision = ctx.precision_of(node)
+    weight_like = () if ctx.is_const(node.inputs[1]) else (node.inputs[1],)
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=batch * m * n * k, weight_inputs=weight_like,
+                 weight_bytes=_weight_bytes(ctx, node, precision, n * (batch if weight_like else 1)))
+
+
+def _einsum_terms(node: Node, ctx: LowerContext) -> tuple[int, int, int, int] | None:
+    """(batch, rows, columns, inner) of a two-operand Einsum, or None."""
+    equation = str(node.attrs.get("equation", "")).replace(" ", "")
+    if "->" not in equation or "." in equation or len(node.inputs) != 2:
+        return None
+    lhs, out = equation.split("->")
+    operands = lhs.split(",")
+    if len(operands) != 2:
+        return None
+    sizes: dict[str, int] = {}
+    for letters, name in zip(operands, node.inputs, strict=True):
+        shape = ctx.tensor(name).shape
+        if len(letters) != len(shape):
+            return None
+        sizes.update(zip(letters, shape, strict=True))
+    a, b, o = set(operands[0]), set(operands[1]), set(out)
+    if (a | b) - (a & b) - o:  # an index summed within one operand: not a plain contraction
+        return None
+
+    def size(group: set[str]) -> int:
+        return math.prod(sizes[i] for i in group)
+    return size(a & b & o), size((a - b) & o), size((b - a) & o), size((a & b) - o)
+
+
 def _software_pool(node: Node, ctx: LowerContext) -> bool:
     """A window the DPU cannot pool: the NPU compiler lowers MaxPool/AvgPool to the NCE only on 4-D
     tensors (NCEMaxPoolOp::isSupported, nce_max_pool.cpp:60; 3-D ones become 4-D first,
@@ -281,23 +344,26 @@ SHAVE_CLASSES: dict[str, tuple[str, ...]] = {
                     "Abs", "Neg", "Floor", "Ceil", "Round", "Sign", "Mod", "Reciprocal",
                     "BatchNormalization", "IsNaN", "IsInf", "BitShift", "QuantizeLinear",
                     "DequantizeLinear", "DynamicQuantizeLinear", "ConstantOfShape", "Range", "Trilu",
-                    "CastLike", "RandomUniform", "RandomUniformLike"),
+                    "CastLike", "RandomUniform", "RandomUniformLike", "RotaryEmbedding", "Col2Im"),
     "activation": ("Relu", "Clip", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "ThresholdedRelu",
                    "Shrink", "Celu"),
     "transcendental": ("Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Gelu", "Softplus", "Softsign",
                        "Mish", "Swish", "Elu", "Selu", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
                        "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
                        # OpenVINO's ONNX frontend builds RandomNormal from RandomUniform + Box-Muller
-                       "RandomNormal", "RandomNormalLike"),
+                       "RandomNormal", "RandomNormalLike",
+                       # the compiler's DFT / RDFT SHAVE kernels (frontend IE.cpp); STFT frames the same
+                       "DFT", "STFT"),
     "softmax": ("Softmax", "LogSoftmax", "Hardmax"),
     "normalization": ("LayerNormalization", "InstanceNormalization", "GroupNormalization",
                       "LpNormalization", "MeanVarianceNormalization", "RMSNormalization",
                       "SimplifiedLayerNormalization", "LRN"),
     "reduction": ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
                   "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin",
-                  "CumSum", "LpPool"),
+                  "CumSum", "CumProd", "LpPool"),
     "resize": ("Resize", "Upsample", "GridSample"),
-    "gather": ("GatherElements", "GatherND", "ScatterND", "ScatterElements", "TopK", "OneHot"),
+    "gather": ("GatherElements", "GatherND", "ScatterND", "ScatterElements", "TopK", "OneHot", "RoiAlign",
+               "MaxUnpool", "NonMaxSuppression"),
 }
 SHAVE_CLASS_OF = {op: cls for cls, ops in SHAVE_CLASSES.items() for op in ops}
 # The SHAVE kernel each op runs, named as VPUNN's per-device tables name their rows
