@@ -296,6 +296,114 @@ case(
     ms=True,
 )
 
+I8 = T.INT8
+case(
+    "ms_qorderedmatmul",
+    [h.make_node("QOrderedMatMul", ["a", "sa", "b", "sb", "sy"], ["y"], domain=M)],
+    [vi("a", [B, S, D], I8)],
+    [vi("y", None, I8)],
+    [init("sa", []), init("b", [D, 32], np.int8), init("sb", []), init("sy", [])],
+    opset=17,
+    ms=True,
+    macs=B * S * D * 32,
+)
+case(
+    "ms_dynamicquantizematmul",
+    [h.make_node("DynamicQuantizeMatMul", ["a", "b", "bs"], ["y"], domain=M)],
+    [vi("a", [B, S, D])],
+    [vi("y", None)],
+    [init("b", [D, 32], np.int8), init("bs", [])],
+    opset=17,
+    ms=True,
+    macs=B * S * D * 32,
+)
+case(
+    "ms_qgemm",
+    [h.make_node("QGemm", ["a", "as", "az", "b", "bs", "bz"], ["y"], transB=1, domain=M)],
+    [vi("a", [S, D], U8)],
+    [vi("y", None)],
+    [
+        init("as", []),
+        init("az", [], np.uint8),
+        init("b", [32, D], np.uint8),
+        init("bs", []),
+        init("bz", [], np.uint8),
+    ],
+    opset=17,
+    ms=True,
+    macs=S * D * 32,
+)
+case(
+    "ms_matmulnbits",
+    [h.make_node("MatMulNBits", ["a", "b", "scales"], ["y"], K=D, N=128, bits=4, block_size=32, domain=M)],
+    [vi("a", [B, S, D])],
+    [vi("y", None)],
+    [init("b", [128, D // 32, 16], np.uint8), init("scales", [128 * D // 32])],
+    opset=17,
+    ms=True,
+    macs=B * S * D * 128,
+)
+case(
+    "ms_qlinearadd",
+    [h.make_node("QLinearAdd", ["a", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"], domain=M)],
+    [vi("a", [B, S, D], U8), vi("b", [B, S, D], U8)],
+    [vi("y", None, U8)],
+    [
+        init("as", []),
+        init("az", [], np.uint8),
+        init("bs", []),
+        init("bz", [], np.uint8),
+        init("cs", []),
+        init("cz", [], np.uint8),
+    ],
+    opset=17,
+    ms=True,
+)
+case(
+    "ms_dynamicquantizelstm",
+    [h.make_node("DynamicQuantizeLSTM", ["x", "w", "r"], ["y"], hidden_size=Hh, domain=M)],
+    [vi("x", [Sq, 2, IN])],
+    [vi("y", None)],
+    [init("w", [1, IN, 4 * Hh], np.int8), init("r", [1, Hh, 4 * Hh], np.int8)],
+    opset=17,
+    ms=True,
+    macs=Sq * 2 * 4 * Hh * (IN + Hh),
+)
+case(
+    "ms_groupqueryattention",
+    [
+        h.make_node(
+            "GroupQueryAttention",
+            ["q", "k", "v", "pk", "pv"],
+            ["y", "ok", "ov"],
+            num_heads=8,
+            kv_num_heads=2,
+            domain=M,
+        )
+    ],
+    [
+        vi("q", [B, S, 8 * 16]),
+        vi("k", [B, S, 2 * 16]),
+        vi("v", [B, S, 2 * 16]),
+        vi("pk", [B, 2, 64, 16]),
+        vi("pv", [B, 2, 64, 16]),
+    ],
+    [vi("y", None), vi("ok", None), vi("ov", None)],
+    opset=17,
+    ms=True,
+    macs=2 * B * 8 * S * (64 + S) * 16,
+)
+
+
+def test_4_bit_weights_move_packed(tmp_path):
+    """MatMulNBits keeps its 4-bit weights packed: half a byte each, in DDR traffic and in CMX."""
+    path = tmp_path / "nbits.onnx"
+    onnx.save(CASES["ms_matmulnbits"][0], path)
+    (matmul,) = [t.op for t in nbperf.estimate(path, "npu4000").schedule.tasks if t.op.op_type == "MatMul"]
+    assert (
+        matmul.weight_bytes - 128 * 16 == D * 128 // 2
+    )  # weights + one 16-byte weight-table row per channel
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_op_is_lowered_with_its_macs(tmp_path, name):

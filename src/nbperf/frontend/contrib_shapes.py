@@ -96,7 +96,76 @@ def _fused_matmul(node: NodeProto, ins: Sequence[Info]) -> Shapes:
     return {node.output[0]: (a[0], [*batch, sa[-2], sb[-1]])}
 
 
+def _matmul_of(a_index: int, b_index: int, elem: int | None = None,
+               trans: bool = False) -> Callable[..., Shapes]:
+    """Quantized matmul forms: the MatMul (or Gemm, with its transposes) of two of the inputs."""
+    def rule(node: NodeProto, ins: Sequence[Info]) -> Shapes:
+        a, b = ins[a_index], ins[b_index] if len(ins) > b_index else None
+        if a is None or b is None:
+            return {}
+        attrs = _attrs(node) if trans else {}
+        sa = a[1] if not attrs.get("transA") else (*a[1][:-2], a[1][-1], a[1][-2])
+        sb = b[1] if not attrs.get("transB") else (*b[1][:-2], b[1][-1], b[1][-2])
+        return {node.output[0]: (elem or a[0], [*sa[:-1], sb[-1]])}
+    return rule
+
+
+def _matmul_nbits(node: NodeProto, ins: Sequence[Info]) -> Shapes:
+    """MatMulNBits(A [.., K], packed B; N) -> [.., N]."""
+    a = ins[0]
+    if a is None:
+        return {}
+    return {node.output[0]: (a[0], [*a[1][:-1], int(_attrs(node)["N"])])}  # type: ignore[call-overload]
+
+
+def _broadcast(a_index: int, b_index: int) -> Callable[..., Shapes]:
+    """QLinearAdd / QLinearMul: numpy broadcasting of two of the inputs."""
+    def rule(node: NodeProto, ins: Sequence[Info]) -> Shapes:
+        a, b = ins[a_index], ins[b_index] if len(ins) > b_index else None
+        if a is None or b is None:
+            return {}
+        rank = max(len(a[1]), len(b[1]))
+        da = (1,) * (rank - len(a[1])) + tuple(a[1])
+        db = (1,) * (rank - len(b[1])) + tuple(b[1])
+        return {node.output[0]: (a[0], [max(x, y) for x, y in zip(da, db, strict=True)])}
+    return rule
+
+
+def _quantized_lstm(node: NodeProto, ins: Sequence[Info]) -> Shapes:
+    """DynamicQuantizeLSTM(X [S, B, I], W [D, I, 4H], ...) -> Y [S, D, B, H], Y_h, Y_c [D, B, H]."""
+    x, w = ins[0], ins[1] if len(ins) > 1 else None
+    if x is None or w is None:
+        return {}
+    hidden = int(_attrs(node).get("hidden_size", w[1][2] // 4))  # type: ignore[call-overload]
+    steps, batch, directions = x[1][0], x[1][1], w[1][0]
+    dims = [[steps, directions, batch, hidden], [directions, batch, hidden], [directions, batch, hidden]]
+    return {out: (x[0], dims[k]) for k, out in enumerate(node.output[:3]) if out}
+
+
+def _group_query_attention(node: NodeProto, ins: Sequence[Info]) -> Shapes:
+    """GroupQueryAttention(query [B, S, Nq x D], key [B, S, Nkv x D], ..., past_key [B, Nkv, P, D])
+    -> output like query, present_key / present_value [B, Nkv, P + S, D]."""
+    q, k = ins[0], ins[1] if len(ins) > 1 else None
+    past = ins[3] if len(ins) > 3 else None
+    if q is None or k is None:
+        return {}
+    attrs = _attrs(node)
+    heads, kv_heads = int(attrs.get("num_heads", 1)), int(attrs.get("kv_num_heads", 1))  # type: ignore[call-overload]
+    batch, seq, hidden = q[1]
+    depth = hidden // heads
+    total = (past[1][2] if past is not None else 0) + seq
+    out = {node.output[0]: (q[0], [batch, seq, hidden])}
+    for name in node.output[1:3]:
+        if name:
+            out[name] = (q[0], [batch, kv_heads, total, depth])
+    return out
+
+
 SHAPES: dict[str, Callable[[NodeProto, Sequence[Info]], Shapes]] = {
+    "QOrderedMatMul": _matmul_of(0, 2), "DynamicQuantizeMatMul": _matmul_of(0, 1),
+    "MatMulIntegerToFloat": _matmul_of(0, 1, TensorProto.FLOAT), "QGemm": _matmul_of(0, 3, trans=True),
+    "MatMulNBits": _matmul_nbits, "QLinearAdd": _broadcast(0, 3), "QLinearMul": _broadcast(0, 3),
+    "DynamicQuantizeLSTM": _quantized_lstm, "GroupQueryAttention": _group_query_attention,
     "FastGelu": _like_first, "BiasGelu": _like_first, "QuickGelu": _like_first, "Gelu": _like_first,
     "BiasAdd": _like_first, "RotaryEmbedding": _like_first, "SimplifiedLayerNormalization": _like_first,
     "SkipLayerNormalization": _skip_layer_norm, "SkipSimplifiedLayerNormalization": _skip_layer_norm,

@@ -341,6 +341,83 @@ def _integer(inputs: tuple[int, ...], op_type: str) -> Any:
     return rule
 
 
+def _quantized_matmul(a_index: int, b_index: int, gemm: bool = False) -> Any:
+    """QOrderedMatMul, DynamicQuantizeMatMul, MatMulIntegerToFloat, QGemm: an int8 MatMul of two
+    inputs (dynamic quantization makes the activation int8 too: OpenVINO's frontend inserts its
+    quantize step, a SHAVE op of the input's size, counted here as a Cast)."""
+    def rule(b: _Builder, node: Node) -> bool:
+        a_in, b_in = node.inputs[a_index], node.inputs[b_index]
+        if b.tensors[a_in].dtype not in ("int8", "uint8"):
+            quantized = b.op(f"{node.name}/quantize", "Cast", [a_in], b.shape(a_in), to=3)
+            b.tensors[quantized] = replace(b.tensors[quantized], dtype="int8")
+            a_in = quantized
+        if gemm:
+            attrs = {k: v for k, v in node.attrs.items() if k in ("transA", "transB")}
+            b.node(node.name, "Gemm", [a_in, b_in], node.outputs[0], **attrs)
+        else:
+            b.node(node.name, "MatMul", [a_in, b_in], node.outputs[0])
+        if b.tensors[b_in].dtype not in ("int8", "uint8"):
+            b.tensors[b_in] = replace(b.tensors[b_in], dtype="int8")
+        return True
+    return rule
+
+
+def _matmul_nbits(b: _Builder, node: Node) -> bool:
+    """MatMulNBits: a MatMul whose [K, N] weights stay packed at ``bits`` per element (the NPU
+    decompresses 4-bit weights in the DPU; nbperf moves and stores them packed)."""
+    k, n, bits = (int(node.attrs[key]) for key in ("K", "N", "bits"))
+    weights = b.const(f"{node.name}/weights", (k, n), node.inputs[0])
+    b.tensors[weights] = replace(b.tensors[weights], dtype="int4" if bits <= 4 else "int8")
+    b.node(node.name, "MatMul", [node.inputs[0], weights], node.outputs[0])
+    return True
+
+
+def _quantized_binary(op_type: str) -> Any:
+    """QLinearAdd / QLinearMul(A, As, Az, B, Bs, Bz, Cs, Cz): the element-wise op on int8 data."""
+    def rule(b: _Builder, node: Node) -> bool:
+        b.node(node.name, op_type, [node.inputs[0], node.inputs[3]], node.outputs[0])
+        return True
+    return rule
+
+
+def _quantized_lstm(b: _Builder, node: Node) -> bool:
+    """DynamicQuantizeLSTM: an LSTM with int8 weights [D, I, 4H] (transposed against ONNX's)."""
+    directions, features, gate_rows = b.shape(node.inputs[1])
+    w = b.const(f"{node.name}/w", (directions, gate_rows, features), node.inputs[1])
+    b.tensors[w] = replace(b.tensors[w], dtype="int8")
+    return _recurrent(b, replace(node, op_type="LSTM", inputs=(node.inputs[0], w, *node.inputs[2:])))
+
+
+def _group_query_attention(b: _Builder, node: Node) -> bool:
+    """GroupQueryAttention: query / key / value heads (rotary embedding on SHAVE when asked), this
+    step's keys and values appended to the cache (present_key / present_value), attention of the
+    query heads over the shared key / value heads."""
+    q, k, v = node.inputs[0], _present(node, 1), _present(node, 2)
+    if not k or not v:
+        return False  # packed QKV: left to the generic cost, listed
+    heads, kv_heads = int(node.attrs.get("num_heads", 1)), int(node.attrs.get("kv_num_heads", 1))
+    qh = _heads(b, q, f"{node.name}/q", heads)
+    kh = _heads(b, k, f"{node.name}/k", kv_heads)
+    vh = _heads(b, v, f"{node.name}/v", kv_heads)
+    if node.attrs.get("do_rotary"):
+        qh = b.op(f"{node.name}/q_rotary", "RotaryEmbedding", [qh], b.shape(qh))
+        kh = b.op(f"{node.name}/k_rotary", "RotaryEmbedding", [kh], b.shape(kh))
+    keys, values = kh, vh
+    for index, (new, role) in enumerate(((kh, "key"), (vh, "value"))):
+        past = _present(node, 3 + index)
+        out = node.outputs[1 + index] if len(node.outputs) > 1 + index and node.outputs[1 + index] else ""
+        if past or out:
+            batch, groups, seq, depth = b.shape(new)
+            total = (b.shape(past)[2] if past else 0) + seq
+            cache = out or b.tensor(f"{node.name}/present_{role}", (batch, groups, total, depth), new)
+            b.node(f"{node.name}/present_{role}", "Concat", [p for p in (past, new) if p], cache, axis=2)
+            keys, values = (cache, values) if role == "key" else (keys, cache)
+    causal = b.shape(qh)[2] > 1  # a decoder's self-attention over more than one new token
+    context = _core(b, node.name, qh, keys, values, "", causal, node.attrs.get("scale"))
+    _merge(b, context, node.name, node.outputs[0])
+    return True
+
+
 _RULES: dict[tuple[str, str], Any] = {
     ("", "Attention"): _onnx_attention,
     ("", "SwiGLU"): _swiglu,
@@ -354,5 +431,10 @@ _RULES: dict[tuple[str, str], Any] = {
     (MS, "FastGelu"): _gelu, (MS, "BiasGelu"): _gelu, (MS, "Gelu"): _gelu, (MS, "QuickGelu"): _gelu,
     (MS, "BiasAdd"): _bias_add, (MS, "FusedConv"): _fused_conv, (MS, "FusedMatMul"): _fused_matmul,
     (MS, "RotaryEmbedding"): _renamed("RotaryEmbedding"),
+    (MS, "QOrderedMatMul"): _quantized_matmul(0, 2), (MS, "DynamicQuantizeMatMul"): _quantized_matmul(0, 1),
+    (MS, "MatMulIntegerToFloat"): _quantized_matmul(0, 1), (MS, "QGemm"): _quantized_matmul(0, 3, gemm=True),
+    (MS, "MatMulNBits"): _matmul_nbits,
+    (MS, "QLinearAdd"): _quantized_binary("Add"), (MS, "QLinearMul"): _quantized_binary("Mul"),
+    (MS, "DynamicQuantizeLSTM"): _quantized_lstm, (MS, "GroupQueryAttention"): _group_query_attention,
     (MS, "SimplifiedLayerNormalization"): _renamed("SimplifiedLayerNormalization"),
 }

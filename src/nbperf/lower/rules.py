@@ -73,6 +73,8 @@ class LowerContext:
         t = self.graph.tensors[tensor]
         if t.dtype in {"float32", "float16", "bfloat16", "float64", "int8", "uint8"}:
             return t.elements * (1 if precision == "int8" else 2)
+        if t.dtype in {"int4", "uint4"}:  # 4-bit weights stay packed, two per byte
+            return math.ceil(t.elements / 2)
         return t.elements * min(4, max(1, t.size_bytes // max(1, t.elements)))
 
     def is_const(self, tensor: str) -> bool:
