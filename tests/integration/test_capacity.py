@@ -67,3 +67,18 @@ def test_a_swiglu_block_lands_within_2x_of_its_roofline(tmp_path):
     macs_per_ns = arch.peak_tops("fp16") * 1e12 / 2 / 1e9
     bound_ns = max(weight_bytes / arch.dma.ddr_bandwidth_gbps, result.macs / macs_per_ns)
     assert bound_ns <= result.latency_ns <= 2 * bound_ns, (result.latency_ns, bound_ns)
+
+
+@pytest.mark.parametrize("schedule", ["serial", "emulator"])
+def test_a_softmax_row_longer_than_cmx_is_chunked_not_refused(tmp_path, schedule):
+    """One 2M-element row (4 MB in fp16) cannot sit in CMX: it streams in chunks, twice."""
+    node = onnx.helper.make_node("Softmax", ["x"], ["y"], axis=-1)
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 1, 2_000_000])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)
+    graph = onnx.helper.make_graph([node], "wide", [x], [y])
+    path = tmp_path / "wide_softmax.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
+    result = nbperf.estimate(path, "npu4000", schedule=schedule)
+    (task,) = result.schedule.tasks
+    assert task.candidate.tiling is not None and task.candidate.tiling.passes == 2
+    assert "read twice" in task.candidate.tiling.extra

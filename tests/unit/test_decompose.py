@@ -189,29 +189,14 @@ case(
     opset=28,
 )
 M = "com.microsoft"
-case(
-    "ms_fastgelu",
-    [h.make_node("FastGelu", ["x", "bias"], ["y"], domain=M)],
-    [vi("x", [B, S, D])],
-    [vi("y", None)],
-    [init("bias", [D])],
-    opset=17,
-    ms=True,
-)
+for gelu in ("FastGelu", "BiasGelu"):  # x + bias, then GELU
+    case(f"ms_{gelu.lower()}", [h.make_node(gelu, ["x", "bias"], ["y"], domain=M)], [vi("x", [B, S, D])],
+         [vi("y", None)], [init("bias", [D])], opset=17, ms=True)
 case(
     "ms_quickgelu",
     [h.make_node("QuickGelu", ["x"], ["y"], domain=M)],
     [vi("x", [B, S, D])],
     [vi("y", None)],
-    opset=17,
-    ms=True,
-)
-case(
-    "ms_biasgelu",
-    [h.make_node("BiasGelu", ["x", "bias"], ["y"], domain=M)],
-    [vi("x", [B, S, D])],
-    [vi("y", None)],
-    [init("bias", [D])],
     opset=17,
     ms=True,
 )

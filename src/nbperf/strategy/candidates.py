@@ -84,6 +84,7 @@ class Tiling:
     # the batch items of a batched matmul whose right operand is an activation.
     blocks_weights: bool = False
     items: int = 1  # a batched matmul's row blocks: how many groups its batch items (heads) split into
+    passes: int = 1  # 2: a row longer than CMX is cut into chunks, read once for its statistics, once more
 
     @property
     def count(self) -> int:
@@ -98,6 +99,8 @@ class Tiling:
             parts.append(f"batch items in {self.items} groups")
         if self.inner > 1:
             parts.append(f"{self.inner} input-channel chunks summed as partial sums")
+        if self.passes > 1:
+            parts.append("rows longer than CMX cut into chunks, read twice (statistics, then normalize)")
         return ", ".join(parts)
 
 
@@ -488,6 +491,8 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
     split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
     inner = _inner_splits(c, f, op, sizer, arch, sub, max_rows, max_k, k_first=weights > acts,
                           needed=split is None, than=split)
+    if split is None and op.row_elements and work is None:
+        return _chunked_rows(c, op, sizer, arch, sub)
     if split is None:
         if inner:
             return inner
@@ -525,6 +530,23 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
                         replace(_tiled(c, op, sizer, work, sub, arch, *finer, with_next(2 * n)[1]),
                                 finer=True)]
     return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None), *inner]
+
+
+def _chunked_rows(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
+                  sub: Callable[..., _Fractions]) -> list[Candidate]:
+    """A SHAVE row kernel (softmax, a norm) one of whose rows does not fit CMX: its rows are cut
+    into chunks and streamed twice, once to gather each row's statistics (max and sum, mean and
+    variance) and once to normalize, the two-pass form of these kernels (assumed: the compiler
+    has no documented tiling along a softmax's axis)."""
+    max_chunks = max(1, c.elements // 256)
+    n = _first_fit(lambda m: sizer.footprint(sub(m, 1)) <= arch.isolated_budget_bytes, 2, max_chunks)
+    if n is None:
+        full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
+        return [replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the "
+                                              f"budget is {cap} B ({full - cap} B over)")]
+    tiled = _tiled(c, op, sizer, None, sub, arch, n, 1, None)
+    assert tiled.tiling is not None
+    return [replace(tiled, stream_in_bytes=2 * tiled.stream_in_bytes, tiling=replace(tiled.tiling, passes=2))]
 
 
 def _inner_splits(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
