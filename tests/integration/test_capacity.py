@@ -82,3 +82,18 @@ def test_a_softmax_row_longer_than_cmx_is_chunked_not_refused(tmp_path, schedule
     (task,) = result.schedule.tasks
     assert task.candidate.tiling is not None and task.candidate.tiling.passes == 2
     assert "read twice" in task.candidate.tiling.extra
+
+
+@pytest.mark.parametrize("schedule", ["serial", "emulator"])
+def test_a_global_pool_over_a_large_plane_splits_into_small_pools(tmp_path, schedule):
+    """handle_large_kernels.cpp: a 240 x 240 window (whole plane, 7 MB in fp16 at 64 channels) runs
+    as pools of 10, 8 and 3, each striding by its kernel, instead of being refused."""
+    node = onnx.helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap")
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 64, 240, 240])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)
+    path = tmp_path / "gap.onnx"
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([node], "gap", [x], [y]),
+                                     opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
+    result = nbperf.estimate(path, "npu4000", schedule=schedule)
+    pools = [(t.op.name, t.op.dpu.kernel_h) for t in result.schedule.tasks]
+    assert pools == [("gap/part0", 10), ("gap/part1", 8), ("gap", 3)]

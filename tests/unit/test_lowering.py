@@ -519,3 +519,14 @@ def test_a_3d_transposed_conv_unrolls_per_input_plane_and_tap(tmp_path, strides,
     assert tconv.dpu.batch == planes and (tconv.dpu.kernel_h, tconv.dpu.kernel_w) == (3, 3)
     assert [op.dpu.batch for op in npu.ops if op.op_type == "Add"] == ([adds] if adds else [])
     assert tconv.macs == 1 * 4 * 3 * 6 * 6 * 8 * 27
+
+
+@pytest.mark.parametrize("extent,chain", [(240, [10, 8, 3]), (13, [11, 2]), (12, [6, 2]),
+                                          (1000, [10, 10, 10])])
+def test_large_pool_windows_split_into_kernels_of_at_most_11(extent, chain):
+    """The NCE pools windows up to 11 (max_kernel_size_constant.hpp); larger ones chain pools of
+    the largest divisor at most 11, or 11 with padding where the extent is a prime over 11."""
+    from nbperf.lower.patterns import _factors
+
+    assert _factors(extent) == chain
+    assert math.prod(chain) >= extent and all(f <= 11 for f in chain)

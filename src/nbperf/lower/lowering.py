@@ -17,6 +17,7 @@ from nbperf.lower.patterns import (
     fuse_ppe,
     fuse_swish,
     fuse_transposes,
+    split_large_pools,
     unroll_conv3d,
 )
 from nbperf.lower.precision import insert_conversions
@@ -63,6 +64,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     the NPU, fp16 runs every op in fp16 (see ``lower.precision``)."""
     graph = decompose(graph)  # attention, recurrent, contrib and quantized forms -> the ops the NPU runs
     graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
+    graph = split_large_pools(graph)  # windows over 11 x 11 -> chains of small pools, as the compiler does
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
     graph = fuse_layernorm(graph)  # ReduceMean/Sub/Pow/Sqrt/Div pattern -> one SHAVE op
     graph = fuse_norm_scale_bias(graph)  # MVN * gamma + beta (OpenVINO's layer norm) -> one SHAVE op

@@ -489,3 +489,74 @@ def _conv3d_taps(graph: Graph, node: Node) -> tuple[int, int, tuple[int, int, in
             for od in range(out_depth)]
     return n * max(1, sum(taps)), n * sum(max(0, t - 1) for t in taps), (k, ho, wo)
 
+
+MAX_POOL_KERNEL = 11  # npu_compiler NPU37XX/dialect/VPU/impl/max_kernel_size_constant.hpp (37XX and 40XX)
+
+
+def split_large_pools(graph: Graph) -> Graph:
+    """A global pooling, or a pooling whose kernel equals its stride, with a window over the NCE's
+    largest kernel (11) becomes a chain of pools of at most 11 x 11, each striding by its kernel
+    (npu_compiler IE/transforms/passes/handle_large_kernels.cpp, GeneralPoolingBaseRewriter): the
+    first pool of a 240 x 240 plane, 10 x 10, reads its rows without overlap and tiles like any
+    other op, where one 240 x 240 window needs the whole plane in CMX."""
+    nodes: list[Node] = []
+    tensors = dict(graph.tensors)
+    changed = False
+    for node in graph.nodes:
+        steps = _pool_steps(graph, node)
+        if not steps:
+            nodes.append(node)
+            continue
+        changed = True
+        op_type = "MaxPool" if node.op_type in ("MaxPool", "GlobalMaxPool") else "AveragePool"
+        n, c, h, w = graph.tensors[node.inputs[0]].shape
+        source = node.inputs[0]
+        for k, (fh, fw) in enumerate(steps):
+            out_h, out_w = -(-h // fh), -(-w // fw)
+            last = k == len(steps) - 1
+            name = node.name if last else f"{node.name}/part{k}"
+            out = node.outputs[0] if last else name
+            if not last:
+                tensors[out] = replace(graph.tensors[node.outputs[0]], name=out, shape=(n, c, out_h, out_w))
+            attrs = {"kernel_shape": [fh, fw], "strides": [fh, fw],
+                     "pads": [0, 0, out_h * fh - h, out_w * fw - w]}
+            if last:
+                attrs[FUSED_ATTR] = (*_fused(node), *(f"{node.name}/part{i}" for i in range(k)))
+            nodes.append(Node(name, op_type, (source,), (out,), attrs))
+            source, h, w = out, out_h, out_w
+    return replace(graph, nodes=tuple(nodes), tensors=tensors) if changed else graph
+
+
+def _pool_steps(graph: Graph, node: Node) -> list[tuple[int, int]]:
+    """The (kernel height, kernel width) of each pool a large pooling splits into, or []."""
+    if not _std(node) or not node.inputs or len(graph.tensors[node.inputs[0]].shape) != 4:
+        return []
+    _, _, h, w = graph.tensors[node.inputs[0]].shape
+    if node.op_type in ("GlobalAveragePool", "GlobalMaxPool"):
+        kernel = [h, w]
+    elif node.op_type in ("AveragePool", "MaxPool"):
+        kernel = [int(k) for k in node.attrs.get("kernel_shape", [])]
+        strides = [int(s) for s in node.attrs.get("strides", [1] * len(kernel))]
+        padded = any(int(p) for p in node.attrs.get("pads", []))
+        dilated = any(int(d) > 1 for d in node.attrs.get("dilations", []))
+        if len(kernel) != 2 or kernel != strides or padded or dilated or len(node.outputs) != 1:
+            return []
+    else:
+        return []
+    if max(kernel) <= MAX_POOL_KERNEL:
+        return []
+    per_axis = [_factors(k) for k in kernel]
+    depth = max(len(f) for f in per_axis)
+    padded = [f + [1] * (depth - len(f)) for f in per_axis]
+    return list(zip(*padded, strict=True))
+
+
+def _factors(extent: int) -> list[int]:
+    """Kernels of at most 11 whose chain covers ``extent``: the largest divisor at each step, or 11
+    with padding where the extent has none (a prime over 11)."""
+    factors = []
+    while extent > MAX_POOL_KERNEL:
+        f = next((d for d in range(MAX_POOL_KERNEL, 1, -1) if extent % d == 0), MAX_POOL_KERNEL)
+        factors.append(f)
+        extent = -(-extent // f)
+    return [*factors, extent] if extent > 1 or not factors else factors
