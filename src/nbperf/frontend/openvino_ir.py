@@ -60,7 +60,7 @@ _RENAMED = {
     "TopK": "TopK", "ReduceSum": "ReduceSum", "ReduceProd": "ReduceProd", "ReduceMin": "ReduceMin",
     "ReduceL1": "ReduceL1", "ReduceL2": "ReduceL2", "CumSum": "CumSum", "NormalizeL2": "LpNormalization",
     "SoftMax": "Softmax", "Softmax": "Softmax", "LogSoftmax": "LogSoftmax", "Convert": "Cast",
-    "ShuffleChannels": "Transpose", "Range": "Range", "Einsum": "Einsum", "GridSample": "GridSample",
+    "Range": "Range", "Einsum": "Einsum", "GridSample": "GridSample",
 }
 
 

@@ -520,8 +520,8 @@ def split_large_pools(graph: Graph) -> Graph:
                 tensors[out] = replace(graph.tensors[node.outputs[0]], name=out, shape=(n, c, out_h, out_w))
             attrs = {"kernel_shape": [fh, fw], "strides": [fh, fw],
                      "pads": [0, 0, out_h * fh - h, out_w * fw - w]}
-            if last:
-                attrs[FUSED_ATTR] = (*_fused(node), *(f"{node.name}/part{i}" for i in range(k)))
+            if last and _fused(node):
+                attrs[FUSED_ATTR] = _fused(node)
             nodes.append(Node(name, op_type, (source,), (out,), attrs))
             source, h, w = out, out_h, out_w
     return replace(graph, nodes=tuple(nodes), tensors=tensors) if changed else graph

@@ -489,16 +489,11 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
         return sizer.footprint(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
 
     split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
-    inner = _inner_splits(c, f, op, sizer, arch, sub, max_rows, max_k, k_first=weights > acts,
-                          needed=split is None, than=split)
+    inner = _inner_splits(c, op, sizer, arch, sub, max_rows, max_k, needed=split is None, than=split)
     if split is None and op.row_elements and work is None:
         return _chunked_rows(c, op, sizer, arch, sub)
     if split is None:
-        if inner:
-            return inner
-        full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
-        return [replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the "
-                                              f"budget is {cap} B ({full - cap} B over)")]
+        return inner or [_does_not_fit(c, arch)]
     n_rows, n_k = split
     pipelined, next_bytes = False, 0
     if n_rows == 1 or n_k == 1:  # the compiler pipelines one-axis tilings only
@@ -532,6 +527,13 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
     return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None), *inner]
 
 
+def _does_not_fit(c: Candidate, arch: ArchSpec) -> Candidate:
+    """``c`` made illegal: no tiling brings it under the CMX budget."""
+    full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
+    return replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the budget "
+                                          f"is {cap} B ({full - cap} B over)")
+
+
 def _chunked_rows(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
                   sub: Callable[..., _Fractions]) -> list[Candidate]:
     """A SHAVE row kernel (softmax, a norm) one of whose rows does not fit CMX: its rows are cut
@@ -541,17 +543,14 @@ def _chunked_rows(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
     max_chunks = max(1, c.elements // 256)
     n = _first_fit(lambda m: sizer.footprint(sub(m, 1)) <= arch.isolated_budget_bytes, 2, max_chunks)
     if n is None:
-        full, cap = c.cmx_bytes_per_tile, arch.isolated_budget_bytes
-        return [replace(c, legal=False, reason=f"does not fit CMX even tiled: needs {full} B per tile, the "
-                                              f"budget is {cap} B ({full - cap} B over)")]
+        return [_does_not_fit(c, arch)]
     tiled = _tiled(c, op, sizer, None, sub, arch, n, 1, None)
     assert tiled.tiling is not None
     return [replace(tiled, stream_in_bytes=2 * tiled.stream_in_bytes, tiling=replace(tiled.tiling, passes=2))]
 
 
-def _inner_splits(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
-                  sub: Callable[..., _Fractions], max_rows: int, max_k: int, k_first: bool,
-                  needed: bool, than: tuple[int, int] | None) -> list[Candidate]:
+def _inner_splits(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: Callable[..., _Fractions],
+                  max_rows: int, max_k: int, needed: bool, than: tuple[int, int] | None) -> list[Candidate]:
     """Sub-tiles that also cut the inner dimension (a matmul's or conv's input channels) into
     partial sums, each sub-tile holding one chunk of the input rows and of the weights while its
     output block stays in CMX to accumulate (the compiler sums such chunks with Accumulate ops,
