@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import nbperf
 from nbperf.cli import main
+from nbperf.frontend import load_model
 
 ov = pytest.importorskip("openvino", reason="the openvino extra is absent (pip install 'nbperf[openvino]')")
 
@@ -129,3 +130,16 @@ def test_the_cli_reads_ir_and_refuses_a_broken_one_in_one_line(forms, tmp_path, 
     assert main(["estimate", str(broken), "--arch", "npu4000"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a valid OpenVINO IR" in err[0]
+
+
+def test_a_weightless_ir_refuses_a_new_input_shape_in_one_line(forms, capsys):
+    """Without the .bin openvino cannot re-infer shapes: the saved ones stand, and asking for others
+    is a clear error rather than a graph with mismatched shapes."""
+    _, _, weightless = forms
+    graph = load_model(weightless)
+    name = graph.inputs[0]
+    *lead, last = graph.tensors[name].shape
+    other = "x".join(str(d) for d in (*lead, 2 * last))
+    assert main(["estimate", str(weightless), "--arch", "npu4000", "--input-shape", f"{name}={other}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "keeps the shapes it was saved with" in err[0]

@@ -204,6 +204,10 @@ class _XmlModel:
             found = [la for la in layers.values() if la.type == "Parameter" and la.name == name]
             if not found:
                 raise ModelError(f"--input-shape names '{name}', which is not an input of the IR")
+            saved = found[0].outputs[0].dims
+            if all(d >= 0 for d in saved) and tuple(saved) != tuple(shape):
+                raise ModelError(f"--input-shape {name}: a weightless IR keeps the shapes it was saved with "
+                                 f"({'x'.join(map(str, saved))}); put its .bin beside the .xml to reshape it")
             found[0].outputs[0].dims = list(shape)
         self.layers = _dependency_order(list(layers.values()))
 
