@@ -115,6 +115,7 @@ class TaskCoster:
         first: ComputeCost | None = None
         volume = max(1, work.out_elements * max(1, work.in_k))
         inner = split_sizes(work.in_k, n_inner, CHANNEL_BLOCK) if work.in_k else [(0, 1)]
+        adds = sum(c for _, c in inner) - 1  # per output block, one Add per chunk after the first
         for rows_work, row_count in _row_pieces(work, n_rows):
             for k, k_count in split_sizes(work.out_k, n_k, CHANNEL_BLOCK):
                 block = replace(rows_work, out_k=k)
@@ -126,8 +127,7 @@ class TaskCoster:
                     first = first or cost
                     total += cost.cycles * count * in_count
                     overhead += cost.overhead_cycles * count * in_count
-                if n_inner > 1:  # the partial sums of the block, one Add per extra chunk
-                    adds = sum(c for _, c in inner) - 1
+                if adds:  # the block's partial sums
                     accumulate = replace(block, kind=DpuKind.ELTWISE, in_k=0, kernel_h=1, kernel_w=1,
                                          stride_h=1, stride_w=1)
                     add = self.dpu_task(accumulate, precision, 0, output_write_tiles, strategy)
