@@ -4,16 +4,49 @@ Public API::
 
     import nbperf
     result = nbperf.estimate("resnet50.onnx", arch="npu4000")
-    print(result.latency_ms, result.fps)
+    print(result.latency_ms, result.fps, result.summary())
+
+    model = nbperf.load("resnet50.onnx")          # load and lower once ...
+    for macs in (2048, 4096):                      # ... estimate on many arch points
+        r = nbperf.estimate(model, "npu4000", arch_overrides=[f"dpu.macs_per_tile={macs}"])
+
+    nbperf.sweep(["resnet50.onnx"], "npu4000", {"tiles": [2, 4, 6]})  # rows of a design-space sweep
     arch = nbperf.load_arch("npu3720", ["dpu.macs_per_tile=4096"])
+
+The names are imported on first use, so ``import nbperf`` (and the CLI) stays fast.
 """
 
-from nbperf.api import estimate, explain
-from nbperf.arch import ArchSpec, load_arch, preset_names
-from nbperf.errors import InternalError, NbperfError
-from nbperf.result import Estimate
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = ["ArchSpec", "Estimate", "InternalError", "NbperfError", "__version__", "estimate", "explain",
-           "load_arch", "preset_names"]
+from nbperf.version import __version__
+
+if TYPE_CHECKING:
+    from nbperf.api import estimate, explain
+    from nbperf.arch import ArchSpec, load_arch, preset_names
+    from nbperf.compare import compare
+    from nbperf.errors import InternalError, NbperfError
+    from nbperf.loaded import LoadedModel, load
+    from nbperf.result import Estimate
+    from nbperf.sweep import sweep
+
+_WHERE = {
+    "estimate": "nbperf.api", "explain": "nbperf.api", "ArchSpec": "nbperf.arch", "load_arch": "nbperf.arch",
+    "preset_names": "nbperf.arch", "compare": "nbperf.compare", "InternalError": "nbperf.errors",
+    "NbperfError": "nbperf.errors", "LoadedModel": "nbperf.loaded", "load": "nbperf.loaded",
+    "Estimate": "nbperf.result", "sweep": "nbperf.sweep",
+}
+
+__all__ = ["ArchSpec", "Estimate", "InternalError", "LoadedModel", "NbperfError", "__version__", "compare",
+           "estimate", "explain", "load", "load_arch", "preset_names", "sweep"]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbperf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nbperf.arch import ArchSpec, Precision, load_arch
 from nbperf.cost import TaskCoster, get_backend
 from nbperf.errors import InfeasibleError, UsageError
-from nbperf.frontend import load_model
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
-from nbperf.lower import NpuGraph, lower
-from nbperf.result import MODES, Estimate, LatencyHint, Throughput
+from nbperf.loaded import LoadedModel, load
+from nbperf.lower import NpuGraph
+from nbperf.result import MODES, Estimate, LatencyHint, Provenance, Throughput
 from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
 from nbperf.schedule.emulator import emulate_plan
@@ -26,6 +27,10 @@ from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH
 from nbperf.strategy import StrategyPlan, choose_strategies
 from nbperf.strategy.explain import LayerExplanation, explain_layer
 from nbperf.strategy.search import Problem, build_plan
+from nbperf.version import __version__
+
+if TYPE_CHECKING:
+    import onnx
 
 SCHEDULES = ("serial", "emulator")
 
@@ -53,7 +58,7 @@ def _resolve(arch: str | Path | ArchSpec, arch_overrides: list[str] | tuple[str,
 
 
 def estimate(
-    model: str | Path | Graph,
+    model: str | Path | Graph | LoadedModel | onnx.ModelProto,
     arch: str | Path | ArchSpec = "npu4000",
     *,
     precision: Precision | None = None,
@@ -69,7 +74,9 @@ def estimate(
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
-    ``model``: an ONNX path or an already loaded ``Graph``; ``arch``: a preset name, a YAML path or an
+    ``model``: an ONNX or OpenVINO IR path, an in-memory ``onnx.ModelProto``, or a model loaded once
+    with ``nbperf.load`` (whose frontend and lowering every call reuses: the fast path for sweeps
+    and NAS); ``arch``: a preset name, a YAML path or an
     ``ArchSpec``; ``precision``: ``int8`` quantizes a float model as NNCF does for the NPU (SHAVE
     kernels stay fp16, conversions between the parts), ``fp16`` runs every op in fp16 (default: fp16,
     int8 where the model's Q/DQ say so); ``input_shapes`` fills dynamic input dimensions;
@@ -98,9 +105,9 @@ def estimate(
         stages[stage] = stages.get(stage, 0.0) + now - clock
         clock = now
 
-    graph = model if isinstance(model, Graph) else load_model(model, input_shapes)  # frontend
+    loaded = load(model, input_shapes)  # frontend (nothing to do for a model loaded before)
     lap("frontend")
-    npu_graph = lower(graph, precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns
+    npu_graph = loaded.lowered(precision)  # lowering: DPU / SHAVE / DMA tasks, fused patterns (cached)
     lap("lowering")
     with paused_gc():
         plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
@@ -116,11 +123,15 @@ def estimate(
     else:
         timed = schedule_serial(spec, plan)  # schedule: the plan's layer-serial steps
     lap("schedule")
-    name = graph.name if isinstance(model, Graph) else Path(model).name
+    provenance = Provenance(
+        arch_base=spec.name, arch_overrides=tuple(arch_overrides),
+        input_shapes=tuple(loaded.input_shapes.items()), strategies=tuple((strategies or {}).items()),
+        policy=policy, cost_model=backend_name, schedule=timing, precision=precision,
+        nbperf_version=__version__)
 
     def recompiled(other: ArchSpec) -> Estimate:
         """The same network, options and schedule on ``other`` (fewer tiles, shared resources)."""
-        return estimate(graph, other, precision=precision, cost_model=backend_name, schedule=timing,
+        return estimate(loaded, other, precision=precision, cost_model=backend_name, schedule=timing,
                         policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
                         barriers=barriers)
 
@@ -160,11 +171,11 @@ def estimate(
                                f"does not fit a {tiles}-tile compile ({exc.message}); all tiles")
         return LatencyHint(tiles, hinted.latency_ns)
 
-    return Estimate(model=name, arch=spec, precision=_precision(timed.tasks, npu_graph),
+    return Estimate(model=loaded.name, arch=spec, precision=_precision(timed.tasks, npu_graph),
                     cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
                     stage_seconds=stages, mode=mode, throughput_of=throughput_of,
-                    latency_hint_of=latency_hint_of)
+                    latency_hint_of=latency_hint_of, provenance=provenance)
 
 
 def _precision(tasks, graph: NpuGraph) -> str:

@@ -28,7 +28,7 @@ app.add_typer(arch_app, name="arch")
 
 def _version(value: bool) -> None:
     if value:
-        from nbperf import __version__
+        from nbperf.version import __version__
 
         stdout.print(f"nbperf {__version__}", markup=False)
         raise typer.Exit()
@@ -198,7 +198,7 @@ def explain(
         stdout.print(plan_table(result))
         return
     forced = dict(parse_strategy(s) for s in strategy or [])
-    stdout.print(candidates_table(explain_layer(result, layer, forced)))
+    stdout.print(candidates_table(explain_layer(result, layer, forced), result.arch_label))
 
 
 @arch_app.command("list")

@@ -20,6 +20,35 @@ MODES = ("latency", "throughput")
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Everything an estimate was computed from, so a report says what it is: a what-if run is
+    never labelled like the real part. ``arch_label`` is the preset (or file) with its overrides,
+    ``npu4000+dpu.macs_per_tile=4096``; ``input_shapes`` are every graph input's static shape."""
+
+    arch_base: str
+    arch_overrides: tuple[str, ...]
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    strategies: tuple[tuple[str, str], ...]  # forced, by layer name ("all" for every layer)
+    policy: str
+    cost_model: str
+    schedule: str
+    precision: str | None  # as requested: None keeps the model's own Q/DQ
+    nbperf_version: str
+
+    @property
+    def arch_label(self) -> str:
+        return "+".join((self.arch_base, *self.arch_overrides))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"arch": self.arch_label, "arch_base": self.arch_base,
+                "arch_overrides": list(self.arch_overrides),
+                "input_shapes": {name: list(shape) for name, shape in self.input_shapes},
+                "strategies": dict(self.strategies), "policy": self.policy, "cost_model": self.cost_model,
+                "schedule": self.schedule, "precision_requested": self.precision,
+                "nbperf_version": self.nbperf_version}
+
+
+@dataclass(frozen=True)
 class Throughput:
     """Throughput mode, as OpenVINO runs it: ``requests`` in flight, each compiled for
     ``tiles_per_request`` tiles; ``concurrent`` of them run on the device at once, each with its
@@ -77,6 +106,7 @@ class Estimate:
     # where an estimate's time went; not part of the report, which is the same on every run
     stage_seconds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     mode: str = "latency"  # the headline: one synchronous request, or throughput with several
+    provenance: Provenance | None = field(default=None, compare=False, repr=False)
     # computes the throughput mode on first use (it estimates the network again for fewer tiles)
     throughput_of: Callable[[Estimate], Throughput] | None = field(default=None, compare=False, repr=False)
     # the LATENCY hint's default compile, on first use (it estimates again when that is fewer tiles)
@@ -152,7 +182,37 @@ class Estimate:
     def unknown_ops(self) -> tuple[str, ...]:
         return self.graph.unknown_ops
 
+    @property
+    def arch_label(self) -> str:
+        """The arch as reports name it: the preset with its overrides (``npu4000+tiles=4``)."""
+        return self.provenance.arch_label if self.provenance is not None else self.arch.name
+
     def __repr__(self) -> str:
-        return (f"Estimate(model={self.model!r}, arch={self.arch.name!r}, precision={self.precision!r}, "
+        return (f"Estimate(model={self.model!r}, arch={self.arch_label!r}, precision={self.precision!r}, "
                 f"timing={self.timing!r}, latency_ms={self.latency_ms:.4f}, "
                 f"layers={len(self.schedule.tasks)})")
+
+    def summary(self) -> dict[str, object]:
+        """The whole-model figures as one flat record (what a sweep writes per point)."""
+        from nbperf.report.records import summary_record
+
+        return summary_record(self)
+
+    def to_dict(self) -> dict[str, object]:
+        """The full report as plain data: the JSON report's object (docs/json-schema.md)."""
+        from nbperf.report.records import estimate_record
+
+        return estimate_record(self)
+
+    def layers_frame(self):  # -> pandas.DataFrame
+        """One row per layer, the JSON report's layer records, as a pandas DataFrame (the
+        ``sweep`` extra installs pandas)."""
+        try:
+            import pandas
+        except ImportError:
+            from nbperf.errors import UsageError
+
+            raise UsageError("layers_frame needs pandas: pip install 'nbperf[sweep]'") from None
+        from nbperf.report.records import layer_record
+
+        return pandas.DataFrame([layer_record(t, self) for t in self.schedule.tasks])

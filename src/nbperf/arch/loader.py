@@ -6,7 +6,9 @@ of the bad value and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import math
 import reprlib
 import typing
@@ -44,8 +46,35 @@ def preset_text(name: str) -> str:
 
 
 def load_arch(arch: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ArchSpec:
-    """Load a preset by name (``npu4000``) or a YAML file by path, then apply ``key.path=value`` overrides."""
+    """Load a preset by name (``npu4000``) or a YAML file by path, then apply ``key.path=value`` overrides.
+
+    Presets are parsed once per process and each (preset, overrides) point validated once: a sweep
+    or a NAS loop asks for the same few points thousands of times (``ArchSpec`` is frozen, so the
+    cached object is safe to share)."""
+    if not _looks_like_path(arch):
+        return _preset_point(str(arch), tuple(overrides))
     text, origin = _read(arch)
+    return _build(_parse(text, origin), origin, overrides)
+
+
+@functools.lru_cache(maxsize=1024)
+def _preset_point(name: str, overrides: tuple[str, ...]) -> ArchSpec:
+    return _build(copy.deepcopy(_preset_data(name)), name, overrides)
+
+
+@functools.cache
+def _preset_data(name: str) -> dict[str, Any]:
+    return _parse(preset_text(name), name)
+
+
+def _build(data: dict[str, Any], origin: str, overrides: list[str] | tuple[str, ...]) -> ArchSpec:
+    for item in overrides:
+        _apply_override(data, item)
+    return validate_arch(data, origin)
+
+
+def _parse(text: str, origin: str) -> dict[str, Any]:
+    """The YAML mapping of an arch description, or one clear error."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -60,9 +89,7 @@ def load_arch(arch: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         raise ArchError(f"arch file {origin} is not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ArchError(f"arch file {origin} must be a YAML mapping of fields, got {type(data).__name__}")
-    for item in overrides:
-        _apply_override(data, item)
-    return validate_arch(data, origin)
+    return data
 
 
 def validate_arch(data: dict[str, Any], origin: str = "<dict>") -> ArchSpec:
@@ -100,11 +127,13 @@ def _non_finite(data: Any) -> tuple[str, float] | None:
     return None
 
 
+def _looks_like_path(arch: str | Path) -> bool:
+    path = Path(arch)
+    return path.suffix in {".yaml", ".yml"} or path.parent != Path(".")
+
+
 def _read(arch: str | Path) -> tuple[str, str]:
     path = Path(arch)
-    looks_like_path = path.suffix in {".yaml", ".yml"} or path.parent != Path(".")
-    if not looks_like_path:
-        return preset_text(str(arch)), str(arch)
     if not path.is_file():
         raise ArchError(f"arch file not found: {path}")
     try:

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from nbperf.errors import InternalError, NbperfError
 from nbperf.frontend.build import finish
 from nbperf.frontend.ir import Graph, Node, Tensor, dtype_bytes
-from nbperf.frontend.onnx_loader import read_model, short_reason
+from nbperf.frontend.onnx_loader import checked_model, read_model, short_reason
 from nbperf.frontend.openvino_ir import load_ir
 from nbperf.frontend.propagate import propagate
 from nbperf.frontend.qdq import fold_qdq
 
-__all__ = ["Graph", "Node", "Tensor", "dtype_bytes", "load_model"]
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["Graph", "Node", "Tensor", "dtype_bytes", "load_model", "load_proto"]
 
 _T = TypeVar("_T")
 
@@ -45,6 +48,21 @@ def load_model(path: str | Path, input_shapes: dict[str, tuple[int, ...]] | None
     propagated = _stage(path, "shape propagation", lambda: propagate(model, input_shapes, str(path)))
     folded = _stage(path, "Q/DQ folding", lambda: fold_qdq(propagated))
     return _stage(path, "building the graph", lambda: finish(folded))
+
+
+def load_proto(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    """``load_model`` for a model already in memory (built with ``onnx.helper``, or by a NAS loop).
+
+    The proto is copied before any change, so the caller's model is left as it was."""
+    import onnx
+
+    origin = f"in-memory model {model.graph.name or '(unnamed)'}"
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    checked = _stage(origin, "checking the model", lambda: checked_model(copy, origin))
+    propagated = _stage(origin, "shape propagation", lambda: propagate(checked, input_shapes, origin))
+    folded = _stage(origin, "Q/DQ folding", lambda: fold_qdq(propagated))
+    return _stage(origin, "building the graph", lambda: finish(folded))
 
 
 def _stage(path: str | Path, stage: str, run: Callable[[], _T]) -> _T:

@@ -53,6 +53,13 @@ def read_model(path: str | Path) -> ModelProto:
         raise ModelError(f"cannot read model file {path}: {e.strerror or e}") from None
     except _PARSE_ERRORS as e:
         raise invalid(path, f"cannot parse it ({short_reason(e)})") from None
+    checked = checked_model(model, path)
+    check_external_locations(checked, path)
+    return checked
+
+
+def checked_model(model: ModelProto, path: str | Path) -> ModelProto:
+    """The same checks as for a file, on a model already in memory (``path`` names it in errors)."""
     if not isinstance(model, ModelProto) or not model.HasField("graph"):
         raise invalid(path, "it has no graph")
     if len(model.graph.node) == 0:
@@ -60,7 +67,6 @@ def read_model(path: str | Path) -> ModelProto:
     _check_opsets(model, path)
     _check_names(model.graph, path)
     check_inference_graph(model, path)
-    check_external_locations(model, path)
     if len(model.functions) > 0:
         model = _inline_functions(model, path)
         _check_opsets(model, path)  # inlining merges the functions' opset imports into the model's

@@ -16,9 +16,10 @@ def _kb(nbytes: int) -> str:
     return f"{nbytes / 1024:,.1f} KB"
 
 
-def candidates_table(ex: LayerExplanation) -> Table:
+def candidates_table(ex: LayerExplanation, arch_label: str | None = None) -> Table:
+    """Every candidate of one layer; ``arch_label`` names the arch with its overrides."""
     op = ex.op
-    title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {ex.arch.name}, "
+    title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {arch_label or ex.arch.name}, "
              f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy, "
              f"whole graph {ex.total_ns / 1e3:,.2f} us ({ex.priced_by})")
     table = Table(title=title, title_justify="left", header_style="bold",
@@ -42,7 +43,7 @@ def candidates_table(ex: LayerExplanation) -> Table:
 def plan_table(estimate: Estimate) -> Table:
     """Every layer's chosen strategy with the candidates it beat."""
     plan = estimate.plan
-    table = Table(title=f"{estimate.model} on {estimate.arch.name}: strategies ({plan.policy} policy)",
+    table = Table(title=f"{estimate.model} on {estimate.arch_label}: strategies ({plan.policy} policy)",
                   title_justify="left", header_style="bold")
     for col in ("layer", "op", "strategy", "tiles", "CMX/tile", "sub-tiles", "transition in",
                 "legal alternatives"):

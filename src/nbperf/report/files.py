@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from nbperf.report.atomic import write_text_atomic
-from nbperf.report.records import estimate_record
+from nbperf.report.records import estimate_record, provenance_record, shapes_label
 from nbperf.result import Estimate
 
 
@@ -17,13 +17,22 @@ def to_json(estimate: Estimate) -> str:
 
 
 def to_csv(estimate: Estimate) -> str:
+    """One row per layer; every row names the model and what it was run on (arch with overrides,
+    input shapes, policy, cost model, schedule, nbperf version), so rows of several runs can be
+    concatenated and still say where they came from."""
     layers = estimate_record(estimate)["layers"]
+    prov = provenance_record(estimate)
+    where = {"model": estimate.model, "arch": prov["arch"],
+             "input_shapes": shapes_label(prov["input_shapes"]),
+             "forced_strategies": ";".join(f"{k}={v}" for k, v in prov["strategies"].items()),
+             "policy": prov["policy"], "cost_model": prov["cost_model"], "schedule": prov["schedule"],
+             "nbperf_version": prov["nbperf_version"]}
     buffer = io.StringIO()
     if layers:
-        writer = csv.DictWriter(buffer, fieldnames=list(layers[0]), lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=[*where, *layers[0]], lineterminator="\n")
         writer.writeheader()
         for row in layers:
-            writer.writerow({**row, "fused": ";".join(row["fused"])})
+            writer.writerow({**where, **row, "fused": ";".join(row["fused"])})
     return buffer.getvalue()
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbperf import __version__
 from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
+from nbperf.version import __version__
 
-# 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint
-SCHEMA_VERSION = 5
+# 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint;
+# 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance
+SCHEMA_VERSION = 6
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -72,7 +73,8 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "nbperf_version": __version__,
         "model": estimate.model,
-        "arch": arch.name,
+        "arch": estimate.arch_label,
+        "provenance": provenance_record(estimate),
         "tiles": arch.tiles,
         "precision": estimate.precision,
         "cost_model": estimate.cost_model,
@@ -99,6 +101,70 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "layers": [layer_record(t, estimate) for t in estimate.schedule.tasks],
         **({"emulation": emulation_record(estimate)} if estimate.emulation is not None else {}),
     }
+
+
+def provenance_record(estimate: Estimate) -> dict[str, Any]:
+    """What the estimate was computed from: arch and overrides, input shapes, forced strategies,
+    policy, cost model, schedule, requested precision and nbperf version."""
+    if estimate.provenance is not None:
+        return estimate.provenance.to_dict()
+    return {"arch": estimate.arch.name, "arch_base": estimate.arch.name, "arch_overrides": [],
+            "input_shapes": {}, "strategies": {}, "policy": estimate.plan.policy,
+            "cost_model": estimate.cost_model, "schedule": estimate.timing, "precision_requested": None,
+            "nbperf_version": __version__}
+
+
+def shapes_label(shapes: dict[str, list[int]]) -> str:
+    """``input.1=1x3x224x224;mask=1x128``: input shapes in the CLI's own spelling."""
+    return ";".join(f"{name}={'x'.join(map(str, dims))}" for name, dims in shapes.items())
+
+
+def summary_record(estimate: Estimate, modes: bool = True) -> dict[str, Any]:
+    """The whole-model figures of an estimate as one flat record: a sweep row, ``Estimate.summary()``.
+
+    ``modes`` adds throughput mode and the -hint latency compile, each of which estimates the
+    network again on fewer tiles when the arch's runtime asks for that."""
+    arch, prov = estimate.arch, provenance_record(estimate)
+    peak = arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")
+    row: dict[str, Any] = {
+        "model": estimate.model,
+        "arch": prov["arch"],
+        "precision": estimate.precision,
+        "latency_ms": _r(estimate.latency_ms, 6),
+        "fps": _r(estimate.fps, 3),
+        "device_ms": _r(estimate.schedule.makespan_ns / 1e6, 6),
+        "host_us": _r(estimate.host_ns / 1e3),
+    }
+    if modes:
+        row["throughput_fps"] = _r(estimate.throughput_fps, 3)
+        row["latency_hint_ms"] = _r(estimate.latency_hint.latency_ms, 6)
+    row.update({
+        "macs": estimate.macs,
+        "achieved_tops": _r(estimate.achieved_tops),
+        "peak_tops": _r(peak),
+        "mac_utilisation": _r(estimate.achieved_tops / peak if peak else 0.0),
+        "ddr_bytes": estimate.ddr_bytes,
+        "weight_ddr_bytes": estimate.weight_ddr_bytes,
+        "activation_ddr_bytes": estimate.activation_ddr_bytes,
+        "spilled_bytes": estimate.schedule.spilled_bytes,
+        "peak_cmx_bytes": estimate.schedule.peak_cmx_bytes,
+        "layers": len(estimate.schedule.tasks),
+        "uncosted_ops": len(estimate.unknown_ops),
+        "tiles": arch.tiles,
+        "macs_per_tile": arch.dpu.macs_per_tile,
+        "area_proxy_macs": arch.tiles * arch.dpu.macs_per_tile,
+        "cmx_bytes_per_tile": arch.cmx.bytes_per_tile,
+        "ddr_bandwidth_gbps": arch.dma.ddr_bandwidth_gbps,
+        "dpu_frequency_mhz": arch.dpu.frequency_mhz,
+        "input_shapes": shapes_label(prov["input_shapes"]),
+        "strategies": ";".join(f"{k}={v}" for k, v in prov["strategies"].items()),
+        "policy": prov["policy"],
+        "cost_model": prov["cost_model"],
+        "schedule": prov["schedule"],
+        "strategy_search_exact": estimate.plan.exact,
+        "nbperf_version": prov["nbperf_version"],
+    })
+    return row
 
 
 def throughput_record(estimate: Estimate) -> dict[str, Any]:

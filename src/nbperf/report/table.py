@@ -23,14 +23,20 @@ def _strategy_label(task: TimedTask) -> str:
     return f"{label} x{task.subtiles}" if task.subtiles > 1 else label
 
 
+def _forced(estimate: Estimate) -> str:
+    forced = estimate.provenance.strategies if estimate.provenance is not None else ()
+    return "; forced " + ", ".join(f"{k}={v}" for k, v in forced) if forced else ""
+
+
 def layer_table(estimate: Estimate, top: int | None = None) -> Table:
     """Per-layer rows in execution order; with ``top``, the ``top`` slowest layers, slowest first."""
     tasks = list(estimate.schedule.tasks)
     total_ns = estimate.schedule.makespan_ns or 1.0
     if top is not None:
         tasks = sorted(tasks, key=lambda t: -t.duration_ns)[:top]
-    title = (f"{estimate.model} on {estimate.arch.name} ({estimate.precision}, {estimate.cost_model} costs, "
-             f"{estimate.schedule.kind.value} schedule)")
+    title = (f"{estimate.model} on {estimate.arch_label} ({estimate.precision}, {estimate.cost_model} costs, "
+             f"{estimate.schedule.kind.value} schedule, {estimate.plan.policy} strategies"
+             f"{_forced(estimate)})")
     if top is not None and top < len(estimate.schedule.tasks):
         title += f": {top} slowest of {len(estimate.schedule.tasks)} layers"
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -60,7 +66,7 @@ def totals_table(estimate: Estimate) -> Table:
     arch, tasks = estimate.arch, estimate.schedule.tasks
     peak = estimate.arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")
     rows = [
-        ("arch", f"{arch.name}: {arch.tiles} tiles x {arch.dpu.macs_per_tile} int8 MACs "
+        ("arch", f"{estimate.arch_label}: {arch.tiles} tiles x {arch.dpu.macs_per_tile} int8 MACs "
                  f"at {arch.dpu.frequency_mhz:g} MHz"),
         *_mode_rows(estimate),
         ("MACs", _si(estimate.macs)),

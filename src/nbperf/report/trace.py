@@ -13,6 +13,7 @@ from typing import Any
 
 from nbperf.errors import UsageError
 from nbperf.report.atomic import write_text_atomic
+from nbperf.report.records import provenance_record
 from nbperf.result import Estimate
 from nbperf.schedule.emulator import Emulation
 
@@ -87,7 +88,7 @@ def trace_events(estimate: Estimate) -> dict[str, Any]:
         events.append({"ph": "C", "name": "barriers in flight", "pid": BARRIER_PID, "ts": _us(time_ns),
                        "args": {"barriers": level}})
     return {"traceEvents": events, "displayTimeUnit": "ns",
-            "otherData": {"model": estimate.model, "arch": estimate.arch.name,
+            "otherData": {"model": estimate.model, **provenance_record(estimate),
                           "latency_ms": round(estimate.latency_ms, 6)}}
 
 

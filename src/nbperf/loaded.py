@@ -1,0 +1,74 @@
+"""A model loaded once and estimated many times (sweeps, NAS loops).
+
+``nbperf.load`` runs the frontend (read, shape propagation, constant and Q/DQ folding) once;
+``LoadedModel.lowered`` lowers it once per precision. Neither stage reads the arch, so every arch
+point of a sweep reuses both and only the strategy search and the schedule run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nbperf.frontend.ir import Graph
+
+if TYPE_CHECKING:
+    import onnx
+
+    from nbperf.lower.npu_ops import NpuGraph
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A statically shaped graph and its lowerings, cached per requested precision."""
+
+    name: str
+    graph: Graph
+    _lowered: dict[str | None, NpuGraph] = field(default_factory=dict, compare=False, repr=False)
+
+    def lowered(self, precision: str | None) -> NpuGraph:
+        """The NPU graph for ``precision`` (None: as the model's Q/DQ say), lowered on first use."""
+        if precision not in self._lowered:
+            from nbperf.lower import lower
+
+            self._lowered[precision] = lower(self.graph, precision)  # type: ignore[arg-type]
+        return self._lowered[precision]
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every graph input with its static shape (after ``input_shapes`` filled dynamic ones)."""
+        return {name: self.graph.tensor(name).shape for name in self.graph.inputs}
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.name!r}, nodes={len(self.graph.nodes)}, inputs={self.input_shapes})"
+
+
+def load(model: str | Path | onnx.ModelProto | Graph | LoadedModel,
+         input_shapes: dict[str, tuple[int, ...]] | None = None) -> LoadedModel:
+    """Load ``model`` (an ONNX or OpenVINO IR path, an in-memory ``onnx.ModelProto``, or a ``Graph``)
+    once, for many estimates: ``nbperf.estimate(loaded, arch)`` reuses its frontend and lowering.
+
+    ``input_shapes`` fills dynamic input dimensions (``{"input_ids": (1, 128)}``)."""
+    if isinstance(model, LoadedModel):
+        if input_shapes:
+            raise _usage("input_shapes cannot be changed on an already loaded model; load it again")
+        return model
+    if isinstance(model, Graph):
+        if input_shapes:
+            raise _usage("input_shapes cannot be changed on an already built Graph; load the model file")
+        return LoadedModel(model.name, model)
+    from nbperf.frontend import load_model, load_proto
+
+    if isinstance(model, str | Path):
+        return LoadedModel(Path(model).name, load_model(model, input_shapes))
+    if type(model).__name__ == "ModelProto":
+        name = model.graph.name or "model"
+        return LoadedModel(name, load_proto(model, input_shapes))
+    raise _usage(f"cannot load a {type(model).__name__}: give a path, an onnx.ModelProto or a Graph")
+
+
+def _usage(message: str) -> Exception:
+    from nbperf.errors import UsageError
+
+    return UsageError(message)
