@@ -102,6 +102,21 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
                         strategies=forced, **extra)
 
 
+def _check_outputs(outputs: dict[str, Path | None]) -> None:
+    """Fail before the work, and before any file is written: a missing folder, or one path for two
+    outputs."""
+    seen: dict[Path, str] = {}
+    for option, out in outputs.items():
+        if out is None:
+            continue
+        if not out.parent.is_dir():
+            raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+        same = seen.get(out.resolve())
+        if same is not None:
+            raise UsageError(f"{same} and {option} both write {out}: give each its own file")
+        seen[out.resolve()] = option
+
+
 @app.command()
 def estimate(
     model: ModelArg,
@@ -131,17 +146,8 @@ def estimate(
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
     json_to_stdout = json_path is not None and str(json_path) == "-"
-    outputs = {"--json": None if json_to_stdout else json_path, "--csv": csv_path, "--trace": trace_path}
-    seen: dict[Path, str] = {}
-    for option, out in outputs.items():  # fail before the work, and before any file is written
-        if out is None:
-            continue
-        if not out.parent.is_dir():
-            raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-        same = seen.get(out.resolve())
-        if same is not None:
-            raise UsageError(f"{same} and {option} both write {out}: give each its own file")
-        seen[out.resolve()] = option
+    _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path,
+                    "--trace": trace_path})
     if trace_path is not None and schedule != "emulator" and cost != "emulator":
         raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
                          "timeline")
@@ -199,6 +205,68 @@ def explain(
         return
     forced = dict(parse_strategy(s) for s in strategy or [])
     stdout.print(candidates_table(explain_layer(result, layer, forced), result.arch_label))
+
+
+@app.command(epilog="Example: nbperf compare resnet50.onnx -a npu4000 -a npu4000+dpu.macs_per_tile=4096")
+def compare(
+    model: Annotated[Path | None, typer.Argument(
+        help="the model to compare on several archs (or give --model twice)", show_default=False)] = None,
+    arch: Annotated[list[str] | None, typer.Option(
+        "--arch", "-a", help="an arch side: preset or YAML file, with overrides as npu4000+"
+                             "dpu.macs_per_tile=4096 (repeatable; the first is the baseline)")] = None,
+    models: Annotated[list[Path] | None, typer.Option(
+        "--model", "-m", help="a model side, on one arch (repeatable; the first is the baseline)")] = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="write the comparison as JSON here ('-': to stdout, instead of the tables)")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
+    top: Annotated[int, typer.Option(help="table rows: the N layers whose time changes most (0: all)")] = 25,
+) -> None:
+    """Compare per-layer and total time of one model on several archs, or of several models on one
+    arch: side by side, speedup per layer and in total, what bounds each layer, largest change first."""
+    from nbperf.compare import compare as run_compare
+    from nbperf.compare import comparison_record, comparison_rows
+    from nbperf.report.atomic import write_text_atomic
+    from nbperf.report.compare_table import layers_table, totals_table
+
+    if top < 0:
+        raise UsageError(f"--top must be >= 0 (0 shows every layer), got {top}")
+    json_to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path})
+    sides = ([model] if model is not None else []) + list(models or [])
+    precision = precision.lower() if precision else precision
+    if precision not in (None, "int8", "fp16"):
+        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
+    result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
+                         input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
+                         cost_model=cost.lower(), schedule=schedule.lower(), policy=policy.lower(),
+                         strategies=dict(parse_strategy(s) for s in strategy or []))
+    if json_path is not None:
+        import json
+
+        text = json.dumps(comparison_record(result), indent=2) + "\n"
+        if json_to_stdout:
+            sys.stdout.write(text)
+            return
+        write_text_atomic(json_path, text)
+    if csv_path is not None:
+        import csv
+        import io
+
+        rows = comparison_rows(result)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["layer"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(csv_path, buffer.getvalue())
+    stdout.print(totals_table(result))
+    stdout.print(layers_table(result, top or None))
 
 
 @arch_app.command("list")
