@@ -95,7 +95,7 @@ def estimate(
         raise UsageError(f"unknown mode {mode!r}; use latency (one synchronous request) or throughput")
     spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
                                           barriers)
-    coster = TaskCoster(spec, get_backend(backend_name))  # cost: the one path every stage prices with
+    coster = TaskCoster(spec, get_backend(backend_name), shared=True)  # cost: the one path
     stages: dict[str, float] = {}
     clock = time.perf_counter()
 

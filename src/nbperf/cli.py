@@ -66,7 +66,8 @@ def parse_strategy(item: str) -> tuple[str, str]:
 
 ModelArg = Annotated[Path, typer.Argument(
     help="ONNX model, or OpenVINO IR .xml (its .bin beside it, or none: weightless); weights may be absent")]
-ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="preset name or YAML file")]
+ArchOpt = Annotated[list[str] | None, typer.Option(
+    "--arch", "-a", help="preset name or YAML file [default: npu4000]", show_default=False)]
 PrecisionOpt = Annotated[str | None, typer.Option(
     help="int8: quantize as NNCF does for the NPU (SHAVE ops stay fp16); fp16: every op in fp16")]
 InputShapeOpt = Annotated[list[str] | None, typer.Option(
@@ -85,6 +86,15 @@ ModeOpt = Annotated[str, typer.Option(
          "throughput (several requests in flight, as -hint throughput); the report gives both")]
 StrategyOpt = Annotated[list[str] | None, typer.Option(
     "--strategy", help="force a strategy: LAYER=SOK, or all=SOH (repeatable)")]
+
+
+def one_arch(arch: list[str] | None, command: str) -> str:
+    """The one --arch of a single-arch command; several are a mistake, not 'keep the last'."""
+    if arch and len(arch) > 1:
+        sides = " ".join("--arch " + a for a in arch)
+        raise UsageError(f"{command} takes one --arch, got {len(arch)} ({', '.join(arch)}); "
+                         f"nbperf compare MODEL {sides} shows them side by side")
+    return arch[0] if arch else "npu4000"
 
 
 def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] | None,
@@ -120,7 +130,7 @@ def _check_outputs(outputs: dict[str, Path | None]) -> None:
 @app.command()
 def estimate(
     model: ModelArg,
-    arch: ArchOpt = "npu4000",
+    arch: ArchOpt = None,
     precision: PrecisionOpt = None,
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
@@ -151,8 +161,8 @@ def estimate(
     if trace_path is not None and schedule != "emulator" and cost != "emulator":
         raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
                          "timeline")
-    result = _run(model, arch, precision, input_shape, set_, cost, schedule, policy, strategy,
-                  prefetch_depth=prefetch_depth, barriers=barriers, mode=mode.lower())
+    result = _run(model, one_arch(arch, "estimate"), precision, input_shape, set_, cost, schedule, policy,
+                  strategy, prefetch_depth=prefetch_depth, barriers=barriers, mode=mode.lower())
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
@@ -171,9 +181,9 @@ def estimate(
     if json_to_stdout:
         return
     if quiet:
-        line = (f"{result.model} on {result.arch.name}: {result.throughput_fps:,.1f} FPS in throughput mode"
+        line = (f"{result.model} on {result.arch_label}: {result.throughput_fps:,.1f} FPS in throughput mode"
                 if result.mode == "throughput" else
-                f"{result.model} on {result.arch.name}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS")
+                f"{result.model} on {result.arch_label}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS")
         stdout.print(line, markup=False)
     else:
         print_report(result, stdout, top)
@@ -182,7 +192,7 @@ def estimate(
 @app.command()
 def explain(
     model: ModelArg,
-    arch: ArchOpt = "npu4000",
+    arch: ArchOpt = None,
     layer: Annotated[str | None, typer.Option(
         help="the layer to explain; without it, every layer's choice")] = None,
     precision: PrecisionOpt = None,
@@ -199,7 +209,8 @@ def explain(
     from nbperf.api import explain as explain_layer
     from nbperf.report.explain_table import candidates_table, plan_table
 
-    result = _run(model, arch, precision, input_shape, set_, cost, schedule, policy, strategy)
+    result = _run(model, one_arch(arch, "explain"), precision, input_shape, set_, cost, schedule, policy,
+                  strategy)
     if layer is None:
         stdout.print(plan_table(result))
         return
@@ -267,6 +278,104 @@ def compare(
         write_text_atomic(csv_path, buffer.getvalue())
     stdout.print(totals_table(result))
     stdout.print(layers_table(result, top or None))
+
+
+@app.command(epilog="Example: nbperf sweep --models examples/models --grid dpu.macs_per_tile=2048,4096 "
+                     "--grid tiles=2,4,6 --out results.parquet")
+def sweep(
+    models: Annotated[list[str], typer.Option(
+        "--models", "-m", help="model files, folders (their .onnx / .xml) or glob patterns (repeatable)")],
+    out: Annotated[Path, typer.Option(
+        help="results file, .parquet or .csv; an existing one is resumed (its points are skipped)")],
+    arch: Annotated[str, typer.Option("--arch", "-a", help="the base arch: preset or YAML file")] = "npu4000",
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", "-g", help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
+                             "cmx.bytes_per_tile, dma.ddr_bandwidth_gbps, ...) or precision (int8, fp16, "
+                             "model), policy, schedule (repeatable; points: the cartesian product)")] = None,
+    executor: Annotated[str, typer.Option(
+        help="pool (local processes), ray (a Ray cluster: --address, or a local one) or serial")] = "pool",
+    workers: Annotated[int | None, typer.Option(
+        help="processes (pool) or CPUs (local Ray) [default: all cores]", show_default=False)] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (with --executor ray)")] = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
+    policy: PolicyOpt = "optimal",
+    modes: Annotated[bool, typer.Option(
+        "--modes/--no-modes", help="add throughput-mode FPS and the -hint latency compile to each row "
+                                   "(each may estimate again on fewer tiles)")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Estimate every model at every point of a design-space grid; one row per (model, point) with
+    every summary figure and each swept parameter as its own column (grid.KEY)."""
+    from nbperf.sweep import sweep as run_sweep
+
+    options: dict[str, object] = {"cost_model": cost.lower()}
+    swept = {g.partition("=")[0].strip() for g in grid or []}
+    for key, value in (("precision", precision), ("schedule", schedule), ("policy", policy)):
+        if key not in swept:  # a swept option takes its values from the grid, not the default
+            options[key] = value.lower() if value else value
+    if input_shape:
+        options["input_shapes"] = dict(parse_input_shape(s) for s in input_shape)
+    with _progress(quiet) as progress:
+        run = run_sweep(models, arch, grid or [], out=out, executor=executor.lower(), workers=workers,
+                        address=address, arch_overrides=set_ or [], modes=modes, on_progress=progress,
+                        **options)
+    failed, internal = run.failed, [r for r in run.failed if r["error"].startswith("internal error")]
+    rate = f" ({run.ran / run.seconds:.1f}/s)" if run.seconds > 0 and run.ran else ""
+    stderr.print(f"nbperf: {out}: {len(run.rows)} rows; {run.ran} estimated in {run.seconds:.1f} s{rate}, "
+                 f"{run.skipped} already there, {len(failed)} failed", markup=False)
+    for row in failed[:3]:
+        stderr.print(f"nbperf: warning: {row['model']} at {row['point']}: {row['error']}", markup=False)
+    if internal:
+        raise InternalError(f"{len(internal)} sweep point(s) hit a bug in nbperf (their rows say so)")
+
+
+class _progress:
+    """A rich progress bar on stderr with rate and ETA (none with --quiet or when stderr is not a
+    terminal); called with (done, total) as sweep rows arrive."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.bar = None if quiet or not stderr.is_terminal else _make_bar()
+        self.task = None
+
+    def __enter__(self) -> _progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("sweep", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _make_bar():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:  # estimates per second
+            return Text(f"{task.speed:.1f}/s" if task.speed else "-/s")
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr)
 
 
 @arch_app.command("list")

@@ -14,7 +14,9 @@ its busiest DPU plus the task overhead, and a tiled task is one task per sub-til
 
 from __future__ import annotations
 
+import json
 import math
+from collections import OrderedDict
 from dataclasses import replace
 
 from nbperf.arch.model import ArchSpec, Precision
@@ -76,13 +78,43 @@ def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
     return [(_with_rows(work, rows), count) for rows, count in split_sizes(_rows(work), n_rows)]
 
 
-class TaskCoster:
-    """Compute costs of DPU and SHAVE tasks on ``arch`` with ``backend``, memoised."""
+# The arch sections a compute cost reads: the DPU and SHAVE, and CMX ports, word and clock (the
+# math model's CMX read bound). Tiles, CMX size, DMA, barriers and runtime never enter one.
+COST_SECTIONS = ("dpu", "shave", "cmx")
+_CMX_SIZE_FIELDS = {"bytes_per_tile", "tiling_budget", "alignment_bytes"}  # sizes: never in a cost
+_SHARED_MEMOS = 64  # cost contexts kept per process (a sweep's distinct DPU/SHAVE/CMX points)
+_memos: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
 
-    def __init__(self, arch: ArchSpec, backend: CostBackend) -> None:
+
+def cost_context(arch: ArchSpec, backend: CostBackend) -> tuple[str, str]:
+    """What a compute cost depends on, as a key: the backend and the arch sections it reads."""
+    data = arch.model_dump(include=set(COST_SECTIONS))
+    data["cmx"] = {k: v for k, v in data["cmx"].items() if k not in _CMX_SIZE_FIELDS}
+    return type(backend).__name__, json.dumps(data, sort_keys=True)
+
+
+class TaskCoster:
+    """Compute costs of DPU and SHAVE tasks on ``arch`` with ``backend``, memoised.
+
+    With ``shared``, the memo is shared by every coster of the same cost context in this process:
+    the estimates of a sweep or a NAS loop price a layer signature once per DPU/SHAVE point, however
+    many tile counts, CMX sizes or DDR bandwidths they try (the key holds every arch field a compute
+    cost reads, ``COST_SECTIONS``)."""
+
+    def __init__(self, arch: ArchSpec, backend: CostBackend, shared: bool = False) -> None:
         self.arch, self.backend = arch, backend
         self._workloads: dict[DpuWorkload, WorkloadCost] = {}
         self._tasks: dict[tuple[object, ...], ComputeCost] = {}
+        if shared:
+            key = cost_context(arch, backend)
+            memo = _memos.get(key)
+            if memo is None:
+                memo = _memos[key] = (self._workloads, self._tasks)
+                if len(_memos) > _SHARED_MEMOS:
+                    _memos.popitem(last=False)
+            else:
+                _memos.move_to_end(key)
+            self._workloads, self._tasks = memo
 
     # -- DPU ------------------------------------------------------------------------------------
     def workload(self, workload: DpuWorkload) -> WorkloadCost:
