@@ -192,11 +192,13 @@ class Estimate:
                 f"timing={self.timing!r}, latency_ms={self.latency_ms:.4f}, "
                 f"layers={len(self.schedule.tasks)})")
 
-    def summary(self) -> dict[str, object]:
-        """The whole-model figures as one flat record (what a sweep writes per point)."""
+    def summary(self, modes: bool = True) -> dict[str, object]:
+        """The whole-model figures as one flat record (what a sweep writes per point). ``modes``
+        adds throughput mode and the -hint latency compile, which may estimate again on fewer
+        tiles: pass False in a tight NAS loop that needs only latency."""
         from nbperf.report.records import summary_record
 
-        return summary_record(self)
+        return summary_record(self, modes)
 
     def to_dict(self) -> dict[str, object]:
         """The full report as plain data: the JSON report's object (docs/json-schema.md)."""
