@@ -333,6 +333,30 @@ def sweep(
         raise InternalError(f"{len(internal)} sweep point(s) hit a bug in nbperf (their rows say so)")
 
 
+@app.command("sweep-report", epilog="Example: nbperf sweep-report results.parquet --png pareto.png "
+                                    "--html pareto.html")
+def sweep_report(
+    results: Annotated[Path, typer.Argument(help="a results file of nbperf sweep (.parquet or .csv)")],
+    png: Annotated[Path | None, typer.Option(help="write the Pareto plots as a PNG here")] = None,
+    html: Annotated[Path | None, typer.Option(
+        help="write them as a self-contained HTML page here (plotly.js inside, works offline)")] = None,
+    x: Annotated[str, typer.Option(
+        help="cost axis: a results column (area_proxy_macs = tiles x MACs per tile); lower is better "
+             "unless it is a known higher-is-better figure or ends in ':max'")] = "area_proxy_macs",
+    y: Annotated[str, typer.Option(
+        help="performance axis: latency_ms, device_ms, throughput_fps (higher is better), or COLUMN:min|max")]
+        = "latency_ms",
+) -> None:
+    """Pareto fronts of a sweep: per model and over the geometric mean of all models, the points
+    no other point beats on both axes, as tables (and PNG / HTML plots)."""
+    from nbperf.report.sweep_report import render
+    from nbperf.report.sweep_report import sweep_report as make_report
+
+    _check_outputs({"--png": png, "--html": html})
+    for renderable in render(make_report(results, png=png, html=html, x=x, y=y)):
+        stdout.print(renderable)
+
+
 class _progress:
     """A rich progress bar on stderr with rate and ETA (none with --quiet or when stderr is not a
     terminal); called with (done, total) as sweep rows arrive."""

@@ -18,7 +18,12 @@ _MAX_PREFIX = 64  # of the target's name in the temporary file's name (names are
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``.
+    """``write_bytes_atomic`` of ``text`` in UTF-8, line endings as given."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
 
     A symlink target is written through (the file it points at is replaced). The new file gets
     the existing file's permissions, or the usual ones for a new file (0666 less the umask)
@@ -38,8 +43,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

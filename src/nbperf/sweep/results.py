@@ -9,12 +9,12 @@ sweep ends with the same file as one that ran straight through.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
 from nbperf.errors import UsageError
+from nbperf.report.atomic import write_bytes_atomic, write_text_atomic
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -57,26 +57,22 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def write_rows(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Write ``rows`` with ``columns`` in that order, atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix.lower() == ".parquet":
-            pa = _pyarrow()
-            schema = _schema(pa, rows, columns)
-            text = {f.name for f in schema if f.type == pa.string()}
-            table = pa.Table.from_pylist(
-                [{c: None if (v := row.get(c)) is None else (str(v) if c in text else v) for c in columns}
-                 for row in rows], schema=schema)
-            pa.parquet.write_table(table, tmp)
-        else:
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows({c: "" if (v := row.get(c)) is None else v for c in columns} for row in rows)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if path.suffix.lower() == ".parquet":
+        pa = _pyarrow()
+        schema = _schema(pa, rows, columns)
+        text = {f.name for f in schema if f.type == pa.string()}
+        table = pa.Table.from_pylist(
+            [{c: None if (v := row.get(c)) is None else (str(v) if c in text else v) for c in columns}
+             for row in rows], schema=schema)
+        sink = pa.BufferOutputStream()
+        pa.parquet.write_table(table, sink)
+        write_bytes_atomic(path, sink.getvalue().to_pybytes())
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({c: "" if (v := row.get(c)) is None else v for c in columns} for row in rows)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def _schema(pa: Any, rows: list[dict[str, Any]], columns: list[str]) -> Any:
