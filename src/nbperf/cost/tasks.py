@@ -143,6 +143,15 @@ class TaskCoster:
         (npu_compiler IE/transforms/passes/unroll_fully_connected.cpp)."""
         if n_rows * n_k * n_inner == 1:
             return self.dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
+        key = ("subtiles", work, precision, useful_macs, n_rows, n_k, output_write_tiles, strategy, n_inner)
+        cost = self._tasks.get(key)
+        if cost is None:  # the same tiling of the same work recurs across candidates and arch points
+            cost = self._tasks[key] = self._dpu_subtiles(work, precision, useful_macs, n_rows, n_k,
+                                                         output_write_tiles, strategy, n_inner)
+        return cost
+
+    def _dpu_subtiles(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int, n_k: int,
+                      output_write_tiles: int, strategy: str, n_inner: int) -> ComputeCost:
         total = overhead = 0
         first: ComputeCost | None = None
         volume = max(1, work.out_elements * max(1, work.in_k))
