@@ -34,20 +34,20 @@ def result():
 WRITERS = {"json": write_json, "csv": write_csv, "trace": write_trace}
 
 
-class _HalfThenFail(io.TextIOWrapper):
-    """A file whose write puts half the text on disk, then fails like a full disk (or ``error``)."""
+class _HalfThenFail(io.BufferedWriter):
+    """A file whose write puts half the bytes on disk, then fails like a full disk (or ``error``)."""
 
     error: BaseException = OSError(errno.ENOSPC, "No space left on device")
 
-    def write(self, text: str) -> int:
-        super().write(text[: len(text) // 2])
+    def write(self, data: bytes) -> int:
+        super().write(data[: len(data) // 2])
         self.flush()
         raise self.error
 
 
 def _fdopen_failing(error: BaseException):
-    def fdopen(fd, mode="r", encoding=None, newline=None):
-        wrapper = _HalfThenFail(open(fd, "wb", closefd=True), encoding=encoding, newline=newline)  # noqa: SIM115
+    def fdopen(fd, mode="rb", *args, **kwargs):
+        wrapper = _HalfThenFail(io.FileIO(fd, "wb", closefd=True))
         wrapper.error = error
         return wrapper
     return fdopen
