@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from nbperf.cost.dma import ns_to_dma_cycles
+from nbperf.report.why import why
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 from nbperf.version import __version__
 
 # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint;
-# 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance
-SCHEMA_VERSION = 6
+# 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why
+SCHEMA_VERSION = 7
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -58,6 +59,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "start_us": _r(task.start_ns / 1e3),
         "end_us": _r(task.end_ns / 1e3),
         "bound": task.bound.value,
+        "why": why(task, estimate.arch.dma.ddr_bandwidth_gbps),
         "compute_limit": compute.limit,
         "mpe_mode": compute.mpe_mode,
         "mac_utilisation": None if compute.mac_utilisation is None else _r(compute.mac_utilisation),
