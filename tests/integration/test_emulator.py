@@ -152,11 +152,13 @@ def test_emulator_reports_and_trace(tmp_path, capsys):
     assert any(e["pid"] == 1000 for e in spans), "DMA tracks"
 
 
-def test_trace_needs_the_emulator(capsys, tmp_path):
-    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--trace", str(tmp_path / "t.json")])
-    assert code == 2 and "--trace needs --schedule emulator" in capsys.readouterr().err
-    with pytest.raises(Exception, match="needs --schedule emulator"):
-        trace_events(nbperf.estimate(EXAMPLES / "resnet50.onnx"))
+def test_the_layer_serial_schedule_traces_too(capsys, tmp_path):
+    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--trace", str(tmp_path / "t.json"), "-q"])
+    assert code == 0, capsys.readouterr().err
+    names = {e["args"]["name"] for e in json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+             if e.get("ph") == "M" and e["name"] == "process_name"}
+    assert "NPU (layer-serial)" in names
+    assert trace_events(nbperf.estimate(EXAMPLES / "resnet50.onnx"))["traceEvents"]
 
 
 def test_serial_latency_uses_the_same_transfer_model():
