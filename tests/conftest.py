@@ -11,6 +11,13 @@ EXAMPLES = REPO_ROOT / "examples" / "models"
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 
 
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch):
+    """CLI tables fit COLUMNS when it is set; pytest-xdist workers inherit one (80), so tests see
+    the piped default unless they set their own."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES

@@ -7,10 +7,12 @@ traceback).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -39,8 +41,54 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
                                                 help="print the version and exit")] = False) -> None:
     """Estimate how fast a neural network runs on a tiled NPU."""
 
-# Piped output keeps whole rows: rich would squeeze the table to 80 columns otherwise.
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+# The table fits the terminal; piped output fits COLUMNS when it is set, else 200 columns (rich
+# would squeeze it to 80). No colour unless stdout is a terminal (rich's own rule; NO_COLOR too).
+PIPE_WIDTH = 200
+
+
+class _TrimmedLines:
+    """sys.stdout (whatever it is at the time: tests swap it) without the spaces rich pads lines
+    with, which make diffs and pipes noisy."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending.rstrip(" "))
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+stdout = Console(highlight=False, file=_TrimmedLines())
+
+
+def _fit_stdout() -> None:
+    """The width the tables fit, decided per run (not at import): COLUMNS, else the terminal's,
+    else PIPE_WIDTH for a pipe or file."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        stdout.width = int(columns)
+    elif sys.stdout.isatty():
+        stdout.width = shutil.get_terminal_size().columns
+    else:
+        stdout.width = PIPE_WIDTH
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -65,27 +113,36 @@ def parse_strategy(item: str) -> tuple[str, str]:
 
 
 ModelArg = Annotated[Path, typer.Argument(
+    metavar="MODEL",
     help="ONNX model, or OpenVINO IR .xml (its .bin beside it, or none: weightless); weights may be absent")]
 ArchOpt = Annotated[list[str] | None, typer.Option(
-    "--arch", "-a", help="preset name or YAML file [default: npu4000]", show_default=False)]
-PrecisionOpt = Annotated[str | None, typer.Option(
-    help="int8: quantize as NNCF does for the NPU (SHAVE ops stay fp16); fp16: every op in fp16")]
+    "--arch", "-a", metavar="ARCH", help="preset name or YAML file (default: npu4000)", show_default=False)]
+PrecisionOpt = Annotated[Literal["int8", "fp16"] | None, typer.Option(
+    case_sensitive=False,
+    help="int8: quantize as NNCF does for the NPU (SHAVE ops stay fp16); fp16: every op in fp16 "
+         "(default: as the model's Q/DQ say)")]
 InputShapeOpt = Annotated[list[str] | None, typer.Option(
-    "--input-shape", help="dynamic input shape, name=1x3x224x224 (repeatable)")]
+    "--input-shape", metavar="NAME=1x3x224x224", help="dynamic input shape (repeatable)")]
 SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")]
-CostOpt = Annotated[str, typer.Option(
+    "--set", metavar="SECTION.FIELD=VALUE", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")]
+CostOpt = Annotated[Literal["math", "emulator"], typer.Option(
+    case_sensitive=False,
     help="per-workload cost backend: math (closed form); 'emulator' is accepted for --schedule emulator")]
-ScheduleOpt = Annotated[str, typer.Option(
+ScheduleOpt = Annotated[Literal["serial", "emulator"], typer.Option(
+    case_sensitive=False,
     help="serial (layer by layer, the strategy search's own objective) or emulator (the task graph with "
          "CMX allocation, prefetch and barriers, run event by event); both use the same costs")]
-PolicyOpt = Annotated[str, typer.Option(
+PolicyOpt = Annotated[Literal["optimal", "compiler"], typer.Option(
+    case_sensitive=False,
     help="strategy choice: optimal (whole-graph search) or compiler (the NPU compiler's greedy rule)")]
-ModeOpt = Annotated[str, typer.Option(
+ModeOpt = Annotated[Literal["latency", "throughput"], typer.Option(
+    case_sensitive=False,
     help="headline: latency (one synchronous request, as benchmark_app -hint latency -api sync) or "
          "throughput (several requests in flight, as -hint throughput); the report gives both")]
 StrategyOpt = Annotated[list[str] | None, typer.Option(
-    "--strategy", help="force a strategy: LAYER=SOK, or all=SOH (repeatable)")]
+    "--strategy", metavar="LAYER=STRATEGY",
+    help="force a strategy (SOH, SOW, SOK, HKSwitch, Clustering) on a layer, or all=SOH (repeatable)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="print only the headline line")]
 
 
 def one_arch(arch: list[str] | None, command: str) -> str:
@@ -98,18 +155,27 @@ def one_arch(arch: list[str] | None, command: str) -> str:
 
 
 def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] | None,
-         set_: list[str] | None, cost: str, schedule: str, policy: str, strategy: list[str] | None, **extra):
+         set_: list[str] | None, cost: str, schedule: str, policy: str, strategy: list[str] | None,
+         quiet: bool = False, **extra):
     from nbperf.api import estimate as run_estimate
 
-    precision = precision.lower() if precision else precision  # choices are case-insensitive
-    cost, schedule, policy = cost.lower(), schedule.lower(), policy.lower()
-    if precision not in (None, "int8", "fp16"):
-        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
     shapes = dict(parse_input_shape(s) for s in input_shape or [])
     forced = dict(parse_strategy(s) for s in strategy or [])
-    return run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
-                        arch_overrides=set_ or [], cost_model=cost, schedule=schedule, policy=policy,
-                        strategies=forced, **extra)
+    with _working(f"estimating {model.name} on {arch}", quiet):
+        return run_estimate(model, arch, precision=precision, input_shapes=shapes,  # type: ignore[arg-type]
+                            arch_overrides=set_ or [], cost_model=cost, schedule=schedule, policy=policy,
+                            strategies=forced, **extra)
+
+
+@contextlib.contextmanager
+def _working(what: str, quiet: bool):
+    """A spinner on stderr while the work runs (only on a terminal, never with --quiet): a large
+    model's search or emulation takes seconds, which should not look like a hang."""
+    if quiet or not stderr.is_terminal:
+        yield
+        return
+    with stderr.status(what + " ...", spinner="dots"):
+        yield
 
 
 def _check_outputs(outputs: dict[str, Path | None]) -> None:
@@ -127,7 +193,8 @@ def _check_outputs(outputs: dict[str, Path | None]) -> None:
         seen[out.resolve()] = option
 
 
-@app.command()
+@app.command(epilog="Example: nbperf estimate examples/models/resnet50.onnx --arch npu3720 --precision int8 "
+                     "--top 10 --html report.html")
 def estimate(
     model: ModelArg,
     arch: ArchOpt = None,
@@ -140,29 +207,40 @@ def estimate(
     strategy: StrategyOpt = None,
     mode: ModeOpt = "latency",
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
+        "--json", metavar="FILE",
+        help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="write one CSV row per layer here")] = None,
+    html_path: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", help="write a self-contained HTML report here (plots, sortable table; "
+                                       "works offline)")] = None,
     trace_path: Annotated[Path | None, typer.Option(
-        "--trace", help="write a Perfetto / Chrome trace here (needs --schedule emulator)")] = None,
+        "--trace", metavar="FILE", help="write a Perfetto / Chrome trace here (engines and tiles with "
+                                        "--schedule emulator, else one track per engine)")] = None,
     prefetch_depth: Annotated[int | None, typer.Option(
-        help="emulator: ops ahead whose first loads may be prefetched (default 1)")] = None,
-    barriers: Annotated[int | None, typer.Option(help="emulator: override the arch's barrier count")] = None,
-    csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
-    top: Annotated[int | None, typer.Option(help="table shows only the N slowest layers")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the latency line")] = False,
+        metavar="N", help="emulator: ops ahead whose first loads may be prefetched (default 1)")] = None,
+    barriers: Annotated[int | None, typer.Option(
+        metavar="N", help="emulator: override the arch's barrier count")] = None,
+    top: Annotated[int | None, typer.Option(metavar="N", help="the table lists the N slowest layers, slowest "
+                                                              "first")] = None,
+    quiet: QuietOpt = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", metavar="", help="every column (the why of each layer too) and where the "
+                                            "estimate's own time went")] = False,
 ) -> None:
     """Estimate latency, FPS and per-layer cost of MODEL on an NPU."""
     from nbperf.report import print_report, write_csv, write_json
 
     if top is not None and top <= 0:
         raise UsageError(f"--top must be a positive number of layers, got {top}")
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other: give one")
     json_to_stdout = json_path is not None and str(json_path) == "-"
     _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path,
-                    "--trace": trace_path})
-    if trace_path is not None and schedule != "emulator" and cost != "emulator":
-        raise UsageError("--trace needs --schedule emulator: the layer-serial schedule has no per-engine "
-                         "timeline")
+                    "--html": html_path, "--trace": trace_path})
     result = _run(model, one_arch(arch, "estimate"), precision, input_shape, set_, cost, schedule, policy,
-                  strategy, prefetch_depth=prefetch_depth, barriers=barriers, mode=mode.lower())
+                  strategy, quiet or json_to_stdout, prefetch_depth=prefetch_depth, barriers=barriers,
+                  mode=mode)
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
@@ -178,6 +256,11 @@ def estimate(
         from nbperf.report.trace import write_trace
 
         write_trace(result, trace_path)
+    if html_path:
+        from nbperf.report.html import write_html
+
+        with _working(f"writing {html_path}", quiet or json_to_stdout):
+            write_html(result, html_path)
     if json_to_stdout:
         return
     if quiet:
@@ -186,47 +269,18 @@ def estimate(
                 f"{result.model} on {result.arch_label}: {result.latency_ms:.3f} ms, {result.fps:,.1f} FPS")
         stdout.print(line, markup=False)
     else:
-        print_report(result, stdout, top)
+        print_report(result, stdout, top, verbose)
+        if verbose:
+            spent = ", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in result.stage_seconds.items())
+            stdout.print(f"estimate's own time: {spent}", markup=False, style="dim")
 
 
-@app.command()
+@app.command(epilog="Example: nbperf explain examples/models/resnet50.onnx --layer /conv1/Conv --json -")
 def explain(
     model: ModelArg,
     arch: ArchOpt = None,
     layer: Annotated[str | None, typer.Option(
-        help="the layer to explain; without it, every layer's choice")] = None,
-    precision: PrecisionOpt = None,
-    input_shape: InputShapeOpt = None,
-    set_: SetOpt = None,
-    cost: CostOpt = "math",
-    schedule: ScheduleOpt = "serial",
-    policy: PolicyOpt = "optimal",
-    strategy: StrategyOpt = None,
-) -> None:
-    """Explain the split strategy of one layer (every candidate and why) or of every layer.
-
-    Each alternative of a layer is priced for the whole graph under the chosen schedule."""
-    from nbperf.api import explain as explain_layer
-    from nbperf.report.explain_table import candidates_table, plan_table
-
-    result = _run(model, one_arch(arch, "explain"), precision, input_shape, set_, cost, schedule, policy,
-                  strategy)
-    if layer is None:
-        stdout.print(plan_table(result))
-        return
-    forced = dict(parse_strategy(s) for s in strategy or [])
-    stdout.print(candidates_table(explain_layer(result, layer, forced), result.arch_label))
-
-
-@app.command(epilog="Example: nbperf compare resnet50.onnx -a npu4000 -a npu4000+dpu.macs_per_tile=4096")
-def compare(
-    model: Annotated[Path | None, typer.Argument(
-        help="the model to compare on several archs (or give --model twice)", show_default=False)] = None,
-    arch: Annotated[list[str] | None, typer.Option(
-        "--arch", "-a", help="an arch side: preset or YAML file, with overrides as npu4000+"
-                             "dpu.macs_per_tile=4096 (repeatable; the first is the baseline)")] = None,
-    models: Annotated[list[Path] | None, typer.Option(
-        "--model", "-m", help="a model side, on one arch (repeatable; the first is the baseline)")] = None,
+        metavar="LAYER", help="the layer to explain; without it, every layer's choice")] = None,
     precision: PrecisionOpt = None,
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
@@ -235,9 +289,62 @@ def compare(
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="write the comparison as JSON here ('-': to stdout, instead of the tables)")] = None,
-    csv_path: Annotated[Path | None, typer.Option("--csv", help="write one CSV row per layer here")] = None,
-    top: Annotated[int, typer.Option(help="table rows: the N layers whose time changes most (0: all)")] = 25,
+        "--json", metavar="FILE", help="write the explanation as JSON here ('-': to stdout)")] = None,
+) -> None:
+    """Explain the split strategy of one layer (every candidate and why) or of every layer.
+
+    Each alternative of a layer is priced for the whole graph under the chosen schedule."""
+    import json
+
+    from nbperf.api import explain as explain_layer
+    from nbperf.report.atomic import write_text_atomic
+    from nbperf.report.explain_table import candidates_record, candidates_table, plan_record, plan_table
+
+    to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs({"--json": None if to_stdout else json_path})
+    result = _run(model, one_arch(arch, "explain"), precision, input_shape, set_, cost, schedule, policy,
+                  strategy, to_stdout)
+    explained = None
+    if layer is not None:
+        forced = dict(parse_strategy(s) for s in strategy or [])
+        with _working(f"pricing every candidate of {layer}", to_stdout):
+            explained = explain_layer(result, layer, forced)
+    if json_path is not None:
+        record = plan_record(result) if explained is None else candidates_record(explained, result.arch_label)
+        text = json.dumps(record, indent=2) + "\n"
+        if to_stdout:
+            sys.stdout.write(text)
+            return
+        write_text_atomic(json_path, text)
+    stdout.print(plan_table(result) if explained is None else candidates_table(explained, result.arch_label))
+
+
+@app.command(epilog="Example: nbperf compare resnet50.onnx -a npu4000 -a npu4000+dpu.macs_per_tile=4096")
+def compare(
+    model: Annotated[Path | None, typer.Argument(
+        metavar="MODEL", help="the model to compare on several archs (or give --model twice)",
+        show_default=False)] = None,
+    arch: Annotated[list[str] | None, typer.Option(
+        "--arch", "-a", metavar="ARCH[+FIELD=VALUE...]",
+            help="an arch side: preset or YAML file, with overrides as npu4000+"
+                             "dpu.macs_per_tile=4096 (repeatable; the first is the baseline)")] = None,
+    models: Annotated[list[Path] | None, typer.Option(
+        "--model", "-m", metavar="MODEL",
+            help="a model side, on one arch (repeatable; the first is the baseline)")] = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE",
+        help="write the comparison as JSON here ('-': to stdout, instead of the tables)")] = None,
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="write one CSV row per layer here")] = None,
+    top: Annotated[int, typer.Option(metavar="N",
+        help="table rows: the N layers whose time changes most (0: all)")] = 25,
 ) -> None:
     """Compare per-layer and total time of one model on several archs, or of several models on one
     arch: side by side, speedup per layer and in total, what bounds each layer, largest change first."""
@@ -251,12 +358,9 @@ def compare(
     json_to_stdout = json_path is not None and str(json_path) == "-"
     _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path})
     sides = ([model] if model is not None else []) + list(models or [])
-    precision = precision.lower() if precision else precision
-    if precision not in (None, "int8", "fp16"):
-        raise UsageError(f"--precision must be int8 or fp16, got {precision!r}")
     result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
                          input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
-                         cost_model=cost.lower(), schedule=schedule.lower(), policy=policy.lower(),
+                         cost_model=cost, schedule=schedule, policy=policy,
                          strategies=dict(parse_strategy(s) for s in strategy or []))
     if json_path is not None:
         import json
@@ -284,19 +388,26 @@ def compare(
                      "--grid tiles=2,4,6 --out results.parquet")
 def sweep(
     models: Annotated[list[str], typer.Option(
-        "--models", "-m", help="model files, folders (their .onnx / .xml) or glob patterns (repeatable)")],
+        "--models", "-m", metavar="PATH|DIR|GLOB",
+            help="model files, folders (their .onnx / .xml) or glob patterns (repeatable)")],
     out: Annotated[Path, typer.Option(
-        help="results file, .parquet or .csv; an existing one is resumed (its points are skipped)")],
-    arch: Annotated[str, typer.Option("--arch", "-a", help="the base arch: preset or YAML file")] = "npu4000",
+        metavar="FILE",
+            help="results file, .parquet or .csv; an existing one is resumed (its points are skipped)")],
+    arch: Annotated[str, typer.Option(
+        "--arch", "-a", metavar="ARCH", help="the base arch: preset or YAML file")] = "npu4000",
     grid: Annotated[list[str] | None, typer.Option(
-        "--grid", "-g", help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
+        "--grid", "-g", metavar="KEY=V1,V2",
+            help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
                              "cmx.bytes_per_tile, dma.ddr_bandwidth_gbps, ...) or precision (int8, fp16, "
                              "model), policy, schedule (repeatable; points: the cartesian product)")] = None,
-    executor: Annotated[str, typer.Option(
+    executor: Annotated[Literal["pool", "ray", "serial"], typer.Option(
+        case_sensitive=False,
         help="pool (local processes), ray (a Ray cluster: --address, or a local one) or serial")] = "pool",
     workers: Annotated[int | None, typer.Option(
-        help="processes (pool) or CPUs (local Ray) [default: all cores]", show_default=False)] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (with --executor ray)")] = None,
+        metavar="N",
+            help="processes (pool) or CPUs (local Ray) (default: all cores)", show_default=False)] = None,
+    address: Annotated[str | None, typer.Option(
+        metavar="HOST:PORT", help="Ray cluster address (with --executor ray)")] = None,
     precision: PrecisionOpt = None,
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
@@ -304,23 +415,24 @@ def sweep(
     schedule: ScheduleOpt = "serial",
     policy: PolicyOpt = "optimal",
     modes: Annotated[bool, typer.Option(
-        "--modes/--no-modes", help="add throughput-mode FPS and the -hint latency compile to each row "
+        "--modes/--no-modes", metavar="",
+            help="add throughput-mode FPS and the -hint latency compile to each row "
                                    "(each may estimate again on fewer tiles)")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="no progress bar")] = False,
 ) -> None:
     """Estimate every model at every point of a design-space grid; one row per (model, point) with
     every summary figure and each swept parameter as its own column (grid.KEY)."""
     from nbperf.sweep import sweep as run_sweep
 
-    options: dict[str, object] = {"cost_model": cost.lower()}
+    options: dict[str, object] = {"cost_model": cost}
     swept = {g.partition("=")[0].strip() for g in grid or []}
     for key, value in (("precision", precision), ("schedule", schedule), ("policy", policy)):
         if key not in swept:  # a swept option takes its values from the grid, not the default
-            options[key] = value.lower() if value else value
+            options[key] = value
     if input_shape:
         options["input_shapes"] = dict(parse_input_shape(s) for s in input_shape)
     with _progress(quiet) as progress:
-        run = run_sweep(models, arch, grid or [], out=out, executor=executor.lower(), workers=workers,
+        run = run_sweep(models, arch, grid or [], out=out, executor=executor, workers=workers,
                         address=address, arch_overrides=set_ or [], modes=modes, on_progress=progress,
                         **options)
     failed, internal = run.failed, [r for r in run.failed if r["error"].startswith("internal error")]
@@ -336,15 +448,21 @@ def sweep(
 @app.command("sweep-report", epilog="Example: nbperf sweep-report results.parquet --png pareto.png "
                                     "--html pareto.html")
 def sweep_report(
-    results: Annotated[Path, typer.Argument(help="a results file of nbperf sweep (.parquet or .csv)")],
-    png: Annotated[Path | None, typer.Option(help="write the Pareto plots as a PNG here")] = None,
+    results: Annotated[Path, typer.Argument(
+        metavar="RESULTS", help="a results file of nbperf sweep (.parquet or .csv)")],
+    png: Annotated[Path | None, typer.Option(metavar="FILE",
+        help="write the Pareto plots as a PNG here")] = None,
     html: Annotated[Path | None, typer.Option(
-        help="write them as a self-contained HTML page here (plotly.js inside, works offline)")] = None,
+        metavar="FILE",
+            help="write them as a self-contained HTML page here (plotly.js inside, works offline)")] = None,
     x: Annotated[str, typer.Option(
-        help="cost axis: a results column (area_proxy_macs = tiles x MACs per tile); lower is better "
+        metavar="COLUMN",
+            help="cost axis: a results column (area_proxy_macs = tiles x MACs per tile); lower is better "
              "unless it is a known higher-is-better figure or ends in ':max'")] = "area_proxy_macs",
     y: Annotated[str, typer.Option(
-        help="performance axis: latency_ms, device_ms, throughput_fps (higher is better), or COLUMN:min|max")]
+        metavar="COLUMN",
+            help="performance axis: latency_ms, device_ms, throughput_fps (higher is better), or"
+                 "COLUMN:min|max")]
         = "latency_ms",
 ) -> None:
     """Pareto fronts of a sweep: per model and over the geometric mean of all models, the points
@@ -420,7 +538,7 @@ def arch_list() -> None:
 
 
 @arch_app.command("show")
-def arch_show(name: Annotated[str, typer.Argument(help="preset name or YAML file")]) -> None:
+def arch_show(name: Annotated[str, typer.Argument(metavar="ARCH", help="preset name or YAML file")]) -> None:
     """Print a preset's YAML with the source of every number (or a file's validated fields)."""
     from nbperf.arch import load_arch, preset_names, preset_text
 
@@ -435,6 +553,7 @@ def arch_show(name: Annotated[str, typer.Argument(help="preset name or YAML file
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI, turning errors into one stderr line."""
+    _fit_stdout()
     try:
         app(args=argv, prog_name="nbperf", standalone_mode=False)
     except NbperfError as exc:

@@ -164,7 +164,7 @@ def _snapshot(folder):
 @pytest.mark.parametrize("argv,message", [
     (["--arch", "npu9999"], "unknown arch 'npu9999'"),
     (["--set", "dpu.macs_per_tile=-1"], "dpu.macs_per_tile = -1"),
-    (["--precision", "int4"], "--precision must be int8 or fp16"),
+    (["--precision", "int4"], "'int4' is not one of 'int8', 'fp16'"),
 ])
 def test_failed_run_neither_creates_nor_destroys_outputs(tmp_path, capsys, argv, message):
     kept = tmp_path / "kept.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 
 from nbperf.result import Estimate
@@ -13,7 +15,7 @@ def _us(ns: float | None) -> str:
 
 
 def _kb(nbytes: int) -> str:
-    return f"{nbytes / 1024:,.1f} KB"
+    return f"{nbytes / 1e3:,.1f} kB"  # decimal, as every nbperf report
 
 
 def candidates_table(ex: LayerExplanation, arch_label: str | None = None) -> Table:
@@ -57,3 +59,44 @@ def plan_table(estimate: Estimate) -> Table:
                       f"{', '.join(moves)} {task.transition_ns / 1e3:,.2f} us" if moves else "-",
                       ", ".join(others) or "-")
     return table
+
+
+def candidates_record(ex: LayerExplanation, arch_label: str | None = None) -> dict[str, Any]:
+    """``candidates_table`` as plain data (``nbperf explain --layer L --json``)."""
+    op = ex.op
+    return {
+        "layer": op.name, "op_type": op.op_type, "engine": op.engine.value, "precision": op.precision,
+        "arch": arch_label or ex.arch.name, "tiles": ex.arch.tiles, "cmx_budget_bytes": ex.budget_bytes,
+        "policy": ex.policy, "whole_graph_us": round(ex.total_ns / 1e3, 4), "priced_by": ex.priced_by,
+        "candidates": [
+            {"strategy": str(row.candidate.label), "legal": row.candidate.legal,
+             "cmx_bytes_per_tile": row.candidate.cmx_bytes_per_tile if row.candidate.legal else None,
+             "fits": row.candidate.fits if row.candidate.legal else None,
+             "subtiles": row.candidate.subtiles if row.candidate.legal else None,
+             "compute_cycles": row.compute.cycles if row.compute else None,
+             "compute_us": _round_us(row.compute.ns if row.compute else None),
+             "own_dma_us": _round_us(row.own_dma_ns), "transition_in_us": _round_us(row.transition_in_ns),
+             "transition_out_us": _round_us(row.transition_out_ns), "chosen": row.chosen,
+             "reason": row.reason}
+            for row in ex.rows],
+    }
+
+
+def plan_record(estimate: Estimate) -> dict[str, Any]:
+    """``plan_table`` as plain data (``nbperf explain --json``)."""
+    plan = estimate.plan
+    layers = []
+    for task in estimate.schedule.tasks:
+        placement = plan.placements[task.op.name]
+        layers.append({
+            "layer": task.op.name, "op_type": task.op.op_type, "strategy": str(placement.chosen.label),
+            "tiles_used": task.tiles_used, "cmx_bytes_per_tile": task.cmx_bytes, "subtiles": task.subtiles,
+            "transition_in": [m.kind.value for m in placement.moves_in if m.total_bytes],
+            "transition_in_us": round(task.transition_ns / 1e3, 4),
+            "legal_alternatives": [str(c.label) for c in placement.considered
+                                   if c.legal and c is not placement.chosen]})
+    return {"model": estimate.model, "arch": estimate.arch_label, "policy": plan.policy, "layers": layers}
+
+
+def _round_us(ns: float | None) -> float | None:
+    return None if ns is None else round(ns / 1e3, 4)

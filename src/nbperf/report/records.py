@@ -32,6 +32,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "precision": op.precision,
         "precision_reason": op.precision_reason,
         "strategy": task.strategy.value,
+        "strategy_label": str(task.candidate.label),
         "output_distribution": task.candidate.out_dist.value,
         "tiles_used": task.tiles_used,
         "macs": op.macs,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
+from nbperf.report.records import layer_record
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
 
@@ -18,45 +23,104 @@ def _si(value: float, unit: str = "") -> str:
     return f"{value:.0f} {unit}".rstrip()
 
 
-def _strategy_label(task: TimedTask) -> str:
-    label = task.candidate.label
-    return f"{label} x{task.subtiles}" if task.subtiles > 1 else label
-
-
 def _forced(estimate: Estimate) -> str:
     forced = estimate.provenance.strategies if estimate.provenance is not None else ()
     return "; forced " + ", ".join(f"{k}={v}" for k, v in forced) if forced else ""
 
 
-def layer_table(estimate: Estimate, top: int | None = None) -> Table:
-    """Per-layer rows in execution order; with ``top``, the ``top`` slowest layers, slowest first."""
+# Columns of the per-layer table: (record key, header, justify). DROP_ORDER lists the ones a narrow
+# terminal loses first; the layer, its time and its bound are never dropped.
+_COLUMNS = {
+    "name": ("layer", "left"), "op": ("op", "left"), "engine": ("engine", "left"),
+    "strategy": ("strategy", "left"), "macs": ("MACs", "right"), "bytes": ("bytes", "right"),
+    "cycles": ("cycles", "right"), "time": ("time us", "right"), "share": ("share", "right"),
+    "util": ("util", "right"), "bound": ("bound", "left"), "why": ("why", "left"),
+}
+DROP_ORDER = ("why", "cycles", "engine", "bytes", "macs", "op", "share", "strategy", "util")
+_LAYER_MAX = 44  # a long layer name folds onto a second line rather than pushing columns out
+_WHY_MAX = 64
+_LEGEND = {
+    "time": "time us: the layer's whole time (its compute or its DMA, whichever is longer, plus the "
+            "moves and spills before it), microseconds",
+    "share": "share: of the device time",
+    "cycles": "cycles: compute only, at the engine's clock (DMA not included)",
+    "util": "util: useful MACs over the DPU's peak during the compute",
+    "macs": "MACs and bytes: decimal prefixes (k = 1e3, M = 1e6, G = 1e9), as everywhere in nbperf",
+    "strategy": "strategy: SOH/SOW/SOK = SplitOverHeight/Width/Kernel (>dup: output broadcast to every "
+                "tile), HKSwitch, Clustering; xN: tiled into N sub-tiles",
+    "bound": "bound: what limits the layer (compute, overhead, dma-weights, dma-activations, dma-copy, "
+             "transition)" ,
+}
+
+
+def _cells(layer: dict[str, Any], total_ns: float) -> dict[str, str]:
+    util = layer["mac_utilisation"]
+    time_us = layer["end_us"] - layer["start_us"]
+    subtiles = layer["subtiles"]
+    moved = layer["input_bytes"] + layer["output_bytes"] + layer["weight_bytes"]
+    return {
+        "name": layer["name"], "op": layer["op_type"] + ("*" if layer["unknown"] else ""),
+        "engine": layer["engine"],
+        "strategy": layer["strategy_label"] + (f" x{subtiles}" if subtiles > 1 else ""),
+        "macs": _si(layer["macs"]) if layer["macs"] else "-", "bytes": _si(moved, "B"),
+        "cycles": f"{layer['compute_cycles']:,}", "time": f"{time_us:,.2f}",
+        "share": f"{100 * time_us * 1e3 / total_ns:.1f}%",
+        "util": f"{100 * util:.0f}%" if util is not None else "-", "bound": layer["bound"],
+        "why": layer["why"],
+    }
+
+
+def _table(columns: list[str], rows: list[dict[str, str]]) -> Table:
+    table = Table(header_style="bold")
+    for key in columns:
+        header, justify = _COLUMNS[key]
+        limit = {"name": _LAYER_MAX, "why": _WHY_MAX}.get(key)
+        table.add_column(header, justify=justify, no_wrap=limit is None, overflow="fold", max_width=limit,
+                         min_width=16 if key == "name" else None)
+    for row in rows:
+        table.add_row(*(row[key] for key in columns))
+    return table
+
+
+def fitting_columns(rows: list[dict[str, str]], width: int, verbose: bool = False) -> list[str]:
+    """The columns that fit ``width``: drop the least useful first (``DROP_ORDER``), never the layer,
+    its time or its bound; ``verbose`` keeps the why column however narrow."""
+    columns = list(_COLUMNS)
+    console = Console(width=10_000, file=io.StringIO())  # measure the natural width, unclamped
+    for victim in DROP_ORDER:
+        table = _table(columns, rows)
+        if Measurement.get(console, console.options, table).maximum <= width:
+            break
+        if victim == "why" and verbose:
+            continue
+        columns.remove(victim)
+    return columns
+
+
+def layer_table(estimate: Estimate, top: int | None = None, width: int = 200,
+                verbose: bool = False) -> tuple[Text, Table, Text]:
+    """Title, per-layer rows (execution order; with ``top``, the ``top`` slowest, slowest first)
+    and a legend of the columns shown, for a terminal ``width`` columns wide."""
     tasks = list(estimate.schedule.tasks)
-    total_ns = estimate.schedule.makespan_ns or 1.0
-    if top is not None:
+    if top is not None:  # by the exact times: the records' are rounded
         tasks = sorted(tasks, key=lambda t: -t.duration_ns)[:top]
+    layers = [layer_record(t, estimate) for t in tasks]
+    total_ns = estimate.schedule.makespan_ns or 1.0
+    rows = [_cells(layer, total_ns) for layer in layers]
+    columns = fitting_columns(rows, width, verbose)
     title = (f"{estimate.model} on {estimate.arch_label} ({estimate.precision}, {estimate.cost_model} costs, "
              f"{estimate.schedule.kind.value} schedule, {estimate.plan.policy} strategies"
              f"{_forced(estimate)})")
-    if top is not None and top < len(estimate.schedule.tasks):
-        title += f": {top} slowest of {len(estimate.schedule.tasks)} layers"
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col, justify in (("layer", "left"), ("op", "left"), ("engine", "left"), ("strategy", "left"),
-                         ("MACs", "right"),
-                         ("bytes", "right"), ("cycles", "right"), ("time us", "right"), ("share", "right"),
-                         ("util", "right"), ("bound", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "layer", overflow="fold",
-                         min_width=16 if col == "layer" else None)
-    for t in tasks:
-        moved = t.op.input_bytes + t.op.output_bytes + t.op.weight_bytes
-        util = t.compute.mac_utilisation
-        op_label = t.op.op_type + ("*" if t.op.unknown else "")
-        table.add_row(
-            t.op.name, op_label, t.op.engine.value, _strategy_label(t), _si(t.op.macs) if t.op.macs else "-",
-            _si(moved, "B"), f"{t.compute.cycles:,}", f"{t.duration_ns / 1e3:,.2f}",
-            f"{100 * t.duration_ns / total_ns:.1f}%", f"{100 * util:.0f}%" if util is not None else "-",
-            t.bound.value,
-        )
-    return table
+    count = len(estimate.schedule.tasks)
+    if top is not None and top < count:
+        title += f": the {top} slowest of {count} layers, slowest first"
+    legend = [_LEGEND[key] for key in ("time", "share", "cycles", "util", "macs", "strategy", "bound")
+              if key in columns or (key == "macs" and "bytes" in columns)]
+    hidden = [_COLUMNS[key][0] for key in _COLUMNS if key not in columns]
+    if hidden:
+        legend.append(f"not shown at this width: {', '.join(hidden)} (a wider terminal, --verbose, --csv or "
+                      "--json show them)")
+    return Text(title, style="bold"), _table(columns, rows), Text("\n".join(legend), style="dim")
 
 
 def totals_table(estimate: Estimate) -> Table:
@@ -81,7 +145,7 @@ def totals_table(estimate: Estimate) -> Table:
     ]
     em = estimate.emulation
     if em is not None:
-        peak = ", ".join(f"{b / 1024:,.0f} KB" for b in em.graph.peak_cmx_bytes)
+        peak = ", ".join(_si(b, "B") for b in em.graph.peak_cmx_bytes)
         rows.append(("peak CMX per tile", peak))
         rows.append(("barriers", f"{em.barriers_in_flight_max} of {em.barriers_available} in flight at most, "
                                  f"{em.virtual_barriers} virtual, "
@@ -117,8 +181,9 @@ def _mode_rows(estimate: Estimate) -> list[tuple[str, str]]:
     return throughput + latency if estimate.mode == "throughput" else latency + throughput
 
 
-def print_report(estimate: Estimate, console: Console, top: int | None = None) -> None:
-    console.print(layer_table(estimate, top))
+def print_report(estimate: Estimate, console: Console, top: int | None = None, verbose: bool = False) -> None:
+    for part in layer_table(estimate, top, console.width, verbose):
+        console.print(part)
     console.print(totals_table(estimate))
 
 
