@@ -178,6 +178,20 @@ def _working(what: str, quiet: bool):
         yield
 
 
+def _emit_json(record: object, path: Path) -> bool:
+    """Write ``record`` as JSON to ``path``, or to stdout for '-' (then True: it is the output)."""
+    import json
+
+    text = json.dumps(record, indent=2) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return True
+    from nbperf.report.atomic import write_text_atomic
+
+    write_text_atomic(path, text)
+    return False
+
+
 def _check_outputs(outputs: dict[str, Path | None]) -> None:
     """Fail before the work, and before any file is written: a missing folder, or one path for two
     outputs."""
@@ -294,10 +308,7 @@ def explain(
     """Explain the split strategy of one layer (every candidate and why) or of every layer.
 
     Each alternative of a layer is priced for the whole graph under the chosen schedule."""
-    import json
-
     from nbperf.api import explain as explain_layer
-    from nbperf.report.atomic import write_text_atomic
     from nbperf.report.explain_table import candidates_record, candidates_table, plan_record, plan_table
 
     to_stdout = json_path is not None and str(json_path) == "-"
@@ -311,11 +322,8 @@ def explain(
             explained = explain_layer(result, layer, forced)
     if json_path is not None:
         record = plan_record(result) if explained is None else candidates_record(explained, result.arch_label)
-        text = json.dumps(record, indent=2) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
+        if _emit_json(record, json_path):
             return
-        write_text_atomic(json_path, text)
     stdout.print(plan_table(result) if explained is None else candidates_table(explained, result.arch_label))
 
 
@@ -326,11 +334,11 @@ def compare(
         show_default=False)] = None,
     arch: Annotated[list[str] | None, typer.Option(
         "--arch", "-a", metavar="ARCH[+FIELD=VALUE...]",
-            help="an arch side: preset or YAML file, with overrides as npu4000+"
-                             "dpu.macs_per_tile=4096 (repeatable; the first is the baseline)")] = None,
+        help="an arch side: preset or YAML file, with overrides as npu4000+"
+             "dpu.macs_per_tile=4096 (repeatable; the first is the baseline)")] = None,
     models: Annotated[list[Path] | None, typer.Option(
         "--model", "-m", metavar="MODEL",
-            help="a model side, on one arch (repeatable; the first is the baseline)")] = None,
+        help="a model side, on one arch (repeatable; the first is the baseline)")] = None,
     precision: PrecisionOpt = None,
     input_shape: InputShapeOpt = None,
     set_: SetOpt = None,
@@ -358,18 +366,13 @@ def compare(
     json_to_stdout = json_path is not None and str(json_path) == "-"
     _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path})
     sides = ([model] if model is not None else []) + list(models or [])
-    result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
-                         input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
-                         cost_model=cost, schedule=schedule, policy=policy,
-                         strategies=dict(parse_strategy(s) for s in strategy or []))
-    if json_path is not None:
-        import json
-
-        text = json.dumps(comparison_record(result), indent=2) + "\n"
-        if json_to_stdout:
-            sys.stdout.write(text)
-            return
-        write_text_atomic(json_path, text)
+    with _working(f"estimating {max(len(sides), 1) * max(len(arch or []), 1)} sides", json_to_stdout):
+        result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
+                             input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
+                             cost_model=cost, schedule=schedule, policy=policy,
+                             strategies=dict(parse_strategy(s) for s in strategy or []))
+    if json_path is not None and _emit_json(comparison_record(result), json_path):
+        return
     if csv_path is not None:
         import csv
         import io
@@ -389,23 +392,23 @@ def compare(
 def sweep(
     models: Annotated[list[str], typer.Option(
         "--models", "-m", metavar="PATH|DIR|GLOB",
-            help="model files, folders (their .onnx / .xml) or glob patterns (repeatable)")],
+        help="model files, folders (their .onnx / .xml) or glob patterns (repeatable)")],
     out: Annotated[Path, typer.Option(
         metavar="FILE",
-            help="results file, .parquet or .csv; an existing one is resumed (its points are skipped)")],
+        help="results file, .parquet or .csv; an existing one is resumed (its points are skipped)")],
     arch: Annotated[str, typer.Option(
         "--arch", "-a", metavar="ARCH", help="the base arch: preset or YAML file")] = "npu4000",
     grid: Annotated[list[str] | None, typer.Option(
         "--grid", "-g", metavar="KEY=V1,V2",
-            help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
-                             "cmx.bytes_per_tile, dma.ddr_bandwidth_gbps, ...) or precision (int8, fp16, "
-                             "model), policy, schedule (repeatable; points: the cartesian product)")] = None,
+        help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
+             "cmx.bytes_per_tile, dma.ddr_bandwidth_gbps, ...) or precision (int8, fp16, "
+             "model), policy, schedule (repeatable; points: the cartesian product)")] = None,
     executor: Annotated[Literal["pool", "ray", "serial"], typer.Option(
         case_sensitive=False,
         help="pool (local processes), ray (a Ray cluster: --address, or a local one) or serial")] = "pool",
     workers: Annotated[int | None, typer.Option(
         metavar="N",
-            help="processes (pool) or CPUs (local Ray) (default: all cores)", show_default=False)] = None,
+        help="processes (pool) or CPUs (local Ray) (default: all cores)", show_default=False)] = None,
     address: Annotated[str | None, typer.Option(
         metavar="HOST:PORT", help="Ray cluster address (with --executor ray)")] = None,
     precision: PrecisionOpt = None,
@@ -416,8 +419,8 @@ def sweep(
     policy: PolicyOpt = "optimal",
     modes: Annotated[bool, typer.Option(
         "--modes/--no-modes", metavar="",
-            help="add throughput-mode FPS and the -hint latency compile to each row "
-                                   "(each may estimate again on fewer tiles)")] = True,
+        help="add throughput-mode FPS and the -hint latency compile to each row "
+             "(each may estimate again on fewer tiles)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="no progress bar")] = False,
 ) -> None:
     """Estimate every model at every point of a design-space grid; one row per (model, point) with
@@ -454,16 +457,15 @@ def sweep_report(
         help="write the Pareto plots as a PNG here")] = None,
     html: Annotated[Path | None, typer.Option(
         metavar="FILE",
-            help="write them as a self-contained HTML page here (plotly.js inside, works offline)")] = None,
+        help="write them as a self-contained HTML page here (plotly.js inside, works offline)")] = None,
     x: Annotated[str, typer.Option(
         metavar="COLUMN",
-            help="cost axis: a results column (area_proxy_macs = tiles x MACs per tile); lower is better "
+        help="cost axis: a results column (area_proxy_macs = tiles x MACs per tile); lower is better "
              "unless it is a known higher-is-better figure or ends in ':max'")] = "area_proxy_macs",
     y: Annotated[str, typer.Option(
         metavar="COLUMN",
-            help="performance axis: latency_ms, device_ms, throughput_fps (higher is better), or"
-                 "COLUMN:min|max")]
-        = "latency_ms",
+        help="performance axis: latency_ms, device_ms, throughput_fps (higher is better), or "
+             "COLUMN:min|max")] = "latency_ms",
 ) -> None:
     """Pareto fronts of a sweep: per model and over the geometric mean of all models, the points
     no other point beats on both axes, as tables (and PNG / HTML plots)."""
