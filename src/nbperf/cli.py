@@ -351,8 +351,10 @@ def compare(
         help="write the comparison as JSON here ('-': to stdout, instead of the tables)")] = None,
     csv_path: Annotated[Path | None, typer.Option(
         "--csv", metavar="FILE", help="write one CSV row per layer here")] = None,
-    top: Annotated[int, typer.Option(metavar="N",
-        help="table rows: the N layers whose time changes most (0: all)")] = 25,
+    html_path: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", help="write a self-contained HTML page of the comparison here")] = None,
+    top: Annotated[int, typer.Option(
+        metavar="N", help="table rows: the N layers whose time changes most (0: all)")] = 25,
 ) -> None:
     """Compare per-layer and total time of one model on several archs, or of several models on one
     arch: side by side, speedup per layer and in total, what bounds each layer, largest change first."""
@@ -364,13 +366,17 @@ def compare(
     if top < 0:
         raise UsageError(f"--top must be >= 0 (0 shows every layer), got {top}")
     json_to_stdout = json_path is not None and str(json_path) == "-"
-    _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path})
+    _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path, "--html": html_path})
     sides = ([model] if model is not None else []) + list(models or [])
     with _working(f"estimating {max(len(sides), 1) * max(len(arch or []), 1)} sides", json_to_stdout):
         result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
                              input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
                              cost_model=cost, schedule=schedule, policy=policy,
                              strategies=dict(parse_strategy(s) for s in strategy or []))
+    if html_path is not None:
+        from nbperf.report.compare_html import write_html
+
+        write_html(result, html_path)
     if json_path is not None and _emit_json(comparison_record(result), json_path):
         return
     if csv_path is not None:
