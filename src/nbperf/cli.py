@@ -324,7 +324,8 @@ def explain(
         record = plan_record(result) if explained is None else candidates_record(explained, result.arch_label)
         if _emit_json(record, json_path):
             return
-    stdout.print(plan_table(result) if explained is None else candidates_table(explained, result.arch_label))
+    stdout.print(plan_table(result) if explained is None
+                 else candidates_table(explained, result.arch_label, stdout.width))
 
 
 @app.command(epilog="Example: nbperf compare resnet50.onnx -a npu4000 -a npu4000+dpu.macs_per_tile=4096")
@@ -528,7 +529,7 @@ def _make_bar():
                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr)
 
 
-@arch_app.command("list")
+@arch_app.command("list", epilog="Example: nbperf arch list")
 def arch_list() -> None:
     """List the shipped architecture presets."""
     from nbperf.arch import load_arch, preset_names
@@ -540,12 +541,12 @@ def arch_list() -> None:
     for name in preset_names():
         a = load_arch(name)
         table.add_row(name, str(a.tiles), str(a.dpu.macs_per_tile), f"{a.dpu.frequency_mhz:g}",
-                      f"{a.cmx.bytes_per_tile // 1024} KB", f"{a.dma.ddr_bandwidth_gbps:g}",
+                      f"{a.cmx.bytes_per_tile / 1e6:.2f} MB", f"{a.dma.ddr_bandwidth_gbps:g}",
                       f"{a.peak_tops('int8'):.1f}", a.description)
     stdout.print(table)
 
 
-@arch_app.command("show")
+@arch_app.command("show", epilog="Example: nbperf arch show npu4000 > my_part.yaml")
 def arch_show(name: Annotated[str, typer.Argument(metavar="ARCH", help="preset name or YAML file")]) -> None:
     """Print a preset's YAML with the source of every number (or a file's validated fields)."""
     from nbperf.arch import load_arch, preset_names, preset_text

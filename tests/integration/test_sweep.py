@@ -154,7 +154,7 @@ def test_cli_sweep_writes_csv_and_resumes(capsys, models, tmp_path):
     (["--grid", "tiles=2,2"], "repeated"),
     (["--grid", "precision=int4"], "not one of"),
     (["--grid", "policy=greedy"], "not one of"),
-    (["--executor", "dask"], "unknown executor"),
+    (["--executor", "dask"], "'dask' is not one of 'pool', 'ray', 'serial'"),
     (["--address", "ray://x:1"], "needs --executor ray"),
 ])
 def test_cli_bad_grid_is_one_line(capsys, tmp_path, argv, message):

@@ -95,3 +95,15 @@ def test_explain_json_to_stdout(capsys):
     assert record["layer"] == "/conv1/Conv" and sum(c["chosen"] for c in record["candidates"]) == 1
     code, out, _ = run(capsys, "explain", RESNET, "--json", "-")
     assert code == 0 and len(json.loads(out)["layers"]) == 72
+
+
+@pytest.mark.parametrize("columns", [80, 100, 150, 200])
+def test_explain_never_breaks_a_header_and_keeps_the_reasons(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = run(capsys, "explain", RESNET, "--layer", "/conv1/Conv")
+    assert code == 0
+    header = [cell.strip() for cell in next(line for line in out.splitlines() if "strategy" in line
+                                               and line.startswith("┃")).strip("┃").split("┃")]
+    assert header[:4] == ["strategy", "legal", "CMX/tile", "fits"]
+    assert "lowest whole-graph cost" in out.replace("\n", " ").replace("│", " ") or "SOH:" in out
+    assert max(len(line) for line in out.splitlines()) <= columns

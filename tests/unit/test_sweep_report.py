@@ -275,9 +275,15 @@ def test_a_missing_library_names_the_extra(tmp_path, monkeypatch, module, suffix
 
 def test_plots_without_their_library_are_a_usage_error(tmp_path, monkeypatch):
     front = Front("a.onnx", axis("area_proxy_macs"), axis("latency_ms"), ())
+    # hide the package and every submodule another test may have imported already (a cached
+    # submodule imports even when its package is hidden)
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match=r"matplotlib: pip install .nbperf\[sweep\]."):
         write_png([front], tmp_path / "f.png")
+    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "plotly", None)
     with pytest.raises(UsageError, match=r"pip install 'nbperf\[html\]'"):
         write_html([front], tmp_path / "f.html")

@@ -18,17 +18,27 @@ def _kb(nbytes: int) -> str:
     return f"{nbytes / 1e3:,.1f} kB"  # decimal, as every nbperf report
 
 
-def candidates_table(ex: LayerExplanation, arch_label: str | None = None) -> Table:
-    """Every candidate of one layer; ``arch_label`` names the arch with its overrides."""
+REASONS_INLINE_WIDTH = 150  # narrower terminals get the reasons as lines under the table
+
+
+def candidates_table(ex: LayerExplanation, arch_label: str | None = None, width: int = 200) -> Table:
+    """Every candidate of one layer; ``arch_label`` names the arch with its overrides. Under
+    ``REASONS_INLINE_WIDTH`` columns the reasons (long sentences) go under the table, one per
+    strategy, so no column is squeezed into breaking words."""
     op = ex.op
     title = (f"{op.name} ({op.op_type}, {op.engine.value}, {op.precision}) on {arch_label or ex.arch.name}, "
              f"{ex.arch.tiles} tiles, CMX budget {_kb(ex.budget_bytes)} per tile, {ex.policy} policy, "
              f"whole graph {ex.total_ns / 1e3:,.2f} us ({ex.priced_by})")
-    table = Table(title=title, title_justify="left", header_style="bold",
-                  caption=ex.pricing or None, caption_justify="left")
-    for col in ("strategy", "legal", "CMX/tile", "fits", "sub-tiles", "compute cycles", "compute us",
-                "own DMA us", "transition in us", "transition out us", "chosen", "reason"):
-        table.add_column(col, overflow="fold")
+    legend = ("tiles: sub-tiles; cycles: compute cycles; compute, DMA (its own), in and out (layout "
+              "moves into the layer and from it to its consumers): microseconds; sizes in decimal kB")
+    inline = width >= REASONS_INLINE_WIDTH
+    below = [] if inline else [f"{row.candidate.label}: {row.reason}" for row in ex.rows]
+    table = Table(title=title, title_justify="left", header_style="bold", caption_justify="left",
+                  caption="\n".join(filter(None, (ex.pricing, legend, *below))))
+    # short headers (the caption explains them)
+    for col in ("strategy", "legal", "CMX/tile", "fits", "tiles", "cycles", "compute", "DMA", "in",
+                "out", "chosen", *(("reason",) if inline else ())):
+        table.add_column(col, overflow="fold", min_width=None if col == "reason" else len(col))
     for row in ex.rows:
         c = row.candidate
         legal = c.legal
@@ -37,7 +47,8 @@ def candidates_table(ex: LayerExplanation, arch_label: str | None = None) -> Tab
             _kb(c.cmx_bytes_per_tile) if legal else "-", ("yes" if c.fits else "no") if legal else "-",
             str(c.subtiles) if legal else "-", f"{row.compute.cycles:,}" if row.compute else "-",
             _us(row.compute.ns if row.compute else None), _us(row.own_dma_ns), _us(row.transition_in_ns),
-            _us(row.transition_out_ns), "[bold green]yes[/]" if row.chosen else "", row.reason,
+            _us(row.transition_out_ns), "[bold green]yes[/]" if row.chosen else "",
+            *((row.reason,) if inline else ()),
         )
     return table
 

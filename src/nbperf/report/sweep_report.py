@@ -585,7 +585,6 @@ def write_html(fronts: Sequence[Front], path: str | Path) -> None:
     a point names it."""
     try:
         import plotly.graph_objects as go
-        import plotly.io as pio
         from plotly.subplots import make_subplots
     except ImportError:
         raise UsageError("an HTML plot needs plotly: pip install 'nbperf[html]'") from None
@@ -611,8 +610,9 @@ def write_html(fronts: Sequence[Front], path: str | Path) -> None:
         fig.update_yaxes(title_text=_axis_title(front.y), row=r + 1, col=c + 1)
     fig.update_layout(height=420 * rows, width=620 * cols, template="plotly_white",
                       title="nbperf sweep: Pareto fronts", hovermode="closest")
-    # include_plotlyjs=True inlines plotly.js (no CDN: the page works offline); a fixed div id
-    # keeps the file the same from run to run (plotly would draw a random one).
-    text = pio.to_html(fig, include_plotlyjs=True, full_html=True, div_id="nbperf-sweep-report",
-                       validate=True)
-    write_text_atomic(path, text)
+    # The estimate report's page: plotly.js inlined once (offline, no server name in it); a fixed div
+    # id keeps the file the same from run to run (plotly would draw a random one).
+    from nbperf.report.html import Section, figure_html, page
+
+    body = figure_html(fig, "nbperf-sweep-report")
+    write_text_atomic(path, page("nbperf sweep: Pareto fronts", [Section("Pareto fronts", body)]))
