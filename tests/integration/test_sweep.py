@@ -171,3 +171,20 @@ def test_cli_refuses_to_resume_another_sweep(capsys, models, tmp_path):
                "serial", "--no-modes")[0] == 0
     code, _, err = run(capsys, "sweep", "-m", str(models), "-g", "dpu.macs_per_tile=4096", "--out", str(out))
     assert code == 2 and "holds a sweep over grid.tiles" in err
+
+
+def test_shared_memo_and_loaded_models_stay_bounded(models, monkeypatch):
+    """A long NAS loop or a sweep over many models must not keep every workload or model."""
+    monkeypatch.setattr(cost_tasks, "_SHARED_ENTRIES", 10)
+    cost_tasks._memos.clear()
+    model = nbperf.load(models / "a_conv.onnx")
+    first = nbperf.estimate(model, "npu4000").latency_ns
+    (workloads, task_costs), = cost_tasks._memos.values()
+    assert len(workloads) + len(task_costs) > 10
+    task_costs["sentinel"] = None
+    again = nbperf.estimate(model, "npu4000").latency_ns  # over the bound: starts over, same number
+    assert again == first and "sentinel" not in task_costs
+    monkeypatch.setattr(sweep_runner, "_LOADED_KEPT", 1)
+    sweep_runner._loaded.clear()
+    sweep([models], "npu4000", ["tiles=2"], executor="serial")
+    assert len(sweep_runner._loaded) == 1

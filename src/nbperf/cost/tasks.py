@@ -83,6 +83,9 @@ def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
 COST_SECTIONS = ("dpu", "shave", "cmx")
 _CMX_SIZE_FIELDS = {"bytes_per_tile", "tiling_budget", "alignment_bytes"}  # sizes: never in a cost
 _SHARED_MEMOS = 64  # cost contexts kept per process (a sweep's distinct DPU/SHAVE/CMX points)
+# A context's memo starts over past this many entries: a NAS loop over thousands of networks would
+# otherwise keep every workload it ever priced (assumed bound: tens of MB of small objects).
+_SHARED_ENTRIES = 200_000
 _memos: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
 
 
@@ -114,6 +117,9 @@ class TaskCoster:
                     _memos.popitem(last=False)
             else:
                 _memos.move_to_end(key)
+                if len(memo[0]) + len(memo[1]) > _SHARED_ENTRIES:
+                    memo[0].clear()
+                    memo[1].clear()
             self._workloads, self._tasks = memo
 
     # -- DPU ------------------------------------------------------------------------------------

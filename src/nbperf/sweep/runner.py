@@ -9,6 +9,7 @@ once per model and precision, ``nbperf.load``) and the shared compute-cost memo
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,10 @@ class Job:
         return self.model_path, self.point.label
 
 
-_loaded: dict[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], Any] = {}  # per worker process
+# Models a worker process has loaded, most recent last. Jobs go out model after model, so a few
+# suffice; a sweep over many models does not keep them all.
+_loaded: OrderedDict[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], Any] = OrderedDict()
+_LOADED_KEPT = 4
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -59,6 +63,10 @@ def run_job(job: Job) -> dict[str, Any]:
         model = _loaded.get(cache_key)
         if model is None:
             model = _loaded[cache_key] = load(job.model_path, shapes)
+            if len(_loaded) > _LOADED_KEPT:
+                _loaded.popitem(last=False)
+        else:
+            _loaded.move_to_end(cache_key)
         result = estimate(model, job.arch, arch_overrides=[*job.base_overrides, *job.point.arch_overrides()],
                           **{**options, **job.point.options()})
         row["error"] = ""
