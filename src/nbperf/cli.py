@@ -252,6 +252,10 @@ def estimate(
     json_to_stdout = json_path is not None and str(json_path) == "-"
     _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path,
                     "--html": html_path, "--trace": trace_path})
+    if html_path is not None:
+        from nbperf.report.html import require_plotly
+
+        require_plotly()
     result = _run(model, one_arch(arch, "estimate"), precision, input_shape, set_, cost, schedule, policy,
                   strategy, quiet or json_to_stdout, prefetch_depth=prefetch_depth, barriers=barriers,
                   mode=mode)
@@ -368,6 +372,10 @@ def compare(
         raise UsageError(f"--top must be >= 0 (0 shows every layer), got {top}")
     json_to_stdout = json_path is not None and str(json_path) == "-"
     _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path, "--html": html_path})
+    if html_path is not None:
+        from nbperf.report.html import require_plotly
+
+        require_plotly()
     sides = ([model] if model is not None else []) + list(models or [])
     with _working(f"estimating {max(len(sides), 1) * max(len(arch or []), 1)} sides", json_to_stdout):
         result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,

@@ -391,3 +391,16 @@ def test_compare_page_loads_offline_and_draws(browser: Any, tmp_path: Path) -> N
         assert report.page.locator("#nbperf-compare-layers-table tbody tr").count() == 15
     finally:
         report.close()
+
+
+def test_cli_without_plotly_fails_before_the_work(monkeypatch: pytest.MonkeyPatch, capsys: Any,
+                                                  tmp_path: Path) -> None:
+    from nbperf.cli import main
+
+    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "plotly", None)
+    monkeypatch.setattr("nbperf.api.estimate", lambda *a, **k: pytest.fail("estimated before failing"))
+    code = main(["estimate", str(EXAMPLES / "resnet50.onnx"), "--html", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'nbperf[html]'" in err and len(err.strip().splitlines()) == 1

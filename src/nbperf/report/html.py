@@ -89,6 +89,11 @@ Cell = str | tuple[str, float | None]
 """A table cell: its text, or (text, number to sort by; None sorts first)."""
 
 
+def require_plotly() -> None:
+    """Fail now, before any estimate runs, when an HTML page was asked for and plotly is missing."""
+    _plotly()
+
+
 def _plotly() -> tuple[Any, Any]:
     """plotly.graph_objects and plotly.io, or one clear error naming the extra to install."""
     try:
