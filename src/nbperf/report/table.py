@@ -12,15 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from nbperf.report.records import layer_record
+from nbperf.report.units import si
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
-
-
-def _si(value: float, unit: str = "") -> str:
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}".rstrip()
 
 
 def _forced(estimate: Estimate) -> str:
@@ -62,7 +56,7 @@ def _cells(layer: dict[str, Any], total_ns: float) -> dict[str, str]:
         "name": layer["name"], "op": layer["op_type"] + ("*" if layer["unknown"] else ""),
         "engine": layer["engine"],
         "strategy": layer["strategy_label"] + (f" x{subtiles}" if subtiles > 1 else ""),
-        "macs": _si(layer["macs"]) if layer["macs"] else "-", "bytes": _si(moved, "B"),
+        "macs": si(layer["macs"]) if layer["macs"] else "-", "bytes": si(moved, "B"),
         "cycles": f"{layer['compute_cycles']:,}", "time": f"{time_us:,.2f}",
         "share": f"{100 * time_us * 1e3 / total_ns:.1f}%",
         "util": f"{100 * util:.0f}%" if util is not None else "-", "bound": layer["bound"],
@@ -87,9 +81,12 @@ def fitting_columns(rows: list[dict[str, str]], width: int, verbose: bool = Fals
     its time or its bound; ``verbose`` keeps the why column however narrow."""
     columns = list(_COLUMNS)
     console = Console(width=10_000, file=io.StringIO())  # measure the natural width, unclamped
+    # Each column is measured once, by rich, in a table of its own: its width with padding is that
+    # table's less its two outer borders; a table of n columns adds n + 1 borders to their sum.
+    padded = {key: Measurement.get(console, console.options, _table([key], rows)).maximum - 2
+              for key in columns}
     for victim in DROP_ORDER:
-        table = _table(columns, rows)
-        if Measurement.get(console, console.options, table).maximum <= width:
+        if sum(padded[key] for key in columns) + len(columns) + 1 <= width:
             break
         if victim == "why" and verbose:
             continue
@@ -133,19 +130,19 @@ def totals_table(estimate: Estimate) -> Table:
         ("arch", f"{estimate.arch_label}: {arch.tiles} tiles x {arch.dpu.macs_per_tile} int8 MACs "
                  f"at {arch.dpu.frequency_mhz:g} MHz"),
         *_mode_rows(estimate),
-        ("MACs", _si(estimate.macs)),
+        ("MACs", si(estimate.macs)),
         ("achieved", f"{estimate.achieved_tops:.2f} TOPS of {peak:.1f} peak"),
-        ("DDR traffic", f"{_si(estimate.ddr_bytes, 'B')} (weights {_si(estimate.weight_ddr_bytes, 'B')}, "
-                        f"activations {_si(estimate.activation_ddr_bytes, 'B')})"),
-        ("spilled to DDR", _si(estimate.schedule.spilled_bytes, "B")),
+        ("DDR traffic", f"{si(estimate.ddr_bytes, 'B')} (weights {si(estimate.weight_ddr_bytes, 'B')}, "
+                        f"activations {si(estimate.activation_ddr_bytes, 'B')})"),
+        ("spilled to DDR", si(estimate.schedule.spilled_bytes, "B")),
         *_extra_tiling_rows(tasks),
-        ("strategy transitions", f"{_si(sum(t.transition_dma_bytes for t in tasks), 'B')} moved, "
+        ("strategy transitions", f"{si(sum(t.transition_dma_bytes for t in tasks), 'B')} moved, "
                                  f"{sum(t.transition_ns for t in tasks) / 1e3:,.1f} us"),
         ("schedule", estimate.schedule.description),
     ]
     em = estimate.emulation
     if em is not None:
-        peak = ", ".join(_si(b, "B") for b in em.graph.peak_cmx_bytes)
+        peak = ", ".join(si(b, "B") for b in em.graph.peak_cmx_bytes)
         rows.append(("peak CMX per tile", peak))
         rows.append(("barriers", f"{em.barriers_in_flight_max} of {em.barriers_available} in flight at most, "
                                  f"{em.virtual_barriers} virtual, "
