@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from nbperf.report.atomic import write_text_atomic
-from nbperf.report.records import estimate_record, provenance_record, shapes_label
+from nbperf.report.records import estimate_record, provenance_record, shapes_label, strategies_label
 from nbperf.result import Estimate
 
 
@@ -24,7 +24,7 @@ def to_csv(estimate: Estimate) -> str:
     prov = provenance_record(estimate)
     where = {"model": estimate.model, "arch": prov["arch"],
              "input_shapes": shapes_label(prov["input_shapes"]),
-             "forced_strategies": ";".join(f"{k}={v}" for k, v in prov["strategies"].items()),
+             "forced_strategies": strategies_label(prov),
              "policy": prov["policy"], "cost_model": prov["cost_model"], "schedule": prov["schedule"],
              "nbperf_version": prov["nbperf_version"]}
     buffer = io.StringIO()

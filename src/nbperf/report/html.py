@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from nbperf.errors import UsageError
 from nbperf.report.atomic import write_text_atomic
 from nbperf.report.records import estimate_record
+from nbperf.report.units import si
 from nbperf.result import Estimate
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def _cards(record: dict[str, Any], cmx_capacity: int) -> str:
     peak, achieved = record["peak_tops"], record["achieved_tops"]
     overrides = prov.get("arch_overrides") or []
     emulation = record.get("emulation")
-    per_tile = (", ".join(_si(b, "B") for b in emulation["peak_cmx_bytes_per_tile"]) if emulation
+    per_tile = (", ".join(si(b, "B") for b in emulation["peak_cmx_bytes_per_tile"]) if emulation
                 else "layer-serial: live tensors plus the running op's footprint, on the fullest tile")
     shapes = "; ".join(f"{k}={'x'.join(map(str, v))}" for k, v in prov.get("input_shapes", {}).items())
     forced = ", ".join(f"{k}={v}" for k, v in prov.get("strategies", {}).items())
@@ -238,12 +239,12 @@ def _cards(record: dict[str, Any], cmx_capacity: int) -> str:
          f"{th['requests']} requests on {th['tiles_per_request']}-tile compiles, {th['concurrent']} at "
          f"once ({th['bound']}-bound)"),
         ("achieved TOPS", f"{achieved:.2f} of {peak:.1f}",
-         f"{100 * achieved / peak if peak else 0.0:.1f}% of peak, {_si(record['macs'])} MACs"),
-        ("DDR traffic", _si(record["ddr_bytes"], "B"),
-         f"weights {_si(record['weight_ddr_bytes'], 'B')}, activations "
-         f"{_si(record['activation_ddr_bytes'], 'B')}; spilled {_si(record['spilled_bytes'], 'B')}"),
-        ("peak CMX per tile", _si(record["peak_cmx_bytes"], "B"),
-         f"of {_si(cmx_capacity, 'B')} per tile; per tile: {per_tile}"),
+         f"{100 * achieved / peak if peak else 0.0:.1f}% of peak, {si(record['macs'])} MACs"),
+        ("DDR traffic", si(record["ddr_bytes"], "B"),
+         f"weights {si(record['weight_ddr_bytes'], 'B')}, activations "
+         f"{si(record['activation_ddr_bytes'], 'B')}; spilled {si(record['spilled_bytes'], 'B')}"),
+        ("peak CMX per tile", si(record["peak_cmx_bytes"], "B"),
+         f"of {si(cmx_capacity, 'B')} per tile; per tile: {per_tile}"),
         ("arch", record["arch"], f"{record['tiles']} tiles; "
                                  + ("overrides: " + ", ".join(overrides) if overrides else "no overrides")),
         ("precision", record["precision"], f"requested: {prov.get('precision_requested') or 'as the model'}"),
@@ -276,7 +277,7 @@ def _notes(record: dict[str, Any], plan_notes: Sequence[str]) -> str:
         notes.append("the strategy search pruned its frontier (a very wide graph): the strategies may not "
                      "be optimal")
     if record["spilled_bytes"]:
-        notes.append(f"{_si(record['spilled_bytes'], 'B')} of activations spilled to DDR for lack of CMX")
+        notes.append(f"{si(record['spilled_bytes'], 'B')} of activations spilled to DDR for lack of CMX")
     items = ([f'<li class="nb-warn">{_esc(w)}</li>' for w in warnings]
              + [f"<li>{_esc(n)}</li>" for n in notes])
     if not items:
@@ -501,7 +502,7 @@ def _layer_table(layers: list[dict[str, Any]], device_us: float) -> str:
         strategy = layer["strategy_label"] + (f" x{subtiles}" if subtiles > 1 else "")
         rows.append([
             (str(i), i), layer["name"], layer["op_type"] + ("*" if layer.get("unknown") else ""),
-            layer["engine"], strategy, (_si(layer["macs"]) if layer["macs"] else "-", layer["macs"]),
+            layer["engine"], strategy, (si(layer["macs"]) if layer["macs"] else "-", layer["macs"]),
             (f"{t:,.2f}", round(t, 4)), (f"{100 * t / total:.1f}", round(100 * t / total, 4)),
             ("-", None) if util is None else (f"{100 * util:.0f}", round(100 * util, 4)),
             layer["bound"], layer["why"],
@@ -557,13 +558,6 @@ def _sig(value: float) -> float:
     """Six significant digits: plenty for a plot, and a smaller file."""
     return float(f"{value:.6g}")
 
-
-def _si(value: float, unit: str = "") -> str:
-    """Decimal prefixes (k = 1e3, M = 1e6, G = 1e9), as everywhere in nbperf."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}".rstrip()
 
 
 _CSS = """

@@ -122,6 +122,11 @@ def shapes_label(shapes: dict[str, list[int]]) -> str:
     return ";".join(f"{name}={'x'.join(map(str, dims))}" for name, dims in shapes.items())
 
 
+def strategies_label(prov: dict[str, Any]) -> str:
+    """``all=SOK;/conv1/Conv=SOH``: forced strategies in the CLI's own spelling."""
+    return ";".join(f"{k}={v}" for k, v in prov["strategies"].items())
+
+
 def summary_record(estimate: Estimate, modes: bool = True) -> dict[str, Any]:
     """The whole-model figures of an estimate as one flat record: a sweep row, ``Estimate.summary()``.
 
@@ -160,7 +165,7 @@ def summary_record(estimate: Estimate, modes: bool = True) -> dict[str, Any]:
         "ddr_bandwidth_gbps": arch.dma.ddr_bandwidth_gbps,
         "dpu_frequency_mhz": arch.dpu.frequency_mhz,
         "input_shapes": shapes_label(prov["input_shapes"]),
-        "strategies": ";".join(f"{k}={v}" for k, v in prov["strategies"].items()),
+        "strategies": strategies_label(prov),
         "policy": prov["policy"],
         "cost_model": prov["cost_model"],
         "schedule": prov["schedule"],
