@@ -11,6 +11,8 @@ Public API::
         r = nbperf.estimate(model, "npu4000", arch_overrides=[f"dpu.macs_per_tile={macs}"])
 
     nbperf.sweep(["resnet50.onnx"], "npu4000", {"tiles": [2, 4, 6]})  # rows of a design-space sweep
+    rows = nbperf.workloads(result)               # its DPU workloads and DMAs as VPUNN descriptors
+    nbperf.register_cost_model("mine", lambda arg: MyCostModel(arg))  # --cost mine[:ARG]
     arch = nbperf.load_arch("npu3720", ["dpu.macs_per_tile=4096"])
 
 The names are imported on first use, so ``import nbperf`` (and the CLI) stays fast.
@@ -24,9 +26,10 @@ from typing import TYPE_CHECKING
 from nbperf.version import __version__
 
 if TYPE_CHECKING:
-    from nbperf.api import estimate, explain
+    from nbperf.api import estimate, explain, workloads
     from nbperf.arch import ArchSpec, load_arch, preset_names
     from nbperf.compare import compare
+    from nbperf.cost import register_cost_model
     from nbperf.errors import InternalError, NbperfError
     from nbperf.loaded import LoadedModel, load
     from nbperf.result import Estimate
@@ -36,11 +39,13 @@ _WHERE = {
     "estimate": "nbperf.api", "explain": "nbperf.api", "ArchSpec": "nbperf.arch", "load_arch": "nbperf.arch",
     "preset_names": "nbperf.arch", "compare": "nbperf.compare", "InternalError": "nbperf.errors",
     "NbperfError": "nbperf.errors", "LoadedModel": "nbperf.loaded", "load": "nbperf.loaded",
-    "Estimate": "nbperf.result", "sweep": "nbperf.sweep",
+    "Estimate": "nbperf.result", "sweep": "nbperf.sweep", "workloads": "nbperf.api",
+    "register_cost_model": "nbperf.cost",
 }
 
 __all__ = ["ArchSpec", "Estimate", "InternalError", "LoadedModel", "NbperfError", "__version__", "compare",
-           "estimate", "explain", "load", "load_arch", "preset_names", "sweep"]
+           "estimate", "explain", "load", "load_arch", "preset_names", "register_cost_model", "sweep",
+           "workloads"]
 
 
 def __getattr__(name: str) -> object:

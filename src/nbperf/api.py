@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from nbperf.arch import ArchSpec, Precision, load_arch
 from nbperf.cost import TaskCoster, get_backend
+from nbperf.cost.inventory import WorkloadRow, dma_rows, dpu_rows, layer_sources, searched_rows
 from nbperf.errors import InfeasibleError, UsageError
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
@@ -95,7 +96,8 @@ def estimate(
         raise UsageError(f"unknown mode {mode!r}; use latency (one synchronous request) or throughput")
     spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
                                           barriers)
-    coster = TaskCoster(spec, get_backend(backend_name), shared=True)  # cost: the one path
+    backend = get_backend(backend_name)
+    coster = TaskCoster(spec, backend, shared=True)  # cost: the one path
     stages: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -171,8 +173,10 @@ def estimate(
                                f"does not fit a {tiles}-tile compile ({exc.message}); all tiles")
         return LatencyHint(tiles, hinted.latency_ns)
 
+    sources = layer_sources(npu_graph, plan, coster, backend)
     return Estimate(model=loaded.name, arch=spec, precision=_precision(timed.tasks, npu_graph),
-                    cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed, emulation=emulation,
+                    cost_sources=sources, cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed,
+                    emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
                     stage_seconds=stages, mode=mode, throughput_of=throughput_of,
                     latency_hint_of=latency_hint_of, provenance=provenance)
@@ -199,3 +203,20 @@ def explain(result: Estimate, layer: str, strategies: dict[str, str] | None = No
 
     return explain_layer(result.graph, result.arch, coster, layer, result.plan.policy, strategies,
                          price=emulated_ns, priced_by="emulated")
+
+
+def workloads(result: Estimate, dma: bool = True, searched: bool = False) -> list[WorkloadRow]:
+    """Every DPU workload ``result``'s plan runs on each layer's busiest tile (with how many times),
+    and, with ``dma``, every DMA transfer of its task graph, as VPUNN descriptors with their keys
+    (``nbperf.cost.descriptors``): what ``nbperf workloads`` exports. With ``searched``, also every
+    other workload the strategy search priced on its way (layer "(searched)", count 0), so a cost
+    table made from the rows drives the search itself, not only the plan it picked."""
+    rows = dpu_rows(result.graph, result.arch, result.plan)
+    if searched:
+        coster = TaskCoster(result.arch, get_backend("math"), placed=True)
+        forced = dict(result.provenance.strategies) if result.provenance is not None else {}
+        choose_strategies(result.graph, result.arch, coster, result.plan.policy, forced)
+        rows += searched_rows(coster, {r.descriptor.key for r in rows})
+    if dma:
+        rows += dma_rows(result.graph, result.arch, result.plan, result.prefetch_depth)
+    return rows

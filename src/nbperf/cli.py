@@ -125,9 +125,11 @@ InputShapeOpt = Annotated[list[str] | None, typer.Option(
     "--input-shape", metavar="NAME=1x3x224x224", help="dynamic input shape (repeatable)")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", metavar="SECTION.FIELD=VALUE", help="arch override, e.g. dpu.macs_per_tile=4096 (repeatable)")]
-CostOpt = Annotated[Literal["math", "emulator"], typer.Option(
-    case_sensitive=False,
-    help="per-workload cost backend: math (closed form); 'emulator' is accepted for --schedule emulator")]
+CostOpt = Annotated[str, typer.Option(
+    metavar="MODEL[:ARG]",
+    help="per-workload cost model: math (closed form, default), table:FILE (cycles per workload key, "
+         "math for the rest), vpunn[:MODEL.vpunn] (Intel VPUNN, when installed), or one registered by a "
+         "plug-in; 'list' shows what is available. 'emulator' is accepted for --schedule emulator")]
 ScheduleOpt = Annotated[Literal["serial", "emulator"], typer.Option(
     case_sensitive=False,
     help="serial (layer by layer, the strategy search's own objective) or emulator (the task graph with "
@@ -145,6 +147,18 @@ StrategyOpt = Annotated[list[str] | None, typer.Option(
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="print only the headline line")]
 
 
+def check_cost(cost: str) -> None:
+    """``--cost list`` prints the cost models and ends the command."""
+    if cost.lower() != "list":
+        return
+    from nbperf.cost import available
+
+    for model in available():
+        name = f"{model.name}:{model.argument}" if model.argument else model.name
+        stdout.print(f"{name:<20} {model.summary}", markup=False)
+    raise typer.Exit(0)
+
+
 def one_arch(arch: list[str] | None, command: str) -> str:
     """The one --arch of a single-arch command; several are a mistake, not 'keep the last'."""
     if arch and len(arch) > 1:
@@ -159,6 +173,7 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
          quiet: bool = False, **extra):
     from nbperf.api import estimate as run_estimate
 
+    check_cost(cost)
     shapes = dict(parse_input_shape(s) for s in input_shape or [])
     forced = dict(parse_strategy(s) for s in strategy or [])
     with _working(f"estimating {model.name} on {arch}", quiet):
@@ -293,6 +308,49 @@ def estimate(
             stdout.print(f"estimate's own time: {spent}", markup=False, style="dim")
 
 
+@app.command(epilog="Example: nbperf workloads examples/models/resnet50.onnx --arch npu3720 -o workloads.csv")
+def workloads(
+    model: ModelArg,
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
+                                      help="where to write: .csv (VPUNN's column names) or .jsonl")],
+    arch: ArchOpt = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
+    dma: Annotated[bool, typer.Option("--dma/--no-dma", help="also export every DMA transfer")] = True,
+    searched: Annotated[bool, typer.Option(
+        "--searched", help="also every other workload the strategy search priced (layer '(searched)', "
+                           "count 0): a table made from them drives the search too")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export every DPU workload and DMA transfer of MODEL's plan as VPUNN workload descriptors.
+
+    Each row has a key: give the file a 'cycles' column (measured, simulated, or costed by VPUNN)
+    and --cost table:FILE prices the same workloads with it."""
+    from nbperf.api import workloads as plan_workloads
+    from nbperf.report.workloads_file import write_workloads
+
+    if out.suffix not in (".csv", ".jsonl"):
+        raise UsageError(f"--out {out}: use a .csv or .jsonl file")
+    _check_outputs({"--out": out})
+    result = _run(model, one_arch(arch, "workloads"), precision, input_shape, set_, cost, "serial", policy,
+                  strategy, quiet)
+    rows = plan_workloads(result, dma, searched)
+    write_workloads(rows, out)
+    if not quiet:
+        dpu = [r for r in rows if r.kind == "DPU" and r.count]
+        keys = len({r.descriptor.key for r in dpu})
+        extra = sum(1 for r in rows if r.kind == "DPU" and not r.count)
+        dmas = sum(1 for r in rows if r.kind == "DMA")
+        more = f", {extra:,} more the search priced" if extra else ""
+        stdout.print(f"{out}: {len(dpu):,} DPU workloads ({keys:,} distinct keys, "
+                     f"{sum(r.count for r in dpu):,} runs){more} and {dmas:,} DMA transfers of "
+                     f"{result.model} on {result.arch_label}", markup=False)
+
+
 @app.command(epilog="Example: nbperf explain examples/models/resnet50.onnx --layer /conv1/Conv --json -")
 def explain(
     model: ModelArg,
@@ -368,6 +426,7 @@ def compare(
     from nbperf.report.atomic import write_text_atomic
     from nbperf.report.compare_table import layers_table, totals_table
 
+    check_cost(cost)
     if top < 0:
         raise UsageError(f"--top must be >= 0 (0 shows every layer), got {top}")
     json_to_stdout = json_path is not None and str(json_path) == "-"
@@ -442,6 +501,7 @@ def sweep(
     every summary figure and each swept parameter as its own column (grid.KEY)."""
     from nbperf.sweep import sweep as run_sweep
 
+    check_cost(cost)
     options: dict[str, object] = {"cost_model": cost}
     swept = {g.partition("=")[0].strip() for g in grid or []}
     for key, value in (("precision", precision), ("schedule", schedule), ("policy", policy)):

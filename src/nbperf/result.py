@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from nbperf.arch.model import ArchSpec
+from nbperf.cost.inventory import LayerSources
 from nbperf.lower.npu_ops import NpuGraph
 from nbperf.schedule.emulator import Emulation
 from nbperf.schedule.timeline import Schedule, ScheduleKind
@@ -112,6 +113,17 @@ class Estimate:
     # the LATENCY hint's default compile, on first use (it estimates again when that is fewer tiles)
     latency_hint_of: Callable[[Estimate], LatencyHint] | None = field(default=None, compare=False,
                                                                       repr=False)
+    # per DPU layer, who priced its workloads (the backend, or the math model it fell back to)
+    cost_sources: dict[str, LayerSources] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def cost_fallbacks(self) -> tuple[int, int]:
+        """DPU workload runs the math model priced in place of the chosen backend, of all runs."""
+        runs = [s.runs for s in self.cost_sources.values()]
+        total = sum(sum(r.values()) for r in runs)
+        if self.cost_model == "math":
+            return 0, total
+        return sum(r.get("math", 0) for r in runs), total
 
     @property
     def timing(self) -> str:

@@ -108,7 +108,8 @@ def _bad_inputs(tmp_path):
         (["estimate", str(dyn_path)], "dynamic dimension 'height'"),
         (["estimate", RESNET, "--input-shape", "x=1xtwo"], "--input-shape"),
         (["estimate", RESNET, "--precision", "int4"], "'int4' is not one of 'int8', 'fp16'"),
-        (["estimate", RESNET, "--cost", "magic"], "'magic' is not one of 'math', 'emulator'"),
+        (["estimate", RESNET, "--cost", "magic"],
+         "unknown cost model 'magic'; available: math, table:FILE, vpunn"),
     ]
 
 

@@ -211,6 +211,9 @@ class ArchSpec(_Strict):
 
     name: str = Field(min_length=1)
     description: str = ""
+    device: Literal["VPU_2_0", "VPU_2_7", "VPU_4_0", "NPU_5_0"] | None = Field(
+        default=None, description="the VPUNN device (VPUDevice) this part is, or is derived from: what "
+                                  "exported workloads name and the vpunn backend prices")
     tiles: int = Field(ge=1, le=256)
     dpu: DpuSpec
     shave: ShaveSpec

@@ -1,10 +1,10 @@
 """The cost-backend contract: how many cycles one workload takes.
 
-Backends (``math`` now; a table and VPUNN later) implement ``CostBackend`` and price single
-workloads. Everything above a workload (splitting a tile's task into workloads, spreading them
-over a tile's DPUs, task overheads, sub-tiles) is done once, in ``nbperf.cost.tasks``, for every
-backend; data movement is priced by ``nbperf.cost.dma``. So the strategy search and both
-schedules get every number from the same path, whatever the backend.
+Backends (``math``, ``table``, ``vpunn``, or a user's, registered in ``cost.registry``) implement
+``CostModel`` and price single workloads. Everything above a workload (splitting a tile's task
+into workloads, spreading them over a tile's DPUs, task overheads, sub-tiles) is done once, in
+``nbperf.cost.tasks``, for every backend; data movement is priced by ``nbperf.cost.dma``. So the
+strategy search and both schedules get every number from the same path, whatever the backend.
 """
 
 from __future__ import annotations
@@ -42,8 +42,12 @@ class ComputeCost:
 ZERO_COST = ComputeCost(cycles=0, clock_mhz=0.0)
 
 
-class CostBackend(Protocol):
-    """A per-workload compute cost model."""
+class CostModel(Protocol):
+    """A per-workload compute cost model: every backend (math, table, vpunn, yours) implements it,
+    and both schedules and the strategy search take their task durations from it through
+    ``cost.tasks.TaskCoster``. Optional attributes: ``uses_placement`` (True: give me workloads
+    with their padding and halo context), ``cache_key`` (what your figures depend on besides the
+    arch, for the shared memo) and ``priced(workload, arch)`` (who priced it, for reports)."""
 
     name: str
 
@@ -54,3 +58,6 @@ class CostBackend(Protocol):
     def shave_workload(self, workload: ShaveWorkload, arch: ArchSpec) -> int:
         """SHAVE cycles of one kernel on one tile's SHAVE cores, without the launch overhead."""
         ...
+
+
+CostBackend = CostModel  # the name it had before backends were pluggable

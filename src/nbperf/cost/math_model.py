@@ -116,6 +116,7 @@ class MathBackend:
     """Closed-form per-workload costs; deterministic and fast (the default backend)."""
 
     name = "math"
+    cache_key = "math"  # no configuration: every instance prices alike
 
     def dpu_workload(self, workload: DpuWorkload, arch: ArchSpec) -> WorkloadCost:
         work = workload.work

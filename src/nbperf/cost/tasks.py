@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from nbperf.arch.model import ArchSpec, Precision
 from nbperf.cost.base import ComputeCost, CostBackend
 from nbperf.cost.shave_rows import has_row_model, row_kernel_cycles
-from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
+from nbperf.cost.workload import DpuWorkload, Placement, ShaveWorkload, WorkloadCost, placement_for
 from nbperf.lower.npu_ops import DpuKind, DpuWork
 
 CHANNEL_BLOCK = 16  # workload and sub-tile channel splits are 16-aligned (compiler)
@@ -66,6 +67,32 @@ def _with_rows(work: DpuWork, rows: int) -> DpuWork:
     return replace(work, out_w=rows) if work.flat_spatial else replace(work, out_h=rows)
 
 
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One distinct DPU task of a tiled task: its work, useful MACs, how often it runs, and where
+    its first instance sits in the layer."""
+
+    work: DpuWork
+    useful_macs: int
+    count: int
+    placement: Placement | None
+
+
+Placed = tuple[DpuWork, Placement | None]  # a workload and where it sits in its layer
+
+
+def _offsets(works: list[DpuWork], placement: Placement | None, axis: int) -> list[Placed]:
+    """Workloads laid side by side along ``axis`` of the output (1: rows, 2: channels) from
+    ``placement``'s origin, each with its own placement."""
+    if placement is None:
+        return [(w, None) for w in works]
+    out, at = [], list(placement.offset)
+    for w in works:
+        out.append((w, replace(placement, offset=(at[0], at[1], at[2]))))
+        at[axis] += _rows(w) if axis == 1 else w.out_k
+    return out
+
+
 def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
     """``work`` cut into ``n_rows`` row blocks, each with its count. The rows of a batched matmul
     run over its batch items first (heads, frames), then within one: a block never spans two."""
@@ -86,14 +113,18 @@ _SHARED_MEMOS = 64  # cost contexts kept per process (a sweep's distinct DPU/SHA
 # A context's memo starts over past this many entries: a NAS loop over thousands of networks would
 # otherwise keep every workload it ever priced (assumed bound: tens of MB of small objects).
 _SHARED_ENTRIES = 200_000
-_memos: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
+# (workload memo, task memo, the backend): the backend is kept so an id-based key is never reused
+_memos: OrderedDict[tuple[str, str], tuple[dict, dict, CostBackend]] = OrderedDict()
 
 
 def cost_context(arch: ArchSpec, backend: CostBackend) -> tuple[str, str]:
     """What a compute cost depends on, as a key: the backend and the arch sections it reads."""
     data = arch.model_dump(include=set(COST_SECTIONS))
     data["cmx"] = {k: v for k, v in data["cmx"].items() if k not in _CMX_SIZE_FIELDS}
-    return type(backend).__name__, json.dumps(data, sort_keys=True)
+    # A backend that does not say what its figures depend on shares its memo with nobody: two
+    # instances of one class may be configured differently (``ideal:0.5`` and ``ideal:1.0``).
+    identity = getattr(backend, "cache_key", None) or f"{type(backend).__name__}@{id(backend)}"
+    return identity, json.dumps(data, sort_keys=True)
 
 
 class TaskCoster:
@@ -104,15 +135,20 @@ class TaskCoster:
     many tile counts, CMX sizes or DDR bandwidths they try (the key holds every arch field a compute
     cost reads, ``COST_SECTIONS``)."""
 
-    def __init__(self, arch: ArchSpec, backend: CostBackend, shared: bool = False) -> None:
+    def __init__(self, arch: ArchSpec, backend: CostBackend, shared: bool = False,
+                 placed: bool | None = None) -> None:
         self.arch, self.backend = arch, backend
+        # Only a backend that prices a workload where it sits gets placements (or an export, which
+        # describes them): for the others a workload's cost is its shape's, and placements would
+        # only split the memo.
+        self._placed = bool(getattr(backend, "uses_placement", False)) if placed is None else placed
         self._workloads: dict[DpuWorkload, WorkloadCost] = {}
         self._tasks: dict[tuple[object, ...], ComputeCost] = {}
         if shared:
             key = cost_context(arch, backend)
             memo = _memos.get(key)
             if memo is None:
-                memo = _memos[key] = (self._workloads, self._tasks)
+                memo = _memos[key] = (self._workloads, self._tasks, backend)
                 if len(_memos) > _SHARED_MEMOS:
                     _memos.popitem(last=False)
             else:
@@ -120,7 +156,12 @@ class TaskCoster:
                 if len(memo[0]) + len(memo[1]) > _SHARED_ENTRIES:
                     memo[0].clear()
                     memo[1].clear()
-            self._workloads, self._tasks = memo
+            self._workloads, self._tasks = memo[0], memo[1]
+
+    @property
+    def priced(self) -> dict[DpuWorkload, WorkloadCost]:
+        """Every workload priced so far, in the order first asked."""
+        return self._workloads
 
     # -- DPU ------------------------------------------------------------------------------------
     def workload(self, workload: DpuWorkload) -> WorkloadCost:
@@ -131,63 +172,94 @@ class TaskCoster:
         return cost
 
     def dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, output_write_tiles: int = 1,
-                 strategy: str = "Clustering") -> ComputeCost:
-        """One DPU task computing ``work`` on one tile."""
-        key = ("dpu", work, precision, useful_macs, output_write_tiles, strategy)
+                 strategy: str = "Clustering", placement: Placement | None = None) -> ComputeCost:
+        """One DPU task computing ``work`` on one tile (at ``placement`` in its layer)."""
+        placement = placement if self._placed else None
+        key = ("dpu", work, precision, useful_macs, output_write_tiles, strategy, placement)
         cost = self._tasks.get(key)
         if cost is None:
-            cost = self._dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
+            cost = self._dpu_task(work, precision, useful_macs, output_write_tiles, strategy, placement)
             self._tasks[key] = cost
         return cost
 
     def dpu_subtiles(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int, n_k: int,
                      output_write_tiles: int = 1, strategy: str = "Clustering",
-                     n_inner: int = 1) -> ComputeCost:
+                     n_inner: int = 1, layer: DpuWork | None = None) -> ComputeCost:
         """``work`` tiled into ``n_rows`` x ``n_k`` sub-tiles, each a DPU task of its own; with
         ``n_inner`` > 1 each sub-tile also splits its input channels (the inner dimension) into
         that many partial sums, added up by element-wise DPU tasks as the compiler's Accumulate
-        (npu_compiler IE/transforms/passes/unroll_fully_connected.cpp)."""
+        (npu_compiler IE/transforms/passes/unroll_fully_connected.cpp). ``work`` is the busiest
+        tile's share of ``layer`` (the op's whole DPU work; None: ``work`` is the whole layer)."""
+        layer = layer if self._placed else None
         if n_rows * n_k * n_inner == 1:
-            return self.dpu_task(work, precision, useful_macs, output_write_tiles, strategy)
-        key = ("subtiles", work, precision, useful_macs, n_rows, n_k, output_write_tiles, strategy, n_inner)
+            placement = placement_for(layer, strategy, work) if layer is not None else None
+            return self.dpu_task(work, precision, useful_macs, output_write_tiles, strategy, placement)
+        key = ("subtiles", work, precision, useful_macs, n_rows, n_k, output_write_tiles, strategy, n_inner,
+               layer)
         cost = self._tasks.get(key)
         if cost is None:  # the same tiling of the same work recurs across candidates and arch points
-            cost = self._tasks[key] = self._dpu_subtiles(work, precision, useful_macs, n_rows, n_k,
-                                                         output_write_tiles, strategy, n_inner)
+            total = overhead = 0
+            first: ComputeCost | None = None
+            for piece in self._subtile_pieces(work, useful_macs, n_rows, n_k, n_inner, strategy, layer):
+                task = self.dpu_task(piece.work, precision, piece.useful_macs, output_write_tiles, strategy,
+                                     piece.placement)
+                first = first or task
+                total += task.cycles * piece.count
+                overhead += task.overhead_cycles * piece.count
+            assert first is not None
+            cost = self._tasks[key] = self._summary(total, overhead, first, useful_macs, precision)
         return cost
 
-    def _dpu_subtiles(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int, n_k: int,
-                      output_write_tiles: int, strategy: str, n_inner: int) -> ComputeCost:
-        total = overhead = 0
-        first: ComputeCost | None = None
+    def _subtile_pieces(self, work: DpuWork, useful_macs: int, n_rows: int, n_k: int, n_inner: int,
+                        strategy: str, layer: DpuWork | None) -> Iterator[_Piece]:
+        """The distinct DPU tasks of ``work`` tiled ``n_rows`` x ``n_k`` x ``n_inner``, each with how
+        many times it runs and, with a ``layer``, where its first instance sits in it."""
         volume = max(1, work.out_elements * max(1, work.in_k))
         inner = split_sizes(work.in_k, n_inner, CHANNEL_BLOCK) if work.in_k else [(0, 1)]
         adds = sum(c for _, c in inner) - 1  # per output block, one Add per chunk after the first
+        tile = placement_for(layer, strategy, work) if layer is not None else None
+        row_at = 0
         for rows_work, row_count in _row_pieces(work, n_rows):
+            k_at = 0
             for k, k_count in split_sizes(work.out_k, n_k, CHANNEL_BLOCK):
                 block = replace(rows_work, out_k=k)
                 count = row_count * k_count
+                at = None if tile is None else replace(tile, offset=(0, row_at, k_at))
                 for in_k, in_count in inner:
+                    if not in_count:  # split_sizes of an extent below one block: no full piece
+                        continue
                     sub = replace(block, in_k=in_k) if work.in_k else block
                     share = math.ceil(useful_macs * sub.out_elements * max(1, sub.in_k) / volume)
-                    cost = self.dpu_task(sub, precision, share, output_write_tiles, strategy)
-                    first = first or cost
-                    total += cost.cycles * count * in_count
-                    overhead += cost.overhead_cycles * count * in_count
+                    yield _Piece(sub, share, count * in_count, at)
                 if adds:  # the block's partial sums
                     accumulate = replace(block, kind=DpuKind.ELTWISE, in_k=0, kernel_h=1, kernel_w=1,
                                          stride_h=1, stride_w=1)
-                    add = self.dpu_task(accumulate, precision, 0, output_write_tiles, strategy)
-                    total += add.cycles * count * adds
-                    overhead += add.overhead_cycles * count * adds
-        assert first is not None
-        return self._summary(total, overhead, first, useful_macs, precision)
+                    yield _Piece(accumulate, 0, count * adds, at)
+                k_at += k * k_count
+            row_at += _rows(rows_work) * row_count if rows_work.batch == work.batch else 0
+
+    def priced_workloads(self, work: DpuWork, precision: Precision, useful_macs: int, n_rows: int = 1,
+                         n_k: int = 1, output_write_tiles: int = 1, strategy: str = "Clustering",
+                         n_inner: int = 1, layer: DpuWork | None = None) -> list[tuple[DpuWorkload, int]]:
+        """Every workload the one cost path prices for this task (the busiest tile's), with how
+        many times it runs there: what ``nbperf workloads`` exports and a backend is asked."""
+        layer = layer if self._placed else None
+        out: list[tuple[DpuWorkload, int]] = []
+        if n_rows * n_k * n_inner == 1:
+            placement = placement_for(layer, strategy, work) if layer is not None else None
+            pieces = [_Piece(work, useful_macs, 1, placement)]
+        else:
+            pieces = list(self._subtile_pieces(work, useful_macs, n_rows, n_k, n_inner, strategy, layer))
+        for piece in pieces:
+            split = self._best_split(piece.work, precision, output_write_tiles, strategy, piece.placement)
+            out.extend((w, piece.count) for w in split)
+        return out
 
     def _dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, write_tiles: int,
-                  strategy: str) -> ComputeCost:
+                  strategy: str, placement: Placement | None) -> ComputeCost:
         dpu = self.arch.dpu
         best: tuple[int, int, WorkloadCost] | None = None
-        for workloads in self._splits(work):
+        for workloads in self._splits(work, placement):
             busiest, count, dominant = self._busiest_dpu(workloads, precision, write_tiles, strategy)
             if best is None or busiest < best[0]:
                 best = (busiest, count, dominant)
@@ -200,36 +272,49 @@ class TaskCoster:
                                                                                           precision),
                            limit=dominant.limit, workloads=count)
 
-    def _splits(self, work: DpuWork) -> list[list[DpuWork]]:
+    def _best_split(self, work: DpuWork, precision: Precision, write_tiles: int, strategy: str,
+                    placement: Placement | None) -> list[DpuWorkload]:
+        """The workloads of the split ``_dpu_task`` takes (the first of the cheapest)."""
+        best: tuple[int, list[Placed]] | None = None
+        for workloads in self._splits(work, placement):
+            busiest = self._busiest_dpu(workloads, precision, write_tiles, strategy)[0]
+            if best is None or busiest < best[0]:
+                best = (busiest, workloads)
+        assert best is not None
+        return [DpuWorkload(w, precision, write_tiles, strategy, at) for w, at in best[1]]
+
+    def _splits(self, work: DpuWork, placement: Placement | None) -> list[list[Placed]]:
         """Candidate workload splits of one tile's task: one workload, and on multi-DPU tiles splits
         over rows or channel blocks into multiples of the DPU count; depthwise and pooling
-        workloads then split further into variants of the channel counts the DPU takes."""
+        workloads then split further into variants of the channel counts the DPU takes. Each
+        workload comes with its placement in the layer (None without one)."""
         dpu = self.arch.dpu
-        options = [[work]]
+        options = [[(work, placement)]]
         if dpu.max_workloads_per_task > 1:
             counts = [dpu.dpus_per_tile * m for m in range(1, _MAX_SPLITS_PER_DPU + 1)
                       if dpu.dpus_per_tile * m <= dpu.max_workloads_per_task]
             for n in counts:
-                by_rows = [_with_rows(work, rows) for rows, c in split_sizes(_rows(work), n)
-                           for _ in range(c)]
-                by_k = [replace(work, out_k=k) for k, c in split_sizes(work.out_k, n, CHANNEL_BLOCK)
-                        for _ in range(c)]
+                by_rows = _offsets([_with_rows(work, rows) for rows, c in split_sizes(_rows(work), n)
+                                    for _ in range(c)], placement, axis=1)
+                by_k = _offsets([replace(work, out_k=k) for k, c in split_sizes(work.out_k, n, CHANNEL_BLOCK)
+                                 for _ in range(c)], placement, axis=2)
                 options += [split for split in (by_rows, by_k) if len(split) > 1]
         if work.kind in {DpuKind.DWCONV, DpuKind.POOL} and dpu.depthwise_channels:
-            options = [[piece for w in split for piece in depthwise_variants(w, dpu.depthwise_channels)]
+            options = [[piece for w, at in split
+                        for piece in _offsets(depthwise_variants(w, dpu.depthwise_channels), at, axis=2)]
                        for split in options]
         return options
 
-    def _busiest_dpu(self, workloads: list[DpuWork], precision: Precision, write_tiles: int,
-                     strategy: str) -> tuple[int, int, WorkloadCost]:
+    def _busiest_dpu(self, workloads: list[Placed], precision: Precision,
+                     write_tiles: int, strategy: str) -> tuple[int, int, WorkloadCost]:
         """Cycles and workload count of the busiest DPU (workloads dealt round robin), and the cost of
         its largest workload."""
         dpus = self.arch.dpu.dpus_per_tile
         busy = [0] * dpus
         count = [0] * dpus
         largest: WorkloadCost | None = None
-        for i, work in enumerate(workloads):
-            cost = self.workload(DpuWorkload(work, precision, write_tiles, strategy))
+        for i, (work, at) in enumerate(workloads):
+            cost = self.workload(DpuWorkload(work, precision, write_tiles, strategy, at))
             busy[i % dpus] += cost.cycles + self.arch.dpu.workload_overhead_cycles
             count[i % dpus] += 1
             if largest is None or cost.cycles > largest.cycles:

@@ -14,6 +14,21 @@ from dataclasses import dataclass
 from nbperf.arch.model import Precision
 from nbperf.lower.npu_ops import DpuWork
 
+ROW_SPLITS = {"SplitOverHeight", "HKSwitch"}  # strategies whose tiles own a share of the output rows
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a workload sits in its layer, for backends that price a workload as the hardware sees
+    it (its input window, padding and halo: ``cost.descriptors``). ``layer`` is the op's whole DPU
+    work; ``tile_rows`` the output rows [first, end) the tile owns (under a split over height, the
+    rows the tile computes; else every row); ``offset`` the workload's output origin in the layer
+    as (W, H, K)."""
+
+    layer: DpuWork
+    tile_rows: tuple[int, int]
+    offset: tuple[int, int, int] = (0, 0, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class DpuWorkload:
@@ -22,13 +37,15 @@ class DpuWorkload:
     ``work`` is the workload's own output cube (``batch`` instances back to back), not the op's.
     ``output_write_tiles`` > 1 marks a broadcast output: the ODU writes every element to that many
     tiles (VPUNN's field of the same name). ``strategy`` is the multi-tile strategy of the task it
-    belongs to (VPUNN's ``isi_strategy``), context a learned backend may use.
+    belongs to (VPUNN's ``isi_strategy``), context a learned backend may use; ``placement`` where
+    it sits in its layer (None: the workload is a whole layer of its own).
     """
 
     work: DpuWork
     precision: Precision
     output_write_tiles: int = 1
     strategy: str = "Clustering"
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +74,13 @@ class WorkloadCost:
     cycles: int
     mpe_mode: str | None
     limit: str
+
+
+def placement_for(layer: DpuWork, strategy: str, tile_work: DpuWork) -> Placement:
+    """The placement of a tile's task in its layer: the first tile's (the busiest: the compiler's
+    splits put any remainder last), its rows owned when the strategy splits rows."""
+    rows = layer.out_w if layer.flat_spatial else layer.out_h
+    if strategy in ROW_SPLITS:
+        own = tile_work.out_w if tile_work.flat_spatial else tile_work.out_h
+        return Placement(layer, (0, own))
+    return Placement(layer, (0, rows))

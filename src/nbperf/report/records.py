@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbperf.cost.dma import ns_to_dma_cycles
+from nbperf.cost.inventory import LayerSources
 from nbperf.report.why import why
 from nbperf.result import Estimate
 from nbperf.schedule.timeline import TimedTask
@@ -16,7 +17,7 @@ from nbperf.version import __version__
 
 # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint;
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -66,7 +67,17 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "mac_utilisation": None if compute.mac_utilisation is None else _r(compute.mac_utilisation),
         "fused": list(op.fused),
         "unknown": op.unknown,
+        "cost_source": _source(op.name, estimate).label,
+        "cost_notes": list(_source(op.name, estimate).reasons),
     }
+
+
+def _source(name: str, estimate: Estimate) -> LayerSources:
+    """Who priced a layer: its DPU workloads' sources; SHAVE and DMA work is the math model's."""
+    return estimate.cost_sources.get(name) or _MATH_ONLY
+
+
+_MATH_ONLY = LayerSources({"math": 1})
 
 
 def estimate_record(estimate: Estimate) -> dict[str, Any]:
@@ -101,6 +112,8 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "peak_cmx_bytes": estimate.schedule.peak_cmx_bytes,
         "inference_overhead_us": _r(arch.inference_overhead_us),
         "unknown_ops": list(estimate.unknown_ops),
+        "cost_fallbacks": estimate.cost_fallbacks[0],
+        "cost_workloads": estimate.cost_fallbacks[1],
         "layers": [layer_record(t, estimate) for t in estimate.schedule.tasks],
         **({"emulation": emulation_record(estimate)} if estimate.emulation is not None else {}),
     }
@@ -168,6 +181,7 @@ def summary_record(estimate: Estimate, modes: bool = True) -> dict[str, Any]:
         "strategies": strategies_label(prov),
         "policy": prov["policy"],
         "cost_model": prov["cost_model"],
+        "cost_fallbacks": estimate.cost_fallbacks[0],
         "schedule": prov["schedule"],
         "strategy_search_exact": estimate.plan.exact,
         "nbperf_version": prov["nbperf_version"],

@@ -28,9 +28,10 @@ _COLUMNS = {
     "name": ("layer", "left"), "op": ("op", "left"), "engine": ("engine", "left"),
     "strategy": ("strategy", "left"), "macs": ("MACs", "right"), "bytes": ("bytes", "right"),
     "cycles": ("cycles", "right"), "time": ("time us", "right"), "share": ("share", "right"),
-    "util": ("util", "right"), "bound": ("bound", "left"), "why": ("why", "left"),
+    "util": ("util", "right"), "bound": ("bound", "left"), "cost": ("costed by", "left"),
+    "why": ("why", "left"),
 }
-DROP_ORDER = ("why", "cycles", "engine", "bytes", "macs", "op", "share", "strategy", "util")
+DROP_ORDER = ("why", "cycles", "engine", "bytes", "macs", "op", "share", "strategy", "cost", "util")
 _LAYER_MAX = 44  # a long layer name folds onto a second line rather than pushing columns out
 _WHY_MAX = 64
 _LEGEND = {
@@ -44,6 +45,8 @@ _LEGEND = {
                 "tile), HKSwitch, Clustering; xN: tiled into N sub-tiles",
     "bound": "bound: what limits the layer (compute, overhead, dma-weights, dma-activations, dma-copy, "
              "transition)" ,
+    "cost": "costed by: who priced the layer's DPU workloads (NAME k/n: k of n runs; the rest fell back to "
+            "the math model); SHAVE and DMA work is the math model's",
 }
 
 
@@ -60,7 +63,7 @@ def _cells(layer: dict[str, Any], total_ns: float) -> dict[str, str]:
         "cycles": f"{layer['compute_cycles']:,}", "time": f"{time_us:,.2f}",
         "share": f"{100 * time_us * 1e3 / total_ns:.1f}%",
         "util": f"{100 * util:.0f}%" if util is not None else "-", "bound": layer["bound"],
-        "why": layer["why"],
+        "cost": layer["cost_source"], "why": layer["why"],
     }
 
 
@@ -76,10 +79,12 @@ def _table(columns: list[str], rows: list[dict[str, str]]) -> Table:
     return table
 
 
-def fitting_columns(rows: list[dict[str, str]], width: int, verbose: bool = False) -> list[str]:
-    """The columns that fit ``width``: drop the least useful first (``DROP_ORDER``), never the layer,
-    its time or its bound; ``verbose`` keeps the why column however narrow."""
-    columns = list(_COLUMNS)
+def fitting_columns(rows: list[dict[str, str]], width: int, verbose: bool = False,
+                    columns: list[str] | None = None) -> list[str]:
+    """The ``columns`` (default: all) that fit ``width``: drop the least useful first
+    (``DROP_ORDER``), never the layer, its time or its bound; ``verbose`` keeps the why column
+    however narrow."""
+    columns = list(columns or _COLUMNS)
     console = Console(width=10_000, file=io.StringIO())  # measure the natural width, unclamped
     # Each column is measured once, by rich, in a table of its own: its width with padding is that
     # table's less its two outer borders; a table of n columns adds n + 1 borders to their sum.
@@ -88,7 +93,7 @@ def fitting_columns(rows: list[dict[str, str]], width: int, verbose: bool = Fals
     for victim in DROP_ORDER:
         if sum(padded[key] for key in columns) + len(columns) + 1 <= width:
             break
-        if victim == "why" and verbose:
+        if (victim == "why" and verbose) or victim not in columns:
             continue
         columns.remove(victim)
     return columns
@@ -104,16 +109,18 @@ def layer_table(estimate: Estimate, top: int | None = None, width: int = 200,
     layers = [layer_record(t, estimate) for t in tasks]
     total_ns = estimate.schedule.makespan_ns or 1.0
     rows = [_cells(layer, total_ns) for layer in layers]
-    columns = fitting_columns(rows, width, verbose)
+    # Under the math model every layer is its own: the column would only repeat the title.
+    offered = [key for key in _COLUMNS if key != "cost" or estimate.cost_model != "math"]
+    columns = fitting_columns(rows, width, verbose, offered)
     title = (f"{estimate.model} on {estimate.arch_label} ({estimate.precision}, {estimate.cost_model} costs, "
              f"{estimate.schedule.kind.value} schedule, {estimate.plan.policy} strategies"
              f"{_forced(estimate)})")
     count = len(estimate.schedule.tasks)
     if top is not None and top < count:
         title += f": the {top} slowest of {count} layers, slowest first"
-    legend = [_LEGEND[key] for key in ("time", "share", "cycles", "util", "macs", "strategy", "bound")
+    legend = [_LEGEND[key] for key in ("time", "share", "cycles", "util", "macs", "strategy", "bound", "cost")
               if key in columns or (key == "macs" and "bytes" in columns)]
-    hidden = [_COLUMNS[key][0] for key in _COLUMNS if key not in columns]
+    hidden = [_COLUMNS[key][0] for key in offered if key not in columns]
     if hidden:
         legend.append(f"not shown at this width: {', '.join(hidden)} (a wider terminal, --verbose, --csv or "
                       "--json show them)")
@@ -152,11 +159,29 @@ def totals_table(estimate: Estimate) -> Table:
         rows.append(("busiest engines", ", ".join(f"{e} {100 * b / span:.0f}%" for e, b in busy)))
     for note in estimate.plan.notes:
         rows.append(("strategy note", note))
+    rows.extend(cost_rows(estimate))
     if estimate.unknown_ops:
         rows.append(("[red]unknown ops (generic SHAVE cost)[/red]", ", ".join(estimate.unknown_ops)))
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def cost_rows(estimate: Estimate, shown: int = 4) -> list[tuple[str, str]]:
+    """What the cost model priced, and the layers some of whose workloads fell back to math."""
+    if estimate.cost_model == "math":
+        return []
+    fell, total = estimate.cost_fallbacks
+    name = estimate.cost_model.partition(":")[0]
+    rows = [("cost model", f"{estimate.cost_model}: priced {total - fell:,} of {total:,} DPU workload runs; "
+                           f"{fell:,} fell back to the math model; SHAVE and DMA: math model")]
+    noted = [(layer, s.reasons) for layer, s in estimate.cost_sources.items() if s.reasons]
+    for layer, reasons in noted[:shown]:
+        rows.append((f"{name} fallback", f"{layer}: {reasons[0]}" + (f" (+{len(reasons) - 1} more)"
+                                                                      if len(reasons) > 1 else "")))
+    if len(noted) > shown:
+        rows.append((f"{name} fallback", f"and {len(noted) - shown} more layers (see --json cost_notes)"))
+    return rows
 
 
 def _mode_rows(estimate: Estimate) -> list[tuple[str, str]]:

@@ -290,7 +290,7 @@ class SerialModel:
         rows, channels, inner = (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
         if op.engine is Engine.DPU and cand.work is not None:
             compute = self.coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
-                                               cand.write_tiles, cand.strategy.value, inner)
+                                               cand.write_tiles, cand.strategy.value, inner, op.dpu)
         elif op.engine is Engine.SHAVE:
             compute = self.coster.shave_task(op.shave_class or "generic", cand.elements, op.precision,
                                              rows * channels, op.shave_kernel, op.row_elements)

@@ -1,0 +1,164 @@
+"""The workloads a plan runs, as VPUNN descriptors: what ``nbperf workloads`` exports, and who
+priced each layer's workloads in an estimate.
+
+DPU workloads come from the one cost path (``TaskCoster.priced_workloads``): for each DPU op, the
+busiest tile's workloads under its chosen strategy and tiling, each with how many times it runs
+there, so the rows are exactly what a backend is asked (a multi-tile layer is timed by its
+busiest tile, the first: the compiler's splits put any remainder last). DMA transfers come from
+the task graph the emulator runs: every load, weight fetch, spill, store, halo or broadcast copy
+and streamed sub-tile, one row per task.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from nbperf.arch.model import ArchSpec
+from nbperf.cost.base import CostModel
+from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, MemoryLocation, describe_dma, describe_dpu
+from nbperf.cost.dma import Path, ns_to_dma_cycles, transfer_ns
+from nbperf.cost.math_model import MathBackend
+from nbperf.cost.tasks import TaskCoster
+from nbperf.cost.workload import DpuWorkload
+from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
+
+
+@dataclass(frozen=True)
+class WorkloadRow:
+    """One exported workload: ``count`` runs of it on the busiest tile of ``layer`` (DPU), or one
+    DMA task; ``math_cycles`` is the math model's figure for one run (DPU: the workload's whole DPU
+    time, its set-up ``dpu.workload_overhead_cycles`` included, as VPUNN prices a workload and a
+    table gives it; DMA: DMA-clock cycles of the transfer with its set-up and latency)."""
+
+    kind: str  # "DPU" or "DMA"
+    layer: str
+    index: int  # its position among its layer's rows of the same kind
+    op_type: str
+    strategy: str
+    tiles: int
+    count: int
+    math_cycles: int
+    descriptor: DPUWorkload | DMAWorkload
+    role: str = ""  # DMA: what the transfer is for (load, weights, spill, ...)
+
+    @property
+    def row_id(self) -> str:
+        return f"{self.layer}/{self.kind.lower()}{self.index}"
+
+
+def _tiling(cand) -> tuple[int, int, int]:
+    tiling = cand.tiling
+    return (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
+
+
+def op_workloads(coster: TaskCoster, op: NpuOp, cand) -> list[tuple[DpuWorkload, int]]:
+    """The workloads the one cost path prices for ``op`` under candidate ``cand``."""
+    rows, channels, inner = _tiling(cand)
+    return coster.priced_workloads(cand.work, op.precision, cand.useful_macs, rows, channels,
+                                   cand.write_tiles, cand.strategy.value, inner, op.dpu)
+
+
+def dpu_rows(graph: NpuGraph, arch: ArchSpec, plan) -> list[WorkloadRow]:
+    coster = TaskCoster(arch, MathBackend(), placed=True)
+    out: list[WorkloadRow] = []
+    for op in plan.ops:
+        cand = plan.placements[op.name].chosen
+        if op.engine is not Engine.DPU or cand.work is None:
+            continue
+        for i, (workload, count) in enumerate(op_workloads(coster, op, cand)):
+            cost = coster.workload(workload)
+            out.append(WorkloadRow("DPU", op.name, i, op.op_type, cand.label, cand.tiles_used, count,
+                                   cost.cycles + arch.dpu.workload_overhead_cycles,
+                                   describe_dpu(workload, arch, cost.mpe_mode, op.name)))
+    return out
+
+
+SEARCHED = "(searched)"  # the layer of a workload the search priced but the plan does not run
+
+
+def searched_rows(coster: TaskCoster, known: set[str]) -> list[WorkloadRow]:
+    """Every workload ``coster`` priced whose key is not in ``known``, once per key (count 0: the
+    plan does not run it), in the order they were first priced."""
+    out: list[WorkloadRow] = []
+    seen = set(known)
+    for workload, cost in coster.priced.items():
+        descriptor = describe_dpu(workload, coster.arch, cost.mpe_mode, SEARCHED)
+        if descriptor.key in seen:
+            continue
+        seen.add(descriptor.key)
+        out.append(WorkloadRow("DPU", SEARCHED, len(out), "", workload.strategy, 0, 0,
+                               cost.cycles + coster.arch.dpu.workload_overhead_cycles, descriptor))
+    return out
+
+
+_LOCATIONS = {  # (source, destination) of each task role; a copy's depends on its path
+    "weights": ("DRAM", "CMX"), "load": ("DRAM", "CMX"), "stream-in": ("DRAM", "CMX"),
+    "stream-weights": ("DRAM", "CMX"), "convert": ("CMX", "CMX"), "stage": ("CMX", "DRAM"),
+    "spill": ("CMX", "DRAM"), "store": ("CMX", "DRAM"), "stream-out": ("CMX", "DRAM"),
+}
+
+
+def dma_rows(graph: NpuGraph, arch: ArchSpec, plan, prefetch_depth: int | None = None) -> list[WorkloadRow]:
+    from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, TaskKind, build_task_graph
+    coster = TaskCoster(arch, MathBackend())
+    depth = DEFAULT_PREFETCH_DEPTH if prefetch_depth is None else prefetch_depth
+    tasks = build_task_graph(graph, arch, plan, coster, depth).tasks
+    ops = {op.name: op for op in plan.ops}
+    seen: Counter[str] = Counter()
+    out: list[WorkloadRow] = []
+    for task in tasks:
+        if task.kind is not TaskKind.DMA or task.nbytes <= 0:
+            continue
+        source, dest = _LOCATIONS.get(task.role.value) or (
+            ("CMX", "CMX") if task.path is Path.CMX else ("DRAM", "CMX"))
+        op = ops.get(task.layer)
+        cand = plan.placements[task.layer].chosen if task.layer in plan.placements else None
+        ns = transfer_ns(arch, task.nbytes, task.path, 1, task.permuted)
+        descriptor = describe_dma(arch, task.nbytes, MemoryLocation[source], MemoryLocation[dest],
+                                  max(1, task.width))
+        out.append(WorkloadRow("DMA", task.layer, seen[task.layer], op.op_type if op else "",
+                               cand.label if cand else "", cand.tiles_used if cand else 1, 1,
+                               ns_to_dma_cycles(arch, ns), descriptor, task.role.value))
+        seen[task.layer] += 1
+    return out
+
+
+@dataclass(frozen=True)
+class LayerSources:
+    """Who priced one layer's workloads: runs per source ("table", "vpunn", "math"), and why any
+    fell back to the math model (distinct reasons, in order)."""
+
+    runs: dict[str, int]
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        total = sum(self.runs.values())
+        if len(self.runs) == 1:
+            return next(iter(self.runs))
+        own = {k: v for k, v in self.runs.items() if k != "math"}
+        name, n = max(own.items(), key=lambda kv: kv[1]) if own else ("math", total)
+        return f"{name} {n}/{total}"
+
+
+def layer_sources(graph: NpuGraph, plan, coster: TaskCoster, backend: CostModel) -> dict[str, LayerSources]:
+    """Per DPU layer of ``plan``, who priced its workloads (a backend without ``priced``: itself)."""
+    priced = getattr(backend, "priced", None)
+    out: dict[str, LayerSources] = {}
+    for op in plan.ops:
+        cand = plan.placements[op.name].chosen
+        if op.engine is not Engine.DPU or cand.work is None:
+            continue
+        runs: Counter[str] = Counter()
+        reasons: list[str] = []
+        for workload, count in op_workloads(coster, op, cand):
+            if priced is None:
+                runs[backend.name] += count
+                continue
+            who = priced(workload, coster.arch)
+            runs[who.source] += count
+            if who.reason and who.reason not in reasons:
+                reasons.append(who.reason)
+        out[op.name] = LayerSources(dict(runs), tuple(reasons))
+    return out
