@@ -28,16 +28,18 @@ def test_the_readme_has_commands():
 
 
 def test_readme_commands_run_verbatim(tmp_path, monkeypatch, capsys):
-    """In order, in a scratch folder that sees the repository's examples (outputs land there)."""
+    """In order, in a scratch folder that sees the repository's examples and test data (outputs
+    land there)."""
     pytest.importorskip("pyarrow", reason="the README's sweep writes Parquet (the sweep extra)")
     pytest.importorskip("plotly", reason="the README writes an HTML report (the html extra)")
     pytest.importorskip("matplotlib", reason="the README's sweep-report draws a PNG (the sweep extra)")
     (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
+    (tmp_path / "tests").symlink_to(REPO_ROOT / "tests")
     monkeypatch.chdir(tmp_path)
     for command in readme_commands():
         code = main(shlex.split(command, comments=True)[1:])
         err = capsys.readouterr().err
         assert code == 0, f"{command}: {err}"
     for made in ("out.json", "out.csv", "report.html", "trace.json", "results.parquet", "pareto.png",
-                 "pareto.html"):
+                 "pareto.html", "workloads.csv"):
         assert (tmp_path / made).stat().st_size > 0, made
