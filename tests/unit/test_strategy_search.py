@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -71,11 +73,17 @@ def problems(draw, residual: bool):
     cmx = draw(st.sampled_from([64 * 1024, 256 * 1024, 2 * 1024 * 1024]))
     arch = load_arch(arch_name, [f"tiles={tiles}", f"cmx.bytes_per_tile={cmx}"])
     try:
-        return Problem(build_graph(layers, residual), arch, TaskCoster(arch, MathBackend()))
+        problem = Problem(build_graph(layers, residual), arch, TaskCoster(arch, MathBackend()))
     except InfeasibleError:
         reject()  # a layer that fits no tiling at all is not a search question
+    if math.prod(len(c.allowed) for c in problem.choices) > EXHAUSTIVE_LIMIT:
+        reject()  # the oracle would take seconds per example; the suite has a 10-minute budget
+    return problem
 
 
+# Assignments the exhaustive oracle enumerates at most: a few of the drawn chains have 70,400 and
+# took 7-25 s each and made this the suite's longest test; below this bound an example takes ~1 s.
+EXHAUSTIVE_LIMIT = 8_000
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
