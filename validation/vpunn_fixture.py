@@ -10,8 +10,10 @@ does. Rows VPUNN refuses keep its error and no cycles.
     PYTHONPATH=/opt/vpunn/site python validation/vpunn_fixture.py \\
         --models ../shared/models --vpunn-models /opt/vpunn/src/models --commit 8a2ae92bc74e...
 
-writes tests/data/vpunn/workloads.csv (the rows, with a ``cycles`` column: a ``--cost table:``
-file) and tests/data/vpunn/fixture.json (what produced it).
+writes tests/data/vpunn/workloads.csv (the DPU rows, with a ``cycles`` column: a ``--cost table:``
+file), tests/data/vpunn/dma.csv (every plain DMA transfer of the plans' task graphs, priced by
+VPUNN's DMA networks dma_2_7.vpunn / dma_4_0.vpunn; also a table) and tests/data/vpunn/fixture.json
+(what produced them).
 """
 
 from __future__ import annotations
@@ -34,6 +36,29 @@ PRECISIONS = (None, "int8")  # the model's own (fp16 unless it has Q/DQ), and NN
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "vpunn"
 
 
+DMA_MODELS = {"npu3720": "dma_2_7.vpunn", "npu4000": "dma_4_0.vpunn"}
+
+
+def dma_record(arch, model, precision, row, backend, spec) -> dict:
+    """One DMA transfer of a plan's task graph and VPUNN's DMA network's cycles for it."""
+    d = row.descriptor
+    found = backend.lookup_dma(d, spec)
+    error = found if isinstance(found, str) else ""
+    return {
+        "part": arch,
+        "model": model,
+        "precision": precision or "model",
+        "row_id": row.row_id,
+        "role": row.role,
+        "key": d.key,
+        "bytes": d.input.shape[0],
+        "direction": f"{d.input_location.name}->{d.output_location.name}",
+        "math_cycles": row.math_cycles,
+        "cycles": "" if error else found,
+        "vpunn_error": error,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -44,16 +69,28 @@ def main() -> int:
         "--commit", required=True, help="the intel/npu-nn-cost-model commit VPUNN was built at"
     )
     args = parser.parse_args()
-    records, sources = [], {}
+    records, dmas, sources = [], [], {}
     for arch, model_file in PARTS.items():
         path = args.vpunn_models / model_file
-        sources[arch] = {"vpunn_model": model_file, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        dma_file = args.vpunn_models / DMA_MODELS[arch]
+        sources[arch] = {
+            "vpunn_model": model_file,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "vpunn_dma_model": DMA_MODELS[arch],
+            "dma_sha256": hashlib.sha256(dma_file.read_bytes()).hexdigest(),
+        }
         backend = VpunnBackend(str(path))
         for onnx_path in sorted(args.models.glob("*.onnx")):
             for precision in PRECISIONS:
                 result = nbperf.estimate(onnx_path, arch, precision=precision)
-                for row in nbperf.workloads(result, dma=False):
+                for row in nbperf.workloads(result):
                     d = row.descriptor
+                    if row.kind == "DMA":
+                        if not row.permuted:  # a permute DMA is the DMA model's, whoever prices DMAs
+                            dmas.append(
+                                dma_record(arch, onnx_path.stem, precision, row, backend, result.arch)
+                            )
+                        continue
                     found = backend.price(d, result.arch)
                     error = found if isinstance(found, str) else ""
                     records.append(
@@ -83,8 +120,14 @@ def main() -> int:
     writer.writeheader()
     writer.writerows(records)
     (OUT / "workloads.csv").write_text(buffer.getvalue())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(dmas[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(dmas)
+    (OUT / "dma.csv").write_text(buffer.getvalue())
     meta = {
-        "what": "DPU cycles of every shared model's plan workloads, costed by Intel VPUNN (not silicon)",
+        "what": "DPU workload and DMA transfer cycles of every shared model's plan, costed by Intel VPUNN "
+        "(not silicon)",
         "vpunn_repository": "https://github.com/intel/npu-nn-cost-model",
         "vpunn_commit": args.commit,
         "vpunn_python_module": "built from source with FlatBuffers v24.3.25 (docs/cost-backends.md)",
@@ -94,6 +137,8 @@ def main() -> int:
         "date": datetime.date.today().isoformat(),
         "rows": len(records),
         "rows_with_vpunn_error": sum(1 for r in records if r["vpunn_error"]),
+        "dma_rows": len(dmas),
+        "dma_rows_with_vpunn_error": sum(1 for r in dmas if r["vpunn_error"]),
         "generated_by": "validation/vpunn_fixture.py",
     }
     (OUT / "fixture.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from nbperf.arch import ArchSpec, Precision, load_arch
 from nbperf.cost import TaskCoster, get_backend
-from nbperf.cost.inventory import WorkloadRow, dma_rows, dpu_rows, layer_sources, searched_rows
+from nbperf.cost.inventory import (
+    RecordingMath,
+    WorkloadRow,
+    dma_rows,
+    dma_sources,
+    dpu_rows,
+    layer_sources,
+    searched_rows,
+)
 from nbperf.errors import InfeasibleError, UsageError
 from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
@@ -174,9 +182,10 @@ def estimate(
         return LatencyHint(tiles, hinted.latency_ns)
 
     sources = layer_sources(npu_graph, plan, coster, backend)
+    dmas = dma_sources(npu_graph, spec, plan, backend, depth)
     return Estimate(model=loaded.name, arch=spec, precision=_precision(timed.tasks, npu_graph),
-                    cost_sources=sources, cost_model=backend_name, graph=npu_graph, plan=plan, schedule=timed,
-                    emulation=emulation,
+                    cost_sources=sources, dma_sources=dmas, cost_model=backend_name, graph=npu_graph,
+                    plan=plan, schedule=timed, emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
                     stage_seconds=stages, mode=mode, throughput_of=throughput_of,
                     latency_hint_of=latency_hint_of, provenance=provenance)
@@ -213,7 +222,7 @@ def workloads(result: Estimate, dma: bool = True, searched: bool = False) -> lis
     table made from the rows drives the search itself, not only the plan it picked."""
     rows = dpu_rows(result.graph, result.arch, result.plan)
     if searched:
-        coster = TaskCoster(result.arch, get_backend("math"), placed=True)
+        coster = TaskCoster(result.arch, RecordingMath(), placed=True)
         forced = dict(result.provenance.strategies) if result.provenance is not None else {}
         choose_strategies(result.graph, result.arch, coster, result.plan.policy, forced)
         rows += searched_rows(coster, {r.descriptor.key for r in rows})

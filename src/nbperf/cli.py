@@ -322,8 +322,9 @@ def workloads(
     strategy: StrategyOpt = None,
     dma: Annotated[bool, typer.Option("--dma/--no-dma", help="also export every DMA transfer")] = True,
     searched: Annotated[bool, typer.Option(
-        "--searched", help="also every other workload the strategy search priced (layer '(searched)', "
-                           "count 0): a table made from them drives the search too")] = False,
+        "--searched", help="also every other DPU workload and DMA transfer the strategy search priced "
+                           "(layer '(searched)', count 0): a table made from them drives the search "
+                           "too")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Export every DPU workload and DMA transfer of MODEL's plan as VPUNN workload descriptors.
@@ -343,8 +344,8 @@ def workloads(
     if not quiet:
         dpu = [r for r in rows if r.kind == "DPU" and r.count]
         keys = len({r.descriptor.key for r in dpu})
-        extra = sum(1 for r in rows if r.kind == "DPU" and not r.count)
-        dmas = sum(1 for r in rows if r.kind == "DMA")
+        extra = sum(1 for r in rows if not r.count)
+        dmas = sum(1 for r in rows if r.kind == "DMA" and r.count)
         more = f", {extra:,} more the search priced" if extra else ""
         stdout.print(f"{out}: {len(dpu):,} DPU workloads ({keys:,} distinct keys, "
                      f"{sum(r.count for r in dpu):,} runs){more} and {dmas:,} DMA transfers of "

@@ -115,6 +115,17 @@ class Estimate:
                                                                       repr=False)
     # per DPU layer, who priced its workloads (the backend, or the math model it fell back to)
     cost_sources: dict[str, LayerSources] = field(default_factory=dict, compare=False, repr=False)
+    # who priced the plan's DMA transfers, when the cost model prices DMAs (None: the DMA model did)
+    dma_sources: LayerSources | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def dma_fallbacks(self) -> tuple[int, int]:
+        """DMA transfers of the plan's task graph the DMA model priced in place of the cost model,
+        of all of them ((0, 0) when the cost model prices no DMA)."""
+        if self.dma_sources is None:
+            return 0, 0
+        runs = self.dma_sources.runs
+        return runs.get("math", 0), sum(runs.values())
 
     @property
     def cost_fallbacks(self) -> tuple[int, int]:

@@ -214,7 +214,9 @@ def test_the_fixture_replayed_through_a_table_gives_its_vpunn_cycles_back(part):
 def test_the_fixture_is_labelled():
     meta = json.loads((FIXTURE / "fixture.json").read_text())
     assert len(meta["vpunn_commit"]) == 40 and meta["date"] and meta["parts"]["npu3720"]["vpunn_model"]
+    assert meta["parts"]["npu4000"]["vpunn_dma_model"] == "dma_4_0.vpunn"
     assert meta["rows"] == len(_fixture_rows())
+    assert meta["dma_rows"] == len(list(csv.DictReader((FIXTURE / "dma.csv").open())))
     assert "not silicon" in meta["what"]
 
 
@@ -241,3 +243,50 @@ def test_vpunn_backend_prices_like_the_fixture(monkeypatch):
         assert got == (stored["vpunn_error"] or stored["cycles"])
     assert result.cost_fallbacks[1] > 0
     assert any(s.label.startswith("vpunn") for s in result.cost_sources.values())
+    stored_dma = {r["key"]: r for r in csv.DictReader((FIXTURE / "dma.csv").open())
+                  if r["part"] == "npu3720"}
+    transfers = [r for r in nbperf.workloads(result) if r.kind == "DMA" and r.descriptor.key in stored_dma]
+    assert transfers and result.dma_fallbacks[1] > 0
+    for row in transfers:
+        found = backend.lookup_dma(row.descriptor, result.arch)
+        assert str(found) == stored_dma[row.descriptor.key]["cycles"]
+
+
+# -- DMA transfers priced by a table --------------------------------------------------------------
+def test_dma_rows_of_a_table_time_every_emulated_transfer(tmp_path):
+    base = nbperf.estimate(RESNET, "npu4000", schedule="emulator")
+    rows = nbperf.workloads(base, searched=True)
+    # DMA figures at 3x the DMA model's, DPU workloads as they are: the plan may change, but every
+    # transfer the search or the task graph asks for has a row.
+    table = _table(tmp_path / "dma.csv", {r.descriptor.key: r.math_cycles * (3 if r.kind == "DMA" else 1)
+                                          for r in rows})
+    result = nbperf.estimate(RESNET, "npu4000", schedule="emulator", cost_model=f"table:{table}")
+    assert result.dma_fallbacks[0] == sum(1 for t in result.emulation.graph.tasks if t.permuted)
+    assert result.dma_fallbacks[1] > 100
+    cycles = {r.descriptor.key: r.math_cycles * 3 for r in rows if r.kind == "DMA"}
+    mhz = result.arch.dpu.frequency_mhz
+    timed = 0
+    for task, when in zip(result.emulation.graph.tasks, result.emulation.times, strict=True):
+        if task.kind.value != "DMA" or task.permuted:
+            continue
+        assert task.external_ns is not None
+        # Alone on the DDR it takes exactly the table's time; sharing the DDR, never less.
+        assert when.end_ns - when.start_ns >= task.external_ns * (1 - 1e-9)
+        timed += 1
+        assert any(abs(c * 1e3 / mhz - task.external_ns) < 1e-6 for c in (cycles.values()))
+    assert timed > 100
+    # Slower transfers never make the estimate faster.
+    assert result.latency_ms >= base.latency_ms
+
+
+def test_missing_dma_rows_are_counted_with_their_reason(tmp_path, capsys):
+    result = nbperf.estimate(RESNET, "npu4000")
+    rows = nbperf.workloads(result)
+    dpu_only = _table(tmp_path / "dpu.csv",
+                      {r.descriptor.key: r.math_cycles for r in rows if r.kind == "DPU"})
+    assert main(["estimate", str(RESNET), "--cost", f"table:{dpu_only}", "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cost_dma_transfers"] > 100
+    assert report["cost_dma_fallbacks"] == report["cost_dma_transfers"]  # not one DMA row in the table
+    assert main(["estimate", str(RESNET), "--cost", f"table:{dpu_only}"]) == 0
+    assert "by the DMA model (no row for dma-" in capsys.readouterr().out

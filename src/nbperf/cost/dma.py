@@ -22,6 +22,19 @@ class Path(StrEnum):
     CMX = "cmx"  # CMX <-> CMX: the DMA engines' own width x clock
 
 
+class Direction(StrEnum):
+    """Which way a transfer goes: what a cost model that prices single DMAs (a table, VPUNN's
+    DDR2CMX / CMX2DDR / CMX2CMX models) needs beyond the path."""
+
+    IN = "ddr-to-cmx"
+    OUT = "cmx-to-ddr"
+    CMX = "cmx-to-cmx"
+
+
+def default_direction(path: Path) -> Direction:
+    return Direction.IN if path is Path.DDR else Direction.CMX
+
+
 def setup_ns(arch: ArchSpec) -> float:
     """Per-task set-up of one DMA."""
     return arch.dma.task_overhead_ns
@@ -94,6 +107,15 @@ def transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int = 1, per
     if path is Path.DDR:
         data_ns = max(data_ns, nbytes / ddr_bytes_per_ns(arch))
     return (setup_ns(arch) + latency_ns(arch, path)) * rounds + data_ns
+
+
+def external_transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int, one_ns: float) -> float:
+    """Time of ``transfers`` equal DMA tasks moving ``nbytes`` when a cost model priced one of them
+    at ``one_ns`` (its set-up and latency included): dealt over the channels like the closed form;
+    on the DDR path all of the bytes still pass the shared DDR bandwidth."""
+    rounds = math.ceil(transfers / arch.dma.channels)
+    data_ns = rounds * one_ns
+    return max(data_ns, nbytes / ddr_bytes_per_ns(arch)) if path is Path.DDR else data_ns
 
 
 def ns_to_dma_cycles(arch: ArchSpec, ns: float) -> int:

@@ -11,12 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.descriptors import DPUWorkload, describe_dpu
+from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, MemoryLocation, describe_dma, describe_dpu
+from nbperf.cost.dma import Direction
 from nbperf.cost.math_model import MathBackend
 from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 
 MATH = "math"
 EXTERNAL_LIMIT = "external"  # a workload's "limit" when an external source priced it
+LOCATIONS = {Direction.IN: (MemoryLocation.DRAM, MemoryLocation.CMX),
+             Direction.OUT: (MemoryLocation.CMX, MemoryLocation.DRAM),
+             Direction.CMX: (MemoryLocation.CMX, MemoryLocation.CMX)}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class ExternalBackend:
     def __init__(self) -> None:
         self._math = MathBackend()
         self._priced: dict[DpuWorkload, Priced] = {}
+        self.dma_priced: dict[str, Priced] = {}  # by DMA key: every distinct transfer it was asked
 
     @property
     def cache_key(self) -> str:
@@ -63,6 +68,20 @@ class ExternalBackend:
 
     def shave_workload(self, workload: ShaveWorkload, arch: ArchSpec) -> int:
         return self._math.shave_workload(workload, arch)  # SHAVE kernels: the math model's
+
+    def lookup_dma(self, descriptor: DMAWorkload, arch: ArchSpec) -> int | str:
+        """DPU-clock cycles of the transfer ``descriptor`` describes, or why there are none."""
+        return "prices no DMA"
+
+    def dma_transfer_cycles(self, nbytes: int, direction: Direction, arch: ArchSpec) -> int | None:
+        """One transfer's whole time (set-up and latency included) in DPU cycles, or None: the
+        DMA model prices it, and the backend remembers why."""
+        source, destination = LOCATIONS[direction]
+        descriptor = describe_dma(arch, nbytes, source, destination)
+        found = self.lookup_dma(descriptor, arch)
+        self.dma_priced[descriptor.key] = Priced(MATH if isinstance(found, str) else self.name,
+                                                 found if isinstance(found, str) else "")
+        return None if isinstance(found, str) else found
 
     def priced(self, workload: DpuWorkload, arch: ArchSpec) -> Priced:
         """Who priced ``workload`` (pricing it now if nobody asked before)."""

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import CostModel
-from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, MemoryLocation, describe_dma, describe_dpu
-from nbperf.cost.dma import Path, ns_to_dma_cycles, transfer_ns
+from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, describe_dma, describe_dpu
+from nbperf.cost.dma import Direction, transfer_ns
+from nbperf.cost.external import LOCATIONS
 from nbperf.cost.math_model import MathBackend
 from nbperf.cost.tasks import TaskCoster
 from nbperf.cost.workload import DpuWorkload
@@ -29,7 +30,8 @@ class WorkloadRow:
     """One exported workload: ``count`` runs of it on the busiest tile of ``layer`` (DPU), or one
     DMA task; ``math_cycles`` is the math model's figure for one run (DPU: the workload's whole DPU
     time, its set-up ``dpu.workload_overhead_cycles`` included, as VPUNN prices a workload and a
-    table gives it; DMA: DMA-clock cycles of the transfer with its set-up and latency)."""
+    table gives it; DMA: the transfer alone with its set-up and latency, in DPU-clock cycles as
+    VPUNN counts DMA time)."""
 
     kind: str  # "DPU" or "DMA"
     layer: str
@@ -41,6 +43,7 @@ class WorkloadRow:
     math_cycles: int
     descriptor: DPUWorkload | DMAWorkload
     role: str = ""  # DMA: what the transfer is for (load, weights, spill, ...)
+    permuted: int = 0  # DMA: elements it reorders one by one (priced by the DMA model only)
 
     @property
     def row_id(self) -> str:
@@ -77,11 +80,30 @@ def dpu_rows(graph: NpuGraph, arch: ArchSpec, plan) -> list[WorkloadRow]:
 SEARCHED = "(searched)"  # the layer of a workload the search priced but the plan does not run
 
 
+class RecordingMath(MathBackend):
+    """The math model, asked for every single DMA transfer too (and pricing none of them), so a
+    coster using it remembers every transfer the strategy search priced."""
+
+    def dma_transfer_cycles(self, nbytes: int, direction: Direction, arch: ArchSpec) -> None:
+        return None
+
+
 def searched_rows(coster: TaskCoster, known: set[str]) -> list[WorkloadRow]:
     """Every workload ``coster`` priced whose key is not in ``known``, once per key (count 0: the
-    plan does not run it), in the order they were first priced."""
+    plan does not run it), in the order they were first priced; then, if it recorded DMA
+    transfers (``RecordingMath``), every such transfer the same way."""
     out: list[WorkloadRow] = []
     seen = set(known)
+    arch = coster.arch
+    for (nbytes, path, direction) in coster.dma_queries:
+        source, destination = LOCATIONS[direction]
+        descriptor = describe_dma(arch, nbytes, source, destination)
+        if descriptor.key in seen:
+            continue
+        seen.add(descriptor.key)
+        ns = transfer_ns(arch, nbytes, path)
+        cycles = round(ns * arch.dpu.frequency_mhz / 1e3)
+        out.append(WorkloadRow("DMA", SEARCHED, len(out), "", "", 0, 0, cycles, descriptor, "searched"))
     for workload, cost in coster.priced.items():
         descriptor = describe_dpu(workload, coster.arch, cost.mpe_mode, SEARCHED)
         if descriptor.key in seen:
@@ -92,15 +114,8 @@ def searched_rows(coster: TaskCoster, known: set[str]) -> list[WorkloadRow]:
     return out
 
 
-_LOCATIONS = {  # (source, destination) of each task role; a copy's depends on its path
-    "weights": ("DRAM", "CMX"), "load": ("DRAM", "CMX"), "stream-in": ("DRAM", "CMX"),
-    "stream-weights": ("DRAM", "CMX"), "convert": ("CMX", "CMX"), "stage": ("CMX", "DRAM"),
-    "spill": ("CMX", "DRAM"), "store": ("CMX", "DRAM"), "stream-out": ("CMX", "DRAM"),
-}
-
-
 def dma_rows(graph: NpuGraph, arch: ArchSpec, plan, prefetch_depth: int | None = None) -> list[WorkloadRow]:
-    from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, TaskKind, build_task_graph
+    from nbperf.schedule.taskgraph import DEFAULT_PREFETCH_DEPTH, TaskKind, build_task_graph, direction_of
     coster = TaskCoster(arch, MathBackend())
     depth = DEFAULT_PREFETCH_DEPTH if prefetch_depth is None else prefetch_depth
     tasks = build_task_graph(graph, arch, plan, coster, depth).tasks
@@ -110,16 +125,15 @@ def dma_rows(graph: NpuGraph, arch: ArchSpec, plan, prefetch_depth: int | None =
     for task in tasks:
         if task.kind is not TaskKind.DMA or task.nbytes <= 0:
             continue
-        source, dest = _LOCATIONS.get(task.role.value) or (
-            ("CMX", "CMX") if task.path is Path.CMX else ("DRAM", "CMX"))
+        source, dest = LOCATIONS[direction_of(task.role, task.path)]
         op = ops.get(task.layer)
         cand = plan.placements[task.layer].chosen if task.layer in plan.placements else None
         ns = transfer_ns(arch, task.nbytes, task.path, 1, task.permuted)
-        descriptor = describe_dma(arch, task.nbytes, MemoryLocation[source], MemoryLocation[dest],
-                                  max(1, task.width))
+        descriptor = describe_dma(arch, task.nbytes, source, dest)
         out.append(WorkloadRow("DMA", task.layer, seen[task.layer], op.op_type if op else "",
                                cand.label if cand else "", cand.tiles_used if cand else 1, 1,
-                               ns_to_dma_cycles(arch, ns), descriptor, task.role.value))
+                               round(ns * arch.dpu.frequency_mhz / 1e3), descriptor, task.role.value,
+                               task.permuted))
         seen[task.layer] += 1
     return out
 
@@ -162,3 +176,31 @@ def layer_sources(graph: NpuGraph, plan, coster: TaskCoster, backend: CostModel)
                 reasons.append(who.reason)
         out[op.name] = LayerSources(dict(runs), tuple(reasons))
     return out
+
+
+PERMUTE_REASON = "a permute DMA reorders element by element: the DMA model's"
+
+
+def dma_sources(graph: NpuGraph, arch: ArchSpec, plan, backend: CostModel,
+                prefetch_depth: int | None = None) -> LayerSources | None:
+    """Who priced the DMA transfers of ``plan``'s task graph: the cost model, or the DMA model it
+    fell back to (None for a cost model that prices no DMA)."""
+    price = getattr(backend, "dma_transfer_cycles", None)
+    if price is None:
+        return None
+    runs: Counter[str] = Counter()
+    reasons: list[str] = []
+    direction_of = {locations: direction for direction, locations in LOCATIONS.items()}
+    for row in dma_rows(graph, arch, plan, prefetch_depth):
+        if row.permuted:
+            runs["math"] += 1
+            reason = PERMUTE_REASON
+        else:
+            d = row.descriptor
+            price(d.input.shape[0], direction_of[(d.input_location, d.output_location)], arch)
+            who = backend.dma_priced[d.key]
+            runs[who.source] += 1
+            reason = who.reason
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    return LayerSources(dict(runs), tuple(reasons))

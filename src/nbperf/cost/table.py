@@ -1,10 +1,12 @@
 """The ``table`` backend: cycles per workload key from a file measured or simulated elsewhere.
 
 ``--cost table:costs.csv`` reads a CSV (or ``.jsonl``) with a ``key`` and a ``cycles`` column per
-row, the keys being those ``nbperf workloads`` exports (every other column is ignored, so an
-exported file with a ``cycles`` column added is a table). This is how silicon-profiled,
-RTL-simulated or VPUNN-costed workloads enter nbperf. A workload whose key is not in the table is
-priced by the math model and counted as a fallback.
+row, the keys being those ``nbperf workloads`` exports, DPU workloads and DMA transfers alike
+(every other column is ignored: an exported file with a ``cycles`` column added is a table).
+Cycles are DPU-clock cycles of one run, set-up included, as VPUNN counts DPU and DMA time. This
+is how silicon-profiled, RTL-simulated or VPUNN-costed workloads enter nbperf. A workload whose
+key is not in the table is priced by the math model (a transfer by the DMA model) and counted as a
+fallback.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from pathlib import Path
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.descriptors import DPUWorkload
+from nbperf.cost.descriptors import DMAWorkload, DPUWorkload
 from nbperf.cost.external import ExternalBackend
 from nbperf.cost.workload import DpuWorkload
 from nbperf.errors import UsageError
@@ -85,7 +87,11 @@ class TableBackend(ExternalBackend):
     def cache_key(self) -> str:
         return f"table:{self.path.resolve()}@{self._digest}"
 
-    def lookup(self, descriptor: DPUWorkload, workload: DpuWorkload, arch: ArchSpec) -> int | str:
+    def lookup_dma(self, descriptor: DMAWorkload, arch: ArchSpec) -> int | str:
+        return self.lookup(descriptor, None, arch)
+
+    def lookup(self, descriptor: DPUWorkload | DMAWorkload, workload: DpuWorkload | None,
+               arch: ArchSpec) -> int | str:
         found = self.cycles.get(descriptor.key)
         if found is not None:
             return found

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from nbperf.arch.model import ArchSpec, Precision
 from nbperf.cost.base import ComputeCost, CostBackend
+from nbperf.cost.dma import Direction, Path, default_direction, external_transfer_ns, transfer_ns
 from nbperf.cost.shave_rows import has_row_model, row_kernel_cycles
 from nbperf.cost.workload import DpuWorkload, Placement, ShaveWorkload, WorkloadCost, placement_for
 from nbperf.lower.npu_ops import DpuKind, DpuWork
@@ -144,6 +145,9 @@ class TaskCoster:
         self._placed = bool(getattr(backend, "uses_placement", False)) if placed is None else placed
         self._workloads: dict[DpuWorkload, WorkloadCost] = {}
         self._tasks: dict[tuple[object, ...], ComputeCost] = {}
+        # A cost model that prices single DMA transfers: (bytes, direction, arch) -> DPU cycles or None.
+        self._dma_cycles = getattr(backend, "dma_transfer_cycles", None)
+        self._dmas: dict[tuple[int, Path, Direction], float | None] = {}
         if shared:
             key = cost_context(arch, backend)
             memo = _memos.get(key)
@@ -157,6 +161,35 @@ class TaskCoster:
                     memo[0].clear()
                     memo[1].clear()
             self._workloads, self._tasks = memo[0], memo[1]
+
+    # -- DMA ------------------------------------------------------------------------------------
+    def dma_ns(self, nbytes: int, path: Path, transfers: int = 1, permuted: int = 0,
+               direction: Direction | None = None) -> float:
+        """Time of ``transfers`` DMA tasks moving ``nbytes`` together (``cost.dma``): the DMA model,
+        or, when the cost model prices single transfers (``dma_cycles``), its figure for one of
+        them. A permute DMA reorders element by element: always the DMA model's."""
+        if self._dma_cycles is None or permuted or nbytes <= 0 or transfers <= 0:
+            return transfer_ns(self.arch, nbytes, path, transfers, permuted)
+        one = self.external_dma_ns(math.ceil(nbytes / transfers), path, direction)
+        if one is None:
+            return transfer_ns(self.arch, nbytes, path, transfers, permuted)
+        return external_transfer_ns(self.arch, nbytes, path, transfers, one)
+
+    def external_dma_ns(self, nbytes: int, path: Path, direction: Direction | None = None) -> float | None:
+        """The cost model's time for one transfer of ``nbytes`` (None: it has none, or it gave a
+        reason instead; the DMA model then prices it)."""
+        if self._dma_cycles is None or nbytes <= 0:
+            return None
+        key = (nbytes, path, direction or default_direction(path))
+        if key not in self._dmas:
+            cycles = self._dma_cycles(nbytes, key[2], self.arch)
+            self._dmas[key] = None if cycles is None else cycles * 1e3 / self.arch.dpu.frequency_mhz
+        return self._dmas[key]
+
+    @property
+    def dma_queries(self) -> list[tuple[int, Path, Direction]]:
+        """Every single transfer asked of the cost model so far, as (bytes, path, direction)."""
+        return list(self._dmas)
 
     @property
     def priced(self) -> dict[DpuWorkload, WorkloadCost]:

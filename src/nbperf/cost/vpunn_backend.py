@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.descriptors import DPUWorkload, VPUDevice, device_of, to_plain
+from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, VPUDevice, device_of, to_plain
 from nbperf.cost.external import ExternalBackend
 from nbperf.cost.workload import DpuWorkload
 from nbperf.errors import UsageError
 
 ERROR_FLOOR = 2**32 - 1001  # VPUNN Cycles::ERROR_* values sit above this (cycles_interface_types.h)
 MODELS_ENV = "NBPERF_VPUNN_MODELS"  # a folder of VPUNN's models/*.vpunn
+DMA_MODEL = {VPUDevice.VPU_2_7: "dma_2_7.vpunn", VPUDevice.VPU_4_0: "dma_4_0.vpunn"}
 DEFAULT_MODEL = {VPUDevice.VPU_2_0: "vpu_2_0.vpunn", VPUDevice.VPU_2_7: "vpu_2_7.vpunn",
                  VPUDevice.VPU_4_0: "vpu_4_0.vpunn", VPUDevice.NPU_5_0: "vpu_5_1.vpunn"}
 # Cycles::ERROR_* by distance below 2^32 - 1 (cycles_interface_types.h, intel/npu-nn-cost-model@8a2ae92).
@@ -36,6 +37,10 @@ ERROR_NAMES = ("ERROR_INPUT_TOO_BIG (does not fit into CMX)", "ERROR_INVALID_INP
                "ERROR_INVALID_CONVERSION_TO_CYCLES", "ERROR_SHAVE", "ERROR_INFERENCE_NOT_POSSIBLE",
                "ERROR_SHAVE_PARAMS", "ERROR_SHAVE_LAYOUT", "ERROR_SHAVE_INVALID_INPUT",
                "ERROR_L2_INVALID_PARAMETERS")
+
+
+_DIRECTIONS = {("DRAM", "CMX"): "DDR2CMX", ("CMX", "DRAM"): "CMX2DDR", ("CMX", "CMX"): "CMX2CMX",
+               ("DRAM", "DRAM"): "DDR2DDR"}
 
 
 def error_name(cycles: int) -> str:
@@ -156,6 +161,43 @@ class VpunnBackend(ExternalBackend):
             modes = modes[:1]  # an element-wise op has no MAC grid to choose
         found = self.cycles(one_instance(descriptor), arch, modes)
         return found if isinstance(found, str) else (found[0] * descriptor.outputs[0].shape[3], found[1])
+
+    def lookup_dma(self, descriptor: DMAWorkload, arch: ArchSpec) -> int | str:
+        """VPUNN's DMA network for the device (dma_2_7.vpunn: DMANNWorkload_NPU27, dma_4_0.vpunn:
+        DMANNWorkload_NPU40_50) on one contiguous transfer, from the folder of the DPU model."""
+        device = device_of(arch)
+        model = self._dma_model(arch)
+        if model is None:
+            return f"VPUNN has no DMA model for {device.name} here"
+        v, nbytes = self.vpunn, descriptor.input.shape[0]
+        direction = getattr(v.MemoryDirection, _DIRECTIONS[(descriptor.input_location.name,
+                                                           descriptor.output_location.name)])
+        if device is VPUDevice.VPU_2_7:
+            work = v.DMANNWorkload_NPU27(v.VPUDevice.VPU_2_7, 0, nbytes, nbytes, nbytes, nbytes, nbytes, 0, 0,
+                                         direction)
+        else:
+            work = v.DMANNWorkload_NPU40_50(getattr(v.VPUDevice, device.name))
+            work.src_width = work.dst_width = nbytes
+            work.num_dim, work.transfer_direction = 0, direction
+            work.num_engine = v.Num_DMA_Engine.Num_Engine_1
+        cycles, message = model.computeCyclesMsg(work)
+        if cycles >= ERROR_FLOOR:
+            detail = " ".join(message.split())[:160]
+            return f"VPUNN {error_name(cycles)}" + (f": {detail}" if detail else "")
+        return int(cycles)
+
+    def _dma_model(self, arch: ArchSpec) -> Any:
+        device = device_of(arch)
+        name = DMA_MODEL.get(device)
+        path = self.model_path(arch).parent / name if name else None
+        if path is None or not path.is_file():
+            return None
+        key = str(path)
+        if key not in self._models:
+            v = self.vpunn
+            kind = v.DMACostModel_NPU27 if device is VPUDevice.VPU_2_7 else v.DMACostModel_NPU40_50
+            self._models[key] = kind(key)
+        return self._models[key]
 
     def lookup(self, descriptor: DPUWorkload, workload: DpuWorkload, arch: ArchSpec) -> int | str:
         found = self.price(descriptor, arch)

@@ -114,6 +114,8 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "unknown_ops": list(estimate.unknown_ops),
         "cost_fallbacks": estimate.cost_fallbacks[0],
         "cost_workloads": estimate.cost_fallbacks[1],
+        "cost_dma_fallbacks": estimate.dma_fallbacks[0],
+        "cost_dma_transfers": estimate.dma_fallbacks[1],
         "layers": [layer_record(t, estimate) for t in estimate.schedule.tasks],
         **({"emulation": emulation_record(estimate)} if estimate.emulation is not None else {}),
     }

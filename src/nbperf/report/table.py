@@ -173,8 +173,16 @@ def cost_rows(estimate: Estimate, shown: int = 4) -> list[tuple[str, str]]:
         return []
     fell, total = estimate.cost_fallbacks
     name = estimate.cost_model.partition(":")[0]
+    dma = "DMA: the DMA model" if estimate.dma_sources is None else "DMA: its own figures where it has them"
     rows = [("cost model", f"{estimate.cost_model}: priced {total - fell:,} of {total:,} DPU workload runs; "
-                           f"{fell:,} fell back to the math model; SHAVE and DMA: math model")]
+                           f"{fell:,} fell back to the math model; SHAVE: math model; {dma}")]
+    dma_fell, dma_total = estimate.dma_fallbacks
+    if dma_total:
+        reasons = estimate.dma_sources.reasons if estimate.dma_sources else ()
+        more = f"; +{len(reasons) - 1} more reasons" if len(reasons) > 1 else ""
+        why = f" ({reasons[0]}{more})" if reasons else ""
+        rows.append(("cost model DMA", f"priced {dma_total - dma_fell:,} of {dma_total:,} DMA transfers; "
+                                       f"{dma_fell:,} by the DMA model{why}"))
     noted = [(layer, s.reasons) for layer, s in estimate.cost_sources.items() if s.reasons]
     for layer, reasons in noted[:shown]:
         rows.append((f"{name} fallback", f"{layer}: {reasons[0]}" + (f" (+{len(reasons) - 1} more)"

@@ -166,6 +166,10 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
     barrier_blocked: set[int] = set()
 
     splits = split_ways(arch, 1) > 1  # a DMA may spread over an idle port (the rates change with it)
+    # A transfer the cost model priced (a table, VPUNN: ``Task.external_ns``, set-up included) moves
+    # at the rate its figure implies, alone on its port; it still shares DDR bandwidth with the rest.
+    own_rate = {i: t.nbytes / t.external_ns for i, t in enumerate(tasks)
+                if t.kind is TaskKind.DMA and t.external_ns and not t.permuted}
     dma_running = 0  # DMA tasks started and not ended, on any channel
     on_cmx: set[int] = set()  # transfers of ``active`` on the CMX path (they do not share DDR)
 
@@ -176,7 +180,8 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
         split = channel_rate * split_ways(arch, dma_running)
         left, out = ddr_rate, {}
         for t in sorted(active):
-            own = channel_rate if tasks[t].permuted else split  # a permute DMA is never split
+            # a permute DMA is never split
+            own = own_rate.get(t) or (channel_rate if tasks[t].permuted else split)
             if t in on_cmx:  # CMX -> CMX: its channel's own rate, no DDR
                 out[t] = own
                 continue
@@ -239,6 +244,8 @@ def emulate(tg: TaskGraph, arch: ArchSpec, barriers: int | None = None) -> Emula
                 settle(time)
                 reprice(time)
             lead = dma_setup_ns + (ddr_latency_ns if t.path is Path.DDR else 0.0)
+            if i in own_rate:  # the cost model's figure covers its set-up and latency too
+                lead = 0.0
             heappush(events, (time + lead, seq, i, _XFER))
             if t.path is not Path.DDR:
                 on_cmx.add(i)

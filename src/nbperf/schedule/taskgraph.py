@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.dma import Path, permute_tasks
+from nbperf.cost.dma import Direction, Path, default_direction, permute_tasks
 from nbperf.cost.tasks import TaskCoster
 from nbperf.errors import InternalError
 from nbperf.lower.npu_ops import Engine, NpuGraph
@@ -78,6 +78,21 @@ class Task:
     deps: set[int] = field(default_factory=set)
     width: int = 1
     permuted: int = 0  # DMA: elements reordered one by one (a permute DMA)
+    # DMA: the cost model's time for this transfer, set-up included, when it prices DMAs (a table,
+    # VPUNN); None: the DMA model's set-up, latency and shared rates time it
+    external_ns: float | None = None
+
+
+# Which way each role's transfers go (a copy's: by its path).
+DIRECTION_OF_ROLE = {
+    TaskRole.WEIGHTS: Direction.IN, TaskRole.LOAD: Direction.IN, TaskRole.STREAM_IN: Direction.IN,
+    TaskRole.STREAM_WEIGHTS: Direction.IN, TaskRole.CONVERT: Direction.CMX, TaskRole.STAGE: Direction.OUT,
+    TaskRole.SPILL: Direction.OUT, TaskRole.STORE: Direction.OUT, TaskRole.STREAM_OUT: Direction.OUT,
+}
+
+
+def direction_of(role: TaskRole, path: Path) -> Direction:
+    return DIRECTION_OF_ROLE.get(role) or default_direction(path)
 
 
 def task_engines(tasks: list[Task], channels: int) -> list[tuple[str, ...]]:
@@ -188,12 +203,17 @@ class _Pass:
     def dma(self, name: str, layer: str, role: TaskRole, nbytes: int, path: Path, deps: Iterable[int] = (),
             parts: int = 1) -> list[Task]:
         """``parts`` DMA tasks moving ``nbytes`` together (one per segment), as the DMA model prices it."""
-        if parts == 1:
-            return [self.task(name, layer, TaskKind.DMA, role, deps, nbytes=math.ceil(nbytes), path=path)]
         share = math.ceil(nbytes / parts)
-        deps = list(deps)
-        return [self.task(f"{name}#{p}", layer, TaskKind.DMA, role, deps, nbytes=share, path=path)
-                for p in range(parts)]
+        external = self.model.coster.external_dma_ns(share, path, direction_of(role, path))
+        if parts == 1:
+            made = [self.task(name, layer, TaskKind.DMA, role, deps, nbytes=share, path=path)]
+        else:
+            deps = list(deps)
+            made = [self.task(f"{name}#{p}", layer, TaskKind.DMA, role, deps, nbytes=share, path=path)
+                    for p in range(parts)]
+        for t in made:
+            t.external_ns = external
+        return made
 
     def buffers_for(self, tiles: list[int], nbytes: int, label: str, first: int, last: int,
                     tensor: str | None = None, prefetch_for: int = -1) -> dict[int, Buffer]:

@@ -9,11 +9,12 @@ priced by the one DMA model (``nbperf.cost.dma``) for the search and both schedu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from nbperf.arch.model import ArchSpec
-from nbperf.cost.dma import Path, transfer_ns
+from nbperf.cost.dma import Direction, Path, transfer_ns
 
 
 class Dist(StrEnum):
@@ -88,19 +89,25 @@ FREE = Move(MoveKind.NONE)
 
 
 def move(have: Dist, need: Need, nbytes: int, tiles: int, halo_rows: int, rows: int,
-         arch: ArchSpec) -> Move:
+         arch: ArchSpec, dma_ns: Callable[..., float] | None = None) -> Move:
     """The data movement that turns a tensor in ``have`` into what a consumer ``need``s.
 
     ``halo_rows`` is how many extra rows (or columns) a consumer tile reads beyond its own share
-    (kernel - stride); ``rows`` is the tensor's extent along the split axis.
+    (kernel - stride); ``rows`` is the tensor's extent along the split axis. ``dma_ns`` prices the
+    transfers (``TaskCoster.dma_ns``, the cost model's where it prices DMAs); default: the DMA model.
     """
+    def ns_of(nbytes: int, path: Path, transfers: int = 1, direction: Direction | None = None) -> float:
+        if dma_ns is None:
+            return transfer_ns(arch, nbytes, path, transfers)
+        return dma_ns(nbytes, path, transfers, direction=direction)
+
     if need is Need.ANY or (need is Need.DDR and have is Dist.DDR):
         return FREE  # a DMA-only op reads from wherever the tensor is; its own copy pays
     if need is Need.DDR:
         return Move(MoveKind.SPILL, ddr_bytes=nbytes,
-                    ns=transfer_ns(arch, nbytes, Path.DDR, segments(have, tiles)))
+                    ns=ns_of(nbytes, Path.DDR, segments(have, tiles), Direction.OUT))
     if have is Dist.DDR:
-        ns = transfer_ns(arch, nbytes, Path.DDR, segments(need, tiles))
+        ns = ns_of(nbytes, Path.DDR, segments(need, tiles))
         return Move(MoveKind.LOAD, ddr_bytes=nbytes, ns=ns)
     if have is Dist.DUPLICATED:
         return FREE  # every tile already holds all of it
@@ -108,15 +115,15 @@ def move(have: Dist, need: Need, nbytes: int, tiles: int, halo_rows: int, rows: 
         if need is Need.SEG_K or halo_rows <= 0 or tiles == 1 or arch.compiler.halo_mode == "neighbour_read":
             return FREE
         nbytes = math.ceil((tiles - 1) * halo_rows * nbytes / max(1, rows))
-        return Move(MoveKind.HALO, cmx_bytes=nbytes, ns=transfer_ns(arch, nbytes, Path.CMX, tiles - 1))
+        return Move(MoveKind.HALO, cmx_bytes=nbytes, ns=ns_of(nbytes, Path.CMX, tiles - 1))
     if have is Dist.SINGLE:
         if need is Need.FULL:
             return FREE
         if need is Need.DUPLICATED:
-            return Move(MoveKind.BROADCAST, cmx_bytes=nbytes, ns=transfer_ns(arch, nbytes, Path.CMX))
+            return Move(MoveKind.BROADCAST, cmx_bytes=nbytes, ns=ns_of(nbytes, Path.CMX))
         moved = math.ceil(nbytes * (tiles - 1) / tiles)
-        return Move(MoveKind.SPLIT_COPY, cmx_bytes=moved, ns=transfer_ns(arch, moved, Path.CMX, tiles - 1))
+        return Move(MoveKind.SPLIT_COPY, cmx_bytes=moved, ns=ns_of(moved, Path.CMX, tiles - 1))
     # Segmented along another axis (or needed whole): through DDR and back.
-    ns = transfer_ns(arch, nbytes, Path.DDR, segments(have, tiles)) \
-        + transfer_ns(arch, nbytes, Path.DDR, segments(need, tiles))
+    ns = ns_of(nbytes, Path.DDR, segments(have, tiles), Direction.OUT) \
+        + ns_of(nbytes, Path.DDR, segments(need, tiles))
     return Move(MoveKind.SPILL_RELOAD, ddr_bytes=2 * nbytes, ns=ns)

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import ZERO_COST, ComputeCost
-from nbperf.cost.dma import Path, permute_tasks, transfer_ns
+from nbperf.cost.dma import Direction, Path, permute_tasks
 from nbperf.cost.tasks import TaskCoster
 from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
 from nbperf.strategy.candidates import Candidate, align, halo_rows
@@ -198,7 +198,7 @@ class SerialModel:
         # sub-tile, and the moves of its early inputs, at most a spill and a broadcast reload each):
         # states idler than that behave the same.
         tiles = self.arch.tiles
-        moves = [sum(transfer_ns(self.arch, self.nbytes(t), Path.DDR) * (1 + tiles) for t in early)
+        moves = [sum(self.coster.dma_ns(self.nbytes(t), Path.DDR) * (1 + tiles) for t in early)
                  for early in self.early_inputs]
         self._idle_caps = [math.ceil((max((max(cost.weights_ns, cost.head_ns) for c in cands
                                            if (cost := self.op_cost(i, c))), default=0) + moves[i]) / 10) * 10
@@ -259,7 +259,8 @@ class SerialModel:
                 halo, rows = halo_rows(work, "H"), work.in_h or work.out_h
             else:
                 halo, rows = 0, 1
-            found = move(have, need, self.nbytes(tensor), self.arch.tiles, halo, rows, self.arch)
+            found = move(have, need, self.nbytes(tensor), self.arch.tiles, halo, rows, self.arch,
+                         self.coster.dma_ns)
             self._moves[key] = found
         return found
 
@@ -286,7 +287,7 @@ class SerialModel:
         return found[1]
 
     def _op_cost(self, op: NpuOp, cand: Candidate) -> OpCost:
-        arch, tiling = self.arch, cand.tiling
+        tiling = cand.tiling
         rows, channels, inner = (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
         if op.engine is Engine.DPU and cand.work is not None:
             compute = self.coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
@@ -297,7 +298,7 @@ class SerialModel:
         else:
             compute = ZERO_COST
         if tiling is None or op.engine is Engine.DMA:
-            return OpCost(compute, transfer_ns(arch, cand.weight_ddr_bytes, Path.DDR, cand.weight_segments))
+            return OpCost(compute, self.coster.dma_ns(cand.weight_ddr_bytes, Path.DDR, cand.weight_segments))
         # Sub-tile by sub-tile, as the emulator runs it: weights (and activations used as weights) load
         # once when tiled over rows, in blocks over channels; each sub-tile loads its input rows,
         # computes, stores its output. Pipelined, the next sub-tile's operands load while this one
@@ -305,21 +306,21 @@ class SerialModel:
         n = tiling.count
         constant = cand.weight_ddr_bytes + cand.stream_like_bytes
         once, block = (0.0, constant / n) if tiling.blocks_weights else (constant, 0.0)
-        load = transfer_ns(arch, math.ceil(cand.stream_in_bytes / n + block), Path.DDR)
-        store = transfer_ns(arch, math.ceil(cand.stream_out_bytes / n), Path.DDR)
+        load = self.coster.dma_ns(math.ceil(cand.stream_in_bytes / n + block), Path.DDR)
+        store = self.coster.dma_ns(math.ceil(cand.stream_out_bytes / n), Path.DDR, direction=Direction.OUT)
         c = compute.ns / n
-        head = transfer_ns(arch, math.ceil(once), Path.DDR) + load
+        head = self.coster.dma_ns(math.ceil(once), Path.DDR) + load
         if not tiling.pipelined:
             total = head + c + store + (n - 1) * (load + c + store)
         elif tiling.output_slots > 1:  # the store and the next load run on two channels at once
-            both = transfer_ns(arch, math.ceil((cand.stream_in_bytes + cand.stream_out_bytes) / n + block),
+            both = self.coster.dma_ns(math.ceil((cand.stream_in_bytes + cand.stream_out_bytes) / n + block),
                                Path.DDR, transfers=2) if store else load
             total = head + (n - 1) * max(c, both) + c + store
         else:
             total = head + (n - 1) * (max(c, load) + store) + c + store
         streams = (constant, cand.stream_in_bytes, cand.stream_out_bytes)
         transfers = n * sum(1 for nbytes in streams if nbytes)  # one DMA per streamed operand per sub-tile
-        return OpCost(compute, 0.0, transfer_ns(arch, sum(streams), Path.DDR, transfers), total, head)
+        return OpCost(compute, 0.0, self.coster.dma_ns(sum(streams), Path.DDR, transfers), total, head)
 
     # -- one step ---------------------------------------------------------------------------
     def step(self, index: int, cand: Candidate, state: State) -> tuple[Step, State]:
@@ -432,7 +433,8 @@ class SerialModel:
                 evicted.append(t)
                 if not h.in_ddr:
                     spill_bytes += self.nbytes(t)
-                    spill_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles))
+                    spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
+                                                   direction=Direction.OUT)
                 held[t] = Held(Dist.DDR, True)
             if copy and evicted:  # an evicted input of the copy is in DDR afterwards (or dead)
                 gone = set(evicted)
@@ -458,7 +460,8 @@ class SerialModel:
                 resident += new.resident_delta - old.resident_delta - size
                 if not h.in_ddr:
                     spill_bytes += self.nbytes(t)
-                    spill_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles))
+                    spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
+                                                   direction=Direction.OUT)
                 held[t] = Held(Dist.DDR, True)
                 parts[k], updates[k] = new, (t, new.held)
                 evicted.append(t)
@@ -494,7 +497,7 @@ class SerialModel:
                 if t in self.graph_outputs:  # stored back to DDR for the host
                     store_bytes += self.nbytes(t)
                     parts = segments(cand.out_dist, arch.tiles)
-                    store_ns += transfer_ns(arch, self.nbytes(t), Path.DDR, parts)
+                    store_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, parts, direction=Direction.OUT)
             keep = self.last_use.get(t, -1) > index
             outputs.append((t, h if keep else None))
             added += self.tile_bytes(t, h.dist) if keep else 0
@@ -505,8 +508,8 @@ class SerialModel:
         copy_tasks = permute_tasks(arch, op.permute_planes) if op.permuted else 1
         part = _OpPart(
             cost=cost, own_ns=cost.weights_ns + store_ns, fixed_ns=fixed,
-            copy_ns=transfer_ns(arch, cand.copy_bytes, copy_path, copy_tasks, op.permuted) + store_ns,
-            copy_ddr_ns=transfer_ns(arch, cand.copy_bytes, Path.DDR, copy_tasks, op.permuted) + store_ns,
+            copy_ns=self.coster.dma_ns(cand.copy_bytes, copy_path, copy_tasks, op.permuted) + store_ns,
+            copy_ddr_ns=self.coster.dma_ns(cand.copy_bytes, Path.DDR, copy_tasks, op.permuted) + store_ns,
             store_bytes=store_bytes, outputs=tuple(outputs), resident_delta=added)
         self._op_parts[key] = part
         return part
