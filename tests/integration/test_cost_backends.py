@@ -19,7 +19,6 @@ import nbperf
 from nbperf.cli import main
 from nbperf.cost import TaskCoster, get_backend
 from nbperf.cost.inventory import layer_sources, op_workloads
-from nbperf.cost.table import TableBackend
 from nbperf.lower.npu_ops import Engine
 
 RESNET = EXAMPLES / "resnet50.onnx"
@@ -77,6 +76,27 @@ def test_round_trip_every_workload_at_1_5x_gives_dpu_time_at_1_5x(resnet, tmp_pa
     assert abs(total_table / total_math - 1.5) < 1e-3
     sources = layer_sources(resnet.graph, resnet.plan, TaskCoster(resnet.arch, backend), backend)
     assert all(s.runs == {"table": runs[layer]} for layer, s in sources.items())
+
+
+def test_round_trip_through_a_whole_estimate(resnet, tmp_path):
+    """The same with ``estimate`` itself: every workload the search may price is in the table (at
+    1.5x), so the search runs on the table's figures and may pick another plan; whatever it picks,
+    each DPU layer's workload time is 1.5x what the math model gives that same plan."""
+    rows = [r for r in nbperf.workloads(resnet, dma=False, searched=True) if r.kind == "DPU"]
+    table = _table(tmp_path / "costs.csv", {r.descriptor.key: round(r.math_cycles * 1.5) for r in rows})
+    result = nbperf.estimate(RESNET, "npu4000", cost_model=f"table:{table}")
+    assert result.cost_fallbacks[0] == 0 and result.cost_fallbacks[1] > 100
+    setup = result.arch.dpu.workload_overhead_cycles
+    table_busy = {}
+    for task in result.schedule.tasks:
+        if task.op.name in result.cost_sources:
+            runs = sum(result.cost_sources[task.op.name].runs.values())
+            table_busy[task.op.name] = task.compute.cycles - task.compute.overhead_cycles + runs * setup
+    math_busy = _busy_cycles(result, get_backend("math"))  # the table's plan, priced by the math model
+    assert set(table_busy) == set(math_busy)
+    for layer, cycles in math_busy.items():
+        runs = sum(result.cost_sources[layer].runs.values())
+        assert abs(table_busy[layer] - 1.5 * cycles) <= 0.5 * runs, layer
 
 
 def test_rows_missing_from_the_table_are_counted_as_fallbacks(resnet, tmp_path):
@@ -190,7 +210,7 @@ def _fixture_rows() -> list[dict[str, str]]:
 def test_the_fixture_replayed_through_a_table_gives_its_vpunn_cycles_back(part):
     rows = [r for r in _fixture_rows()
             if r["part"] == part and r["model"] == "resnet50" and r["precision"] == "model"]
-    backend = TableBackend(str(FIXTURE / "workloads.csv"))
+    backend = get_backend(f"table:{FIXTURE / 'workloads.csv'}")  # what --cost table:FILE builds
     result = nbperf.estimate(RESNET, part, cost_model="math")  # the plan the fixture was made from
     coster = TaskCoster(result.arch, backend)
     by_id = {r["row_id"]: r for r in rows}
