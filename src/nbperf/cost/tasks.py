@@ -258,8 +258,10 @@ class TaskCoster:
                 block = replace(rows_work, out_k=k)
                 count = row_count * k_count
                 at = None if tile is None else replace(tile, offset=(0, row_at, k_at))
+                if not count:  # split_sizes of an extent below one block has no full piece
+                    continue
                 for in_k, in_count in inner:
-                    if not in_count:  # split_sizes of an extent below one block: no full piece
+                    if not in_count:
                         continue
                     sub = replace(block, in_k=in_k) if work.in_k else block
                     share = math.ceil(useful_macs * sub.out_elements * max(1, sub.in_k) / volume)
