@@ -40,7 +40,7 @@ from typing import Any
 
 from nbperf.arch.model import ArchSpec, Precision
 from nbperf.cost.math_model import best_mode
-from nbperf.cost.workload import ROW_SPLITS, DpuWorkload
+from nbperf.cost.workload import ROW_SPLITS, DpuWorkload, matmul_plane
 from nbperf.errors import UsageError
 from nbperf.lower.npu_ops import DpuKind, DpuWork
 
@@ -294,23 +294,6 @@ def _aligned_eltwise(elements: int) -> tuple[int, int, int, int]:
     return (width, spatial // width, CHANNEL_BLOCK, 1)
 
 
-_RESHAPE_MIN_ELEMENTS = 2048  # adjust_convolution_input_shape.cpp THRESHOLD_FOR_BENEFICIAL_CONVERSION
-_SPATIAL_ALIGNMENT = 4  # VPU::NCEInvariant::VPU_SPATIAL_ALIGNMENT
-
-
-def _matmul_plane(rows: int, in_channels: int) -> tuple[int, int]:
-    """(W, H) a matmul's rows run as. The compiler turns a matmul into a 1x1 convolution over
-    W = rows, H = 1 (ConvertMatMulToConv), then folds W into H so the 4x4 MPE grid is filled
-    (adjust_convolution_input_shape.cpp ReshapeConvInput: H = 4 when 4 divides W, else the largest
-    factor of W up to its square root; only for inputs over 2048 elements and W of at least 8)."""
-    if rows // _SPATIAL_ALIGNMENT < 2 or rows * in_channels <= _RESHAPE_MIN_ELEMENTS:
-        return rows, 1
-    if rows % _SPATIAL_ALIGNMENT == 0:
-        return rows // _SPATIAL_ALIGNMENT, _SPATIAL_ALIGNMENT
-    factor = next((f for f in range(math.isqrt(rows), 1, -1) if rows % f == 0), 1)
-    return rows // factor, factor
-
-
 def _operation(work: DpuWork) -> Operation:
     if work.kind is DpuKind.DWCONV:
         return Operation.DW_CONVOLUTION
@@ -346,7 +329,7 @@ def describe_dpu(workload: DpuWorkload, arch: ArchSpec, mode: str | None = None,
     elif work.flat_spatial or work.kind is DpuKind.ELTWISE:
         rows = work.out_w * work.out_h if work.flat_spatial else work.out_h
         width = 1 if work.flat_spatial else work.out_w
-        plane = _matmul_plane(rows, _pad16(work.in_k)) if work.flat_spatial else (width, rows)
+        plane = matmul_plane(rows, work.in_k) if work.flat_spatial else (width, rows)
         out_shape = (*plane, out_c, work.batch)
         in_c = out_c if work.kind is DpuKind.ELTWISE else _pad16(work.in_k)
         in_shape = (out_shape[0], out_shape[1], in_c, work.batch)

@@ -84,3 +84,20 @@ def placement_for(layer: DpuWork, strategy: str, tile_work: DpuWork) -> Placemen
         own = tile_work.out_w if tile_work.flat_spatial else tile_work.out_h
         return Placement(layer, (0, own))
     return Placement(layer, (0, rows))
+
+
+_RESHAPE_MIN_ELEMENTS = 2048  # adjust_convolution_input_shape.cpp THRESHOLD_FOR_BENEFICIAL_CONVERSION
+_SPATIAL_ALIGNMENT = 4  # VPU::NCEInvariant::VPU_SPATIAL_ALIGNMENT
+
+
+def matmul_plane(rows: int, in_channels: int) -> tuple[int, int]:
+    """(W, H) a matmul's rows run as. The compiler turns a matmul into a 1x1 convolution over
+    W = rows, H = 1 (ConvertMatMulToConv), then folds W into H so the 4x4 MPE grid is filled
+    (adjust_convolution_input_shape.cpp ReshapeConvInput: H = 4 when 4 divides W, else the largest
+    factor of W up to its square root; only for inputs over 2048 elements and W of at least 8)."""
+    if rows // _SPATIAL_ALIGNMENT < 2 or rows * in_channels <= _RESHAPE_MIN_ELEMENTS:
+        return rows, 1
+    if rows % _SPATIAL_ALIGNMENT == 0:
+        return rows // _SPATIAL_ALIGNMENT, _SPATIAL_ALIGNMENT
+    factor = next((f for f in range(math.isqrt(rows), 1, -1) if rows % f == 0), 1)
+    return rows // factor, factor
