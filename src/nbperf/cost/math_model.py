@@ -24,7 +24,7 @@ import math
 
 from nbperf.arch.model import PRECISION_BYTES, ArchSpec, MpeMode, Precision
 from nbperf.cost.shave_rows import has_row_model, row_kernel_cycles
-from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost, matmul_plane
+from nbperf.cost.workload import DpuWorkload, ShaveWorkload, WorkloadCost
 from nbperf.lower.npu_ops import DpuKind, DpuWork
 
 
@@ -34,9 +34,8 @@ def _pad(value: int, block: int) -> int:
 
 def padded_outputs(work: DpuWork, mode: MpeMode) -> int:
     """Output elements the MPE grid computes for ``work`` in ``mode``, padding included."""
-    if work.flat_spatial:  # a matmul's rows, folded into a plane as the compiler folds them
-        width, height = matmul_plane(work.out_w * work.out_h, work.in_k)
-        spatial = _pad(width, mode.block_w) * _pad(height, mode.block_h)
+    if work.flat_spatial:
+        spatial = _pad(work.out_w * work.out_h, mode.block_w * mode.block_h)
     else:
         spatial = _pad(work.out_w, mode.block_w) * _pad(work.out_h, mode.block_h)
     return work.batch * spatial * _pad(work.out_k, mode.block_k)
@@ -69,8 +68,7 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
     window = work.kernel_h * work.kernel_w
     per_channel = work.kind in {DpuKind.DWCONV, DpuKind.POOL}
     if work.flat_spatial:
-        width, height = matmul_plane(work.out_w * work.out_h, work.in_k)
-        spatial_blocks = math.ceil(width / grid_w) * math.ceil(height / grid_h)
+        spatial_blocks = math.ceil(work.out_w * work.out_h / (grid_w * grid_h))
     else:
         spatial_blocks = math.ceil(work.out_w / grid_w) * math.ceil(work.out_h / grid_h)
     spatial = work.out_w * work.out_h
