@@ -50,8 +50,7 @@ def _busy_cycles(result, backend) -> dict[str, int]:
     for op in result.plan.ops:
         cand = result.plan.placements[op.name].chosen
         if op.engine is Engine.DPU and cand.work is not None:
-            tiling = cand.tiling
-            rows, channels, inner = (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
+            rows, channels, inner = cand.split
             cost = coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
                                        cand.write_tiles, cand.strategy.value, inner, op.dpu)
             runs = sum(count for _, count in op_workloads(coster, op, cand))

@@ -118,5 +118,10 @@ def external_transfer_ns(arch: ArchSpec, nbytes: int, path: Path, transfers: int
     return max(data_ns, nbytes / ddr_bytes_per_ns(arch)) if path is Path.DDR else data_ns
 
 
+def ns_to_dpu_cycles(arch: ArchSpec, ns: float) -> int:
+    """A transfer's time in DPU clock cycles, as VPUNN counts DMA time (and a cost table gives it)."""
+    return round(ns * arch.dpu.frequency_mhz / 1e3)
+
+
 def ns_to_dma_cycles(arch: ArchSpec, ns: float) -> int:
     return round(ns * arch.dma.frequency_mhz / 1e3)

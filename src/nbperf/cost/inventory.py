@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from nbperf.arch.model import ArchSpec
 from nbperf.cost.base import CostModel
 from nbperf.cost.descriptors import DMAWorkload, DPUWorkload, describe_dma, describe_dpu
-from nbperf.cost.dma import Direction, transfer_ns
+from nbperf.cost.dma import Direction, ns_to_dpu_cycles, transfer_ns
 from nbperf.cost.external import LOCATIONS
 from nbperf.cost.math_model import MathBackend
 from nbperf.cost.tasks import TaskCoster
@@ -50,14 +50,9 @@ class WorkloadRow:
         return f"{self.layer}/{self.kind.lower()}{self.index}"
 
 
-def _tiling(cand) -> tuple[int, int, int]:
-    tiling = cand.tiling
-    return (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
-
-
 def op_workloads(coster: TaskCoster, op: NpuOp, cand) -> list[tuple[DpuWorkload, int]]:
     """The workloads the one cost path prices for ``op`` under candidate ``cand``."""
-    rows, channels, inner = _tiling(cand)
+    rows, channels, inner = cand.split
     return coster.priced_workloads(cand.work, op.precision, cand.useful_macs, rows, channels,
                                    cand.write_tiles, cand.strategy.value, inner, op.dpu)
 
@@ -102,7 +97,7 @@ def searched_rows(coster: TaskCoster, known: set[str]) -> list[WorkloadRow]:
             continue
         seen.add(descriptor.key)
         ns = transfer_ns(arch, nbytes, path)
-        cycles = round(ns * arch.dpu.frequency_mhz / 1e3)
+        cycles = ns_to_dpu_cycles(arch, ns)
         out.append(WorkloadRow("DMA", SEARCHED, len(out), "", "", 0, 0, cycles, descriptor, "searched"))
     for workload, cost in coster.priced.items():
         descriptor = describe_dpu(workload, coster.arch, cost.mpe_mode, SEARCHED)
@@ -132,7 +127,7 @@ def dma_rows(graph: NpuGraph, arch: ArchSpec, plan, prefetch_depth: int | None =
         descriptor = describe_dma(arch, task.nbytes, source, dest)
         out.append(WorkloadRow("DMA", task.layer, seen[task.layer], op.op_type if op else "",
                                cand.label if cand else "", cand.tiles_used if cand else 1, 1,
-                               round(ns * arch.dpu.frequency_mhz / 1e3), descriptor, task.role.value,
+                               ns_to_dpu_cycles(arch, ns), descriptor, task.role.value,
                                task.permuted))
         seen[task.layer] += 1
     return out

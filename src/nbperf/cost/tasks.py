@@ -280,26 +280,18 @@ class TaskCoster:
         many times it runs there: what ``nbperf workloads`` exports and a backend is asked."""
         layer = layer if self._placed else None
         out: list[tuple[DpuWorkload, int]] = []
-        if n_rows * n_k * n_inner == 1:
-            placement = placement_for(layer, strategy, work) if layer is not None else None
-            pieces = [_Piece(work, useful_macs, 1, placement)]
-        else:
-            pieces = list(self._subtile_pieces(work, useful_macs, n_rows, n_k, n_inner, strategy, layer))
-        for piece in pieces:
-            split = self._best_split(piece.work, precision, output_write_tiles, strategy, piece.placement)
-            out.extend((w, piece.count) for w in split)
+        # An untiled task is the one piece its tiling into 1 x 1 x 1 gives.
+        for piece in self._subtile_pieces(work, useful_macs, n_rows, n_k, n_inner, strategy, layer):
+            *_, split = self._cheapest_split(piece.work, precision, output_write_tiles, strategy,
+                                             piece.placement)
+            out.extend((DpuWorkload(w, precision, output_write_tiles, strategy, at), piece.count)
+                       for w, at in split)
         return out
 
     def _dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, write_tiles: int,
                   strategy: str, placement: Placement | None) -> ComputeCost:
         dpu = self.arch.dpu
-        best: tuple[int, int, WorkloadCost] | None = None
-        for workloads in self._splits(work, placement):
-            busiest, count, dominant = self._busiest_dpu(workloads, precision, write_tiles, strategy)
-            if best is None or busiest < best[0]:
-                best = (busiest, count, dominant)
-        assert best is not None
-        busiest, count, dominant = best
+        busiest, count, dominant, _ = self._cheapest_split(work, precision, write_tiles, strategy, placement)
         cycles = busiest + dpu.task_overhead_cycles
         overhead = dpu.task_overhead_cycles + count * dpu.workload_overhead_cycles
         return ComputeCost(cycles=cycles, clock_mhz=dpu.frequency_mhz, overhead_cycles=overhead,
@@ -307,16 +299,17 @@ class TaskCoster:
                                                                                           precision),
                            limit=dominant.limit, workloads=count)
 
-    def _best_split(self, work: DpuWork, precision: Precision, write_tiles: int, strategy: str,
-                    placement: Placement | None) -> list[DpuWorkload]:
-        """The workloads of the split ``_dpu_task`` takes (the first of the cheapest)."""
-        best: tuple[int, list[Placed]] | None = None
+    def _cheapest_split(self, work: DpuWork, precision: Precision, write_tiles: int, strategy: str,
+                        placement: Placement | None) -> tuple[int, int, WorkloadCost, list[Placed]]:
+        """The split a task runs as (the first of the cheapest): its busiest DPU's cycles and
+        workload count, the cost of that DPU's largest workload, and the split's workloads."""
+        best: tuple[int, int, WorkloadCost, list[Placed]] | None = None
         for workloads in self._splits(work, placement):
-            busiest = self._busiest_dpu(workloads, precision, write_tiles, strategy)[0]
+            busiest, count, dominant = self._busiest_dpu(workloads, precision, write_tiles, strategy)
             if best is None or busiest < best[0]:
-                best = (busiest, workloads)
+                best = (busiest, count, dominant, workloads)
         assert best is not None
-        return [DpuWorkload(w, precision, write_tiles, strategy, at) for w, at in best[1]]
+        return best
 
     def _splits(self, work: DpuWork, placement: Placement | None) -> list[list[Placed]]:
         """Candidate workload splits of one tile's task: one workload, and on multi-DPU tiles splits

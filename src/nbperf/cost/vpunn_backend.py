@@ -48,6 +48,12 @@ def error_name(cycles: int) -> str:
     return ERROR_NAMES[code] if 0 <= code < len(ERROR_NAMES) else f"error code {cycles}"
 
 
+def error_reason(cycles: int, message: str) -> str:
+    """VPUNN's error code and message as one short line (a layer's cost note)."""
+    detail = " ".join(message.split())[:160]
+    return f"VPUNN {error_name(cycles)}" + (f": {detail}" if detail else "")
+
+
 INSTALL_HINT = ("VPUNN's Python module is not installed (it has no wheel): build it from "
                 "intel/npu-nn-cost-model as docs/cost-backends.md shows, put its folder on PYTHONPATH, "
                 "or use --cost math or --cost table:FILE")
@@ -146,8 +152,7 @@ class VpunnBackend(ExternalBackend):
             one = replace(descriptor, execution_order=ExecutionMode[mode])
             cycles, message = model.DPUMsg(self.to_vpunn(one))
             if cycles >= ERROR_FLOOR:
-                detail = " ".join(message.split())[:160]
-                reason = reason or f"VPUNN {error_name(cycles)}" + (f": {detail}" if detail else "")
+                reason = reason or error_reason(cycles, message)
             elif best is None or cycles < best[0]:
                 best = (int(cycles), mode)
         return best if best is not None else reason
@@ -182,8 +187,7 @@ class VpunnBackend(ExternalBackend):
             work.num_engine = v.Num_DMA_Engine.Num_Engine_1
         cycles, message = model.computeCyclesMsg(work)
         if cycles >= ERROR_FLOOR:
-            detail = " ".join(message.split())[:160]
-            return f"VPUNN {error_name(cycles)}" + (f": {detail}" if detail else "")
+            return error_reason(cycles, message)
         return int(cycles)
 
     def _dma_model(self, arch: ArchSpec) -> Any:

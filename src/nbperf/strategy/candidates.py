@@ -141,6 +141,11 @@ class Candidate:
         return self.tiling.count if self.tiling else 1
 
     @property
+    def split(self) -> tuple[int, int, int]:
+        """Sub-tiles over output rows, over output channels, and input-channel chunks per sub-tile."""
+        return (self.tiling.rows, self.tiling.channels, self.tiling.inner) if self.tiling else (1, 1, 1)
+
+    @property
     def tiled_over(self) -> TiledOver:
         return self.tiling.over if self.tiling else TiledOver.NONE
 

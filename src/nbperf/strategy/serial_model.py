@@ -288,7 +288,7 @@ class SerialModel:
 
     def _op_cost(self, op: NpuOp, cand: Candidate) -> OpCost:
         tiling = cand.tiling
-        rows, channels, inner = (tiling.rows, tiling.channels, tiling.inner) if tiling else (1, 1, 1)
+        rows, channels, inner = cand.split
         if op.engine is Engine.DPU and cand.work is not None:
             compute = self.coster.dpu_subtiles(cand.work, op.precision, cand.useful_macs, rows, channels,
                                                cand.write_tiles, cand.strategy.value, inner, op.dpu)
