@@ -179,11 +179,12 @@ def test_shared_memo_and_loaded_models_stay_bounded(models, monkeypatch):
     cost_tasks._memos.clear()
     model = nbperf.load(models / "a_conv.onnx")
     first = nbperf.estimate(model, "npu4000").latency_ns
-    (workloads, task_costs, _), = cost_tasks._memos.values()
+    (workloads, by_calibration, _), = cost_tasks._memos.values()
+    (task_costs,) = by_calibration.values()
     assert len(workloads) + len(task_costs) > 10
-    task_costs["sentinel"] = None
+    workloads["sentinel"] = None
     again = nbperf.estimate(model, "npu4000").latency_ns  # over the bound: starts over, same number
-    assert again == first and "sentinel" not in task_costs
+    assert again == first and "sentinel" not in workloads
     monkeypatch.setattr(sweep_runner, "_LOADED_KEPT", 1)
     sweep_runner._loaded.clear()
     sweep([models], "npu4000", ["tiles=2"], executor="serial")

@@ -53,8 +53,42 @@ def load_arch(arch: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     cached object is safe to share)."""
     if not _looks_like_path(arch):
         return _preset_point(str(arch), tuple(overrides))
-    text, origin = _read(arch)
-    return _build(_parse(text, origin), origin, overrides)
+    return _build(_file_data(Path(arch)), str(arch), overrides)
+
+
+_MAX_BASE_DEPTH = 8  # overlays on overlays: deeper is a loop or a mistake
+
+
+def _file_data(path: Path, depth: int = 0) -> dict[str, Any]:
+    """An arch file's fields. A file with ``base:`` (a preset name, or a YAML path relative to the
+    file) is an overlay: its fields replace the base's, section by section, so a calibration
+    overlay written by ``nbperf calibrate`` holds only what it changes."""
+    text, origin = _read(path)
+    data = _parse(text, origin)
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ArchError(f"arch file {origin}: base must be a preset name or a YAML path, got {base!r}")
+    if depth >= _MAX_BASE_DEPTH:
+        raise ArchError(f"arch file {origin}: more than {_MAX_BASE_DEPTH} levels of base (a loop?)")
+    if _looks_like_path(base):
+        resolved = Path(base) if Path(base).is_absolute() else path.parent / base
+        base_data = _file_data(resolved, depth + 1)
+    else:
+        base_data = copy.deepcopy(_preset_data(base))
+    return _merged(base_data, data)
+
+
+def _merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``overlay``'s fields over ``base``'s; mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 @functools.lru_cache(maxsize=1024)

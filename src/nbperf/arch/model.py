@@ -17,6 +17,8 @@ PRECISION_BYTES: dict[str, int] = {"int8": 1, "fp16": 2}  # bytes of one element
 # SHAVE op classes: each costs a different number of cycles per element (see ShaveSpec).
 SHAVE_OP_CLASSES = ("elementwise", "activation", "transcendental", "softmax", "normalization",
                     "reduction", "resize", "gather", "generic")
+# DPU op classes: the kinds of DPU task the lowering makes (``nbperf.lower.npu_ops.DpuKind``).
+DPU_OP_CLASSES = ("conv", "dwconv", "matmul", "eltwise", "pool")
 
 
 class _Strict(BaseModel):
@@ -206,6 +208,38 @@ class RuntimeSpec(_Strict):
         "'efficiency'); none: every tile, as with performance-hint-override=latency"))
 
 
+_TimeFactor = Annotated[float, Field(ge=0.05, le=20)]  # calibration bounds: 20x either way
+
+
+class CalibrationSpec(_Strict):
+    """Per-op-class compute time factors: silicon's time over the model's, fitted by ``nbperf
+    calibrate`` against measured layers (1.0, or no entry: the model as it is). A factor scales the
+    compute cycles of every DPU task of that kind, or SHAVE kernel of that class, overheads
+    included; DMA is never scaled (its time follows the DMA fields)."""
+
+    dpu: dict[Literal["conv", "dwconv", "matmul", "eltwise", "pool"], _TimeFactor] = Field(
+        default_factory=dict, description="per DPU task kind: conv, dwconv, matmul, eltwise, pool")
+    shave: dict[str, _TimeFactor] = Field(default_factory=dict, description="per SHAVE op class")
+    fitted_from: str = Field(default="", description="what the factors were fitted on (nbperf calibrate)")
+
+    @model_validator(mode="after")
+    def _known_shave_classes(self) -> CalibrationSpec:
+        unknown = sorted(set(self.shave) - set(SHAVE_OP_CLASSES))
+        if unknown:
+            raise ValueError(f"unknown SHAVE op class {unknown[0]!r}; allowed: {', '.join(SHAVE_OP_CLASSES)}")
+        return self
+
+    def dpu_factor(self, kind: str) -> float:
+        return self.dpu.get(kind, 1.0)  # type: ignore[call-overload]
+
+    def shave_factor(self, op_class: str) -> float:
+        return self.shave.get(op_class, 1.0)
+
+    @property
+    def empty(self) -> bool:
+        return not any(f != 1.0 for f in (*self.dpu.values(), *self.shave.values()))
+
+
 class ArchSpec(_Strict):
     """One NPU part. ``name`` identifies it in reports and sweeps."""
 
@@ -223,6 +257,8 @@ class ArchSpec(_Strict):
     barriers: int = Field(ge=1, le=65_536, description="hardware barriers")
     inference_overhead_us: float = Field(ge=0, le=1_000_000, description="fixed cost per inference")
     runtime: RuntimeSpec
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec, description=(
+        "per-op-class compute time factors fitted against measured layers (nbperf calibrate)"))
 
     def macs_per_cycle(self, precision: Precision) -> float:
         """Peak MACs per DPU cycle of one tile at ``precision``."""

@@ -107,25 +107,54 @@ def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
 
 
 # The arch sections a compute cost reads: the DPU and SHAVE, and CMX ports, word and clock (the
-# math model's CMX read bound). Tiles, CMX size, DMA, barriers and runtime never enter one.
+# math model's CMX read bound). Tiles, CMX size, DMA, barriers and runtime never enter one. The
+# calibration factors scale task costs, not workloads: they key the task memo only, so a fit that
+# tries many factors prices each workload once.
 COST_SECTIONS = ("dpu", "shave", "cmx")
 _CMX_SIZE_FIELDS = {"bytes_per_tile", "tiling_budget", "alignment_bytes"}  # sizes: never in a cost
 _SHARED_MEMOS = 64  # cost contexts kept per process (a sweep's distinct DPU/SHAVE/CMX points)
+_CALIBRATIONS_PER_CONTEXT = 16  # task memos kept per context (a calibration fit tries many factors)
 # A context's memo starts over past this many entries: a NAS loop over thousands of networks would
 # otherwise keep every workload it ever priced (assumed bound: tens of MB of small objects).
 _SHARED_ENTRIES = 200_000
-# (workload memo, task memo, the backend): the backend is kept so an id-based key is never reused
-_memos: OrderedDict[tuple[str, str], tuple[dict, dict, CostBackend]] = OrderedDict()
+# (workload memo, task memos by calibration, the backend): the backend is kept so an id-based key
+# is never reused
+_memos: OrderedDict[tuple[str, str], tuple[dict, OrderedDict[str, dict], CostBackend]] = OrderedDict()
 
 
 def cost_context(arch: ArchSpec, backend: CostBackend) -> tuple[str, str]:
-    """What a compute cost depends on, as a key: the backend and the arch sections it reads."""
+    """What a workload's cost depends on, as a key: the backend and the arch sections it reads."""
     data = arch.model_dump(include=set(COST_SECTIONS))
     data["cmx"] = {k: v for k, v in data["cmx"].items() if k not in _CMX_SIZE_FIELDS}
     # A backend that does not say what its figures depend on shares its memo with nobody: two
     # instances of one class may be configured differently (``ideal:0.5`` and ``ideal:1.0``).
     identity = getattr(backend, "cache_key", None) or f"{type(backend).__name__}@{id(backend)}"
     return identity, json.dumps(data, sort_keys=True)
+
+
+def _shared_memos(arch: ArchSpec, backend: CostBackend) -> tuple[dict, dict]:
+    """The process-wide workload memo of ``arch``'s cost context and its task memo for ``arch``'s
+    calibration."""
+    key = cost_context(arch, backend)
+    memo = _memos.get(key)
+    if memo is None:
+        memo = _memos[key] = ({}, OrderedDict(), backend)
+        if len(_memos) > _SHARED_MEMOS:
+            _memos.popitem(last=False)
+    else:
+        _memos.move_to_end(key)
+        if len(memo[0]) + sum(len(t) for t in memo[1].values()) > _SHARED_ENTRIES:
+            memo[0].clear()
+            memo[1].clear()
+    calibration = arch.calibration.model_dump_json(exclude={"fitted_from"})
+    tasks = memo[1].get(calibration)
+    if tasks is None:
+        tasks = memo[1][calibration] = {}
+        if len(memo[1]) > _CALIBRATIONS_PER_CONTEXT:
+            memo[1].popitem(last=False)
+    else:
+        memo[1].move_to_end(calibration)
+    return memo[0], tasks
 
 
 class TaskCoster:
@@ -148,19 +177,9 @@ class TaskCoster:
         # A cost model that prices single DMA transfers: (bytes, direction, arch) -> DPU cycles or None.
         self._dma_cycles = getattr(backend, "dma_transfer_cycles", None)
         self._dmas: dict[tuple[int, Path, Direction], float | None] = {}
+        self._calibration = arch.calibration
         if shared:
-            key = cost_context(arch, backend)
-            memo = _memos.get(key)
-            if memo is None:
-                memo = _memos[key] = (self._workloads, self._tasks, backend)
-                if len(_memos) > _SHARED_MEMOS:
-                    _memos.popitem(last=False)
-            else:
-                _memos.move_to_end(key)
-                if len(memo[0]) + len(memo[1]) > _SHARED_ENTRIES:
-                    memo[0].clear()
-                    memo[1].clear()
-            self._workloads, self._tasks = memo[0], memo[1]
+            self._workloads, self._tasks = _shared_memos(arch, backend)
 
     # -- DMA ------------------------------------------------------------------------------------
     def dma_ns(self, nbytes: int, path: Path, transfers: int = 1, permuted: int = 0,
@@ -294,6 +313,9 @@ class TaskCoster:
         busiest, count, dominant, _ = self._cheapest_split(work, precision, write_tiles, strategy, placement)
         cycles = busiest + dpu.task_overhead_cycles
         overhead = dpu.task_overhead_cycles + count * dpu.workload_overhead_cycles
+        factor = self._calibration.dpu_factor(work.kind.value)
+        if factor != 1.0:  # calibrated: silicon's time for this kind of task, overheads included
+            cycles, overhead = round(cycles * factor), round(overhead * factor)
         return ComputeCost(cycles=cycles, clock_mhz=dpu.frequency_mhz, overhead_cycles=overhead,
                            mpe_mode=dominant.mpe_mode, mac_utilisation=self._utilisation(useful_macs, cycles,
                                                                                           precision),
@@ -384,8 +406,10 @@ class TaskCoster:
                 per_launch = round(profiled.intercept_cycles) if profiled else spec.launch_overhead_cycles
             workload = ShaveWorkload(op_class, share, precision, kernel, row_elements)
             body = self.backend.shave_workload(workload, self.arch)
-            launch = per_launch * subtiles
-            cost = ComputeCost(cycles=launch + body * subtiles, clock_mhz=spec.frequency_mhz,
-                               overhead_cycles=launch)
+            launch, work = per_launch * subtiles, body * subtiles
+            factor = self._calibration.shave_factor(op_class)
+            if factor != 1.0:  # calibrated: silicon's time for this class (whole cycles, as the model's)
+                launch, work = round(launch * factor), round(work * factor)
+            cost = ComputeCost(cycles=launch + work, clock_mhz=spec.frequency_mhz, overhead_cycles=launch)
             self._tasks[key] = cost
         return cost
