@@ -14,6 +14,8 @@ Public API::
     rows = nbperf.workloads(result)               # its DPU workloads and DMAs as VPUNN descriptors
     nbperf.register_cost_model("mine", lambda arg: MyCostModel(arg))  # --cost mine[:ARG]
     arch = nbperf.load_arch("npu3720", ["dpu.macs_per_tile=4096"])
+    corr = nbperf.correlate(result, "benchmark_average_counters_report.csv")  # vs measured layers
+    fitted = nbperf.calibrate(["resnet50.onnx"], ["measured.csv"], "npu4000")  # per-class factors
 
 The names are imported on first use, so ``import nbperf`` (and the CLI) stays fast.
 """
@@ -28,6 +30,7 @@ from nbperf.version import __version__
 if TYPE_CHECKING:
     from nbperf.api import estimate, explain, workloads
     from nbperf.arch import ArchSpec, load_arch, preset_names
+    from nbperf.calibration.api import calibrate, correlate
     from nbperf.compare import compare
     from nbperf.cost import register_cost_model
     from nbperf.errors import InternalError, NbperfError
@@ -40,12 +43,13 @@ _WHERE = {
     "preset_names": "nbperf.arch", "compare": "nbperf.compare", "InternalError": "nbperf.errors",
     "NbperfError": "nbperf.errors", "LoadedModel": "nbperf.loaded", "load": "nbperf.loaded",
     "Estimate": "nbperf.result", "sweep": "nbperf.sweep", "workloads": "nbperf.api",
-    "register_cost_model": "nbperf.cost",
+    "register_cost_model": "nbperf.cost", "correlate": "nbperf.calibration.api",
+    "calibrate": "nbperf.calibration.api",
 }
 
-__all__ = ["ArchSpec", "Estimate", "InternalError", "LoadedModel", "NbperfError", "__version__", "compare",
-           "estimate", "explain", "load", "load_arch", "preset_names", "register_cost_model", "sweep",
-           "workloads"]
+__all__ = ["ArchSpec", "Estimate", "InternalError", "LoadedModel", "NbperfError", "__version__", "calibrate",
+           "compare", "correlate", "estimate", "explain", "load", "load_arch", "preset_names",
+           "register_cost_model", "sweep", "workloads"]
 
 
 def __getattr__(name: str) -> object:

@@ -462,6 +462,204 @@ def compare(
     stdout.print(layers_table(result, top or None))
 
 
+@app.command(epilog="Example: nbperf correlate resnet50.onnx --arch npu4000 --measured "
+                    "benchmark_average_counters_report.csv --html corr.html")
+def correlate(
+    model: Annotated[Path | None, typer.Argument(
+        metavar="MODEL", help="the model the per-layer measurements are of", show_default=False)] = None,
+    arch: ArchOpt = None,
+    measured: Annotated[Path | None, typer.Option(
+        "--measured", metavar="FILE",
+        help="measured per-layer times: a benchmark_app counters report (detailed, average or sorted; CSV or "
+             "JSON) or a CSV with layer,time_us[,op_type]")] = None,
+    models: Annotated[list[Path] | None, typer.Option(
+        "--models", "-m", metavar="MODEL",
+        help="whole-model mode: a model the --runs measure (repeatable)")] = None,
+    runs: Annotated[list[Path] | None, typer.Option(
+        "--runs", metavar="FILE",
+        help="whole-model measurements: benchmark_report.csv/.json, or a CSV with model,arch,precision,mode,"
+             "latency_ms,fps (repeatable)")] = None,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    set_: SetOpt = None,
+    cost: CostOpt = "math",
+    schedule: ScheduleOpt = "serial",
+    policy: PolicyOpt = "optimal",
+    strategy: StrategyOpt = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE", help="write the correlation as JSON here ('-': to stdout)")] = None,
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="write one CSV row per compared layer here")] = None,
+    html_path: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", help="write an HTML page with the log-log scatter plot here")] = None,
+    top: Annotated[int, typer.Option(metavar="N", help="layer rows shown, largest miss first (0: all)")] = 20,
+) -> None:
+    """Compare an estimate with measured timings: per layer (MAPE, share within +-10% and +-20%, by op
+    class and engine) with --measured, or whole models in their measured mode (latency or throughput)
+    with --runs."""
+    arch_name = one_arch(arch, "correlate")
+    check_cost(cost)
+    if top < 0:
+        raise UsageError(f"--top must be >= 0 (0 shows every layer), got {top}")
+    if runs:
+        _correlate_runs([*([model] if model else []), *(models or [])], runs, arch_name, precision,
+                        input_shape, set_, cost, schedule, policy, strategy, json_path)
+        return
+    if model is None or measured is None:
+        raise UsageError("correlate needs MODEL and --measured FILE (per layer), or --models and --runs FILE "
+                         "(whole models)")
+    from nbperf.calibration.correlate import correlate as run_correlate
+    from nbperf.measured import read_layer_times
+    from nbperf.report.atomic import write_text_atomic
+    from nbperf.report.correlate_report import (
+        correlation_record,
+        layer_rows,
+        layers_table,
+        matching_lines,
+        summary_table,
+    )
+
+    json_to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs({"--json": None if json_to_stdout else json_path, "--csv": csv_path, "--html": html_path})
+    if html_path is not None:
+        from nbperf.report.html import require_plotly
+
+        require_plotly()
+    times = read_layer_times(measured)
+    result = _run(model, arch_name, precision, input_shape, set_, cost, schedule, policy, strategy,
+                  quiet=json_to_stdout)
+    corr = run_correlate(result, times)
+    if html_path is not None:
+        from nbperf.report.correlate_html import write_html
+
+        write_html(corr, html_path)
+    if csv_path is not None:
+        write_text_atomic(csv_path, _csv_text(layer_rows(corr)))
+    if json_path is not None and _emit_json(correlation_record(corr), json_path):
+        return
+    stdout.print(summary_table(corr))
+    stdout.print(layers_table(corr, top or None))
+    for line in matching_lines(corr):
+        stderr.print(f"nbperf: note: {line}", markup=False)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["layer"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _correlate_runs(models: list[Path], runs: list[Path], arch: str, precision: str | None,
+                    input_shape: list[str] | None, set_: list[str] | None, cost: str, schedule: str,
+                    policy: str, strategy: list[str] | None, json_path: Path | None) -> None:
+    """``nbperf correlate --models ... --runs ...``: each run against the estimate of its mode."""
+    from nbperf.calibration.runs import correlate_runs
+    from nbperf.measured import read_runs
+
+    if not models:
+        raise UsageError("--runs needs the models they measure: --models MODEL (repeatable)")
+    measured = [run for path in runs for run in read_runs(path)]
+    json_to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs({"--json": None if json_to_stdout else json_path})
+
+    def estimate_of(path: str, run_arch: str, run_precision: str | None):
+        return _run(Path(path), run_arch, run_precision or precision, input_shape, set_, cost, schedule,
+                    policy, strategy, quiet=json_to_stdout)
+
+    result = correlate_runs([str(m) for m in models], measured, arch, estimate_of)
+    record = {
+        "runs": [{"model": r.run.model, "model_path": r.model_path, "arch": r.arch,
+                  "precision": r.run.precision, "mode": r.run.mode, "unit": r.unit,
+                  "estimated": round(r.estimated, 4), "measured": round(r.measured, 4),
+                  "time_ratio": round(r.time_ratio, 4), "source": r.run.source}
+                 for r in result.rows],
+        "geomean_time_ratio": round(result.geomean_ratio, 4),
+        "geomean_error_pct": round(result.geomean_error_pct, 2),
+        "unpaired_runs": [r.model for r in result.unpaired_runs],
+        "unused_models": list(result.unused_models),
+    }
+    if json_path is not None and _emit_json(record, json_path):
+        return
+    table = Table(title="whole models: each run against the estimate of its mode", header_style="bold",
+                  title_justify="left")
+    for col in ("model", "arch", "precision", "mode", "estimated", "measured", "est/meas time"):
+        numeric = col in ("estimated", "measured", "est/meas time")
+        table.add_column(col, justify="right" if numeric else "left")
+    for r in result.rows:
+        table.add_row(r.run.model, r.arch, r.run.precision or "-", r.run.mode, f"{r.estimated:,.3f} {r.unit}",
+                      f"{r.measured:,.3f} {r.unit}", f"{r.time_ratio:.3f}")
+    stdout.print(table)
+    stdout.print(f"geomean est/meas time {result.geomean_ratio:.3f}; geomean error "
+                 f"{result.geomean_error_pct:.1f}% over {len(result.rows)} runs", markup=False)
+    for run in result.unpaired_runs:
+        stderr.print(f"nbperf: note: measured run {run.model!r} ({run.source}) names none of the models "
+                     "given", markup=False)
+    for path in result.unused_models:
+        stderr.print(f"nbperf: note: no measured run of {path}", markup=False)
+
+
+@app.command(epilog="Example: nbperf calibrate resnet50.onnx mobilenet_v2.onnx --arch npu4000 "
+                    "--measured r50.csv --measured mnv2.csv --out npu4000-calibrated.yaml")
+def calibrate(
+    models: Annotated[list[Path], typer.Argument(metavar="MODEL...", help="the measured models")],
+    arch: ArchOpt = None,
+    measured: Annotated[list[Path] | None, typer.Option(
+        "--measured", metavar="FILE", help="per-layer measured times of each MODEL, in the same order "
+                                           "(benchmark_app counters report or layer,time_us CSV)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="FILE.yaml", help="the arch overlay to write (--arch accepts it)")] = None,
+    name: Annotated[str | None, typer.Option(
+        metavar="NAME", help="the calibrated arch's name (default: ARCH-calibrated)")] = None,
+    holdout: Annotated[float, typer.Option(
+        metavar="SHARE", help="share of layers held out of the fit to measure it (0 .. <1)")] = 0.25,
+    precision: PrecisionOpt = None,
+    input_shape: InputShapeOpt = None,
+    cost: CostOpt = "math",
+    policy: PolicyOpt = "optimal",
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE", help="write the fit as JSON here ('-': to stdout)")] = None,
+) -> None:
+    """Fit per-op-class compute time factors to measured layers (robust least squares, bounded, the plans
+    fixed) and write an arch overlay YAML that --arch accepts; error before and after, on held-out layers
+    too."""
+    from nbperf.calibration.overlay import write_overlay
+    from nbperf.calibration.session import calibrate as run_calibrate
+    from nbperf.report.correlate_report import fit_record, fit_tables
+
+    arch_name = one_arch(arch, "calibrate")
+    check_cost(cost)
+    if out is None:
+        raise UsageError("calibrate needs --out FILE.yaml: the overlay it writes")
+    if not measured or len(measured) != len(models):
+        raise UsageError(f"calibrate needs one --measured file per model, in order: got {len(models)} "
+                         f"models and {len(measured or [])} --measured files")
+    json_to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs({"--out": out, "--json": None if json_to_stdout else json_path})
+    shapes = dict(parse_input_shape(s) for s in input_shape or [])
+    with _working(f"fitting {len(models)} models on {arch_name}", json_to_stdout):
+        session = run_calibrate(models, measured, arch_name, holdout=holdout, precision=precision,
+                                input_shapes=shapes, cost_model=cost, policy=policy)
+        write_overlay(out, session, arch_name, name)
+        after = session.re_estimate(out)
+    record = fit_record(session.fit, arch_name, str(out))
+    record["models"] = [{"model": b.model, "latency_ms_before": round(b.latency_ms, 6),
+                         "latency_ms_after": round(a.latency_ms, 6)} for b, a in zip(session.estimates, after,
+                                                                                      strict=True)]
+    if json_path is not None and _emit_json(record, json_path):
+        return
+    for table in fit_tables(session.fit):
+        stdout.print(table)
+    for b, a in zip(session.estimates, after, strict=True):
+        stdout.print(f"{b.model}: {b.latency_ms:.3f} ms -> {a.latency_ms:.3f} ms with the overlay "
+                     "(re-planned)", markup=False)
+    stdout.print(f"wrote {out}: use it as --arch {out}", markup=False)
+
+
 @app.command(epilog="Example: nbperf sweep --models examples/models --grid dpu.macs_per_tile=2048,4096 "
                      "--grid tiles=2,4,6 --out results.parquet")
 def sweep(

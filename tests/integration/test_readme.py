@@ -24,7 +24,7 @@ def test_the_readme_has_commands():
     commands = readme_commands()
     assert len(commands) >= 15
     assert {c.split()[1] for c in commands} >= {"estimate", "explain", "compare", "sweep", "sweep-report",
-                                                "arch"}
+                                                "arch", "correlate", "calibrate"}
 
 
 def test_readme_commands_run_verbatim(tmp_path, monkeypatch, capsys):
@@ -41,5 +41,5 @@ def test_readme_commands_run_verbatim(tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err
         assert code == 0, f"{command}: {err}"
     for made in ("out.json", "out.csv", "report.html", "trace.json", "results.parquet", "pareto.png",
-                 "pareto.html", "workloads.csv"):
+                 "pareto.html", "workloads.csv", "corr.html", "npu4000-cal.yaml"):
         assert (tmp_path / made).stat().st_size > 0, made
