@@ -252,3 +252,28 @@ def test_cli_calibrate_pairs_models_and_files(capsys, tmp_path):
     code, _, err = run(capsys, "calibrate", RESNET, MOBILENET, "--measured", tmp_path / "a.csv",
                        "--out", tmp_path / "o.yaml")
     assert code == 2 and "one --measured file per model" in one_error_line(err)
+
+
+def test_correlate_a_benchmark_app_report(capsys):
+    """The synthetic counters written by OpenVINO's writer (tests/data/measured): every executed row
+    lands on a layer; what nbperf lowers differently is said, not hidden."""
+    report = EXAMPLES.parent.parent / "tests" / "data" / "measured" / "benchmark_detailed_counters_report.csv"
+    code, out, err = run(capsys, "correlate", RESNET, "--measured", report, "--json", "-")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["measured"]["requests"] == 2 and record["unmatched_measured"] == []
+    assert record["not_executed"] == ["/relu/Relu"]  # optimized out: fused into the convolution
+    layers = {r["layer"]: r for r in record["layers"]}
+    assert layers["/conv1/Conv"]["measured_us"] == pytest.approx(101.0)  # (96 + 106) / 2
+    assert layers["/Flatten"]["bound"] == "free" and layers["/Flatten"]["estimated_us"] == 0
+    assert record["engine_differs"] == ["/avgpool/GlobalAveragePool"]  # the file says Shave
+    assert record["overall"]["geomean_ratio"] is None  # a free layer has no ratio to average
+
+
+def test_public_api(resnet, tmp_path):
+    measured = _synthetic(tmp_path, resnet, TRUTH, 0.0)
+    corr = nbperf.correlate(resnet, measured)
+    assert corr.grouped("op_class")["dpu.conv"].geomean_ratio < 1  # silicon (synthetic) slower
+    session = nbperf.calibrate([RESNET], [measured], "npu4000", holdout=0.0)
+    fitted = {c.op_class: c.factor for c in session.fit.classes}
+    assert fitted["dpu.conv"] == pytest.approx(1.3, rel=0.01)  # no noise: within rounding and DMA-bound layers

@@ -35,6 +35,14 @@ class LayerComparison:
     measured_us: float
     measured_rows: tuple[str, ...]
     via: str
+    measured_engines: tuple[str, ...] = ()  # what the profiler says ran it (NPU plugin execType)
+
+    @property
+    def engine_differs(self) -> bool:
+        """The profiler names an engine that nbperf does not lower the layer to (a SHAVE kernel
+        where nbperf has a DPU task, say): a lowering to look at before any factor."""
+        main = self.measured_engines[0] if self.measured_engines else ""
+        return bool(main) and self.engine in ("DPU", "SHAVE", "DMA") and main != self.engine
 
     @property
     def ratio(self) -> float | None:
@@ -90,12 +98,12 @@ def correlate(estimate: Estimate, measured: MeasuredLayers) -> Correlation:
         seen.add(hit.layer)
         rows.append(LayerComparison(
             task.op.name, task.op.op_type, op_class(task.op), task.op.engine.value, task.bound.value,
-            (task.end_ns - task.start_ns) / 1e3, hit.measured_us, hit.rows, hit.via))
+            (task.end_ns - task.start_ns) / 1e3, hit.measured_us, hit.rows, hit.via, hit.engines))
     for name, hit in matching.matches.items():  # measured time on layers nbperf prices at zero
         if name not in seen:
             op = ops[name]
             rows.append(LayerComparison(name, op.op_type, op_class(op), op.engine.value, "free", 0.0,
-                                        hit.measured_us, hit.rows, hit.via))
+                                        hit.measured_us, hit.rows, hit.via, hit.engines))
     return Correlation(estimate, measured, tuple(rows), matching)
 
 

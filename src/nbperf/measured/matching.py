@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from nbperf.lower.npu_ops import NpuGraph, NpuOp
 
 EXECUTED = "EXECUTED"
+# The NPU plugin's execType per layer: "Shave" (older plugins "SW") if any SHAVE task ran, else
+# "DPU" if a DPU task did, else "DMA" (intel_npu convertLayersToIeProfilingInfo, openvino repo).
+ENGINES = {"DPU": "DPU", "SHAVE": "SHAVE", "SW": "SHAVE", "DMA": "DMA"}
 _VIA_RANK = {"layer": 0, "fused node": 1, "output tensor": 2}  # a layer's own name wins a tie
 
 
@@ -30,6 +33,7 @@ class LayerMatch:
     measured_us: float
     rows: tuple[str, ...]  # the measured names, in file order
     via: str  # how the first row matched: "layer", "fused node", "output tensor", each maybe "(prefix)"
+    engines: tuple[str, ...] = ()  # the engines the profiler says ran them (DPU, SHAVE, DMA), if it says
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def match_layers(graph: NpuGraph, measured: Iterable[object]) -> Matching:
     """Match measured rows (``nbperf.measured.MeasuredLayer``: name, time_us, status) to ``graph``'s
     layers."""
     index = name_index(graph.ops)
-    rows: dict[str, list[tuple[str, float, str]]] = {}
+    rows: dict[str, list[tuple[str, float, str, str]]] = {}
     unmatched: list[tuple[str, float]] = []
     skipped: list[str] = []
     for row in measured:
@@ -107,8 +111,10 @@ def match_layers(graph: NpuGraph, measured: Iterable[object]) -> Matching:
         if hit is None:
             unmatched.append((name, time_us))
         else:
-            rows.setdefault(hit[0], []).append((name, time_us, hit[1]))
-    matches = {layer: LayerMatch(layer, sum(t for _, t, _ in got), tuple(n for n, _, _ in got), got[0][2])
+            engine = ENGINES.get(str(getattr(row, "exec_type", "")).strip().upper(), "")
+            rows.setdefault(hit[0], []).append((name, time_us, hit[1], engine))
+    matches = {layer: LayerMatch(layer, sum(g[1] for g in got), tuple(g[0] for g in got), got[0][2],
+                                 tuple(dict.fromkeys(g[3] for g in got if g[3])))
                for layer, got in rows.items()}
     free = frozenset(op.name for op in graph.ops if op.is_free)
     unmeasured = tuple(op.name for op in graph.ops if not op.is_free and op.name not in matches)

@@ -65,8 +65,8 @@ def _scatter(layers: list[dict[str, Any]]) -> Any:
                                      showlegend=factor == 1.0))
     fig.update_layout(height=560, plot_bgcolor="white", margin={"l": 10, "r": 10, "t": 10, "b": 40},
                       legend={"orientation": "h"})
-    fig.update_xaxes(type="log", title_text="measured (us)", gridcolor="#eee")
-    fig.update_yaxes(type="log", title_text="estimated (us)", gridcolor="#eee")
+    fig.update_xaxes(type="log", dtick="D2", title_text="measured (us)", gridcolor="#eee")
+    fig.update_yaxes(type="log", dtick="D2", title_text="estimated (us)", gridcolor="#eee")
     return fig
 
 

@@ -31,7 +31,7 @@ def layer_rows(corr: Correlation) -> list[dict[str, Any]]:
     """One row per compared layer: the CSV, and the JSON's ``layers``."""
     return [{"layer": c.name, "op_type": c.op_type, "op_class": c.op_class, "engine": c.engine,
              "bound": c.bound, "estimated_us": _r(c.estimated_us, 3), "measured_us": _r(c.measured_us, 3),
-             "ratio": _r(c.ratio),
+             "ratio": _r(c.ratio), "measured_engine": "/".join(c.measured_engines),
              "measured_rows": ";".join(c.measured_rows), "matched_by": c.via} for c in corr.layers]
 
 
@@ -46,6 +46,7 @@ def correlation_record(corr: Correlation) -> dict[str, Any]:
         "by_op_class": {k: stats_record(v) for k, v in corr.grouped("op_class").items()},
         "by_engine": {k: stats_record(v) for k, v in corr.grouped("engine").items()},
         "zero_measured_layers": [c.name for c in corr.layers if c.measured_us <= 0],
+        "engine_differs": [c.name for c in corr.layers if c.engine_differs],
         "unmatched_measured": [{"name": n, "measured_us": _r(t, 3)} for n, t in m.unmatched_measured],
         "not_executed": list(m.not_executed),
         "unmeasured_layers": list(m.unmeasured_layers),
@@ -120,6 +121,11 @@ def matching_lines(corr: Correlation) -> list[str]:
     if free:
         lines.append(f"{len(free)} layers nbperf prices at zero (views, folded Q/DQ) took time on the part: "
                      + ", ".join(free[:_SHOWN_NAMES]))
+    differ = [c for c in corr.layers if c.engine_differs]
+    if differ:
+        lines.append(f"{len(differ)} layers ran on another engine than nbperf lowers them to: "
+                     + ", ".join(f"{c.name} (nbperf {c.engine}, measured {c.measured_engines[0]})"
+                                 for c in differ[:_SHOWN_NAMES]))
     if m.not_executed:
         lines.append(f"{len(m.not_executed)} measured rows were not run or optimized out")
     return lines
