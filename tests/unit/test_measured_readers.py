@@ -70,6 +70,24 @@ def test_plain_csv(tmp_path):
                                                                  ("/fc/Gemm", 3.0, "")]
 
 
+def test_plain_layers_fixture():
+    m = read_layer_times(DATA / "layers_plain.csv")  # a '#' line, a blank line, an ignored column
+    assert (m.format, m.requests, m.total_us) == ("plain csv", 1, None)
+    assert [(x.name, x.time_us, x.op_type) for x in m.layers] == [
+        ("/conv1/Conv", 96.5, "Conv"), ("/maxpool/MaxPool", 21.0, "MaxPool"),
+        ("/layer1/layer1.0/conv1/Conv", 12.25, "Conv"), ("/layer1/layer1.0/Add", 9.0, "Add"),
+        ("/fc/Gemm", 8.0, "Gemm")]
+    assert all(x.status == "EXECUTED" and x.cpu_time_us is None for x in m.layers)
+
+
+def test_plain_runs_fixture():
+    runs = read_runs(DATA / "runs_plain.csv")
+    assert [(r.model, r.arch, r.precision, r.mode, r.latency_ms, r.fps) for r in runs] == [
+        ("resnet50", "npu4000", "int8", "latency", 1.85, 540.5),
+        ("resnet50", "npu4000", "int8", "throughput", None, 2105.0),
+        ("mobilenetv2", "npu3720", "fp16", "latency", 0.92, None)]
+
+
 @pytest.mark.parametrize("name", ["benchmark_report.csv", "benchmark_report.json"])
 def test_benchmark_report_is_one_run(name):
     (run,) = read_runs(DATA / name)
@@ -86,6 +104,20 @@ def test_mode_follows_the_hint_then_the_api(tmp_path):
     assert read_runs(path)[0].mode == "latency"  # API sync
     path.write_text(text.replace("-hint;latency\n", "").replace("API;sync", "API;async"))
     assert read_runs(path)[0].mode == "throughput"
+
+
+def test_hint_none_leaves_the_mode_to_the_api(tmp_path):
+    """benchmark_app's main.py: without a hint (or with -hint none) the API picks sync or async."""
+    text = (DATA / "benchmark_report.csv").read_text()
+    path = tmp_path / "benchmark_report.csv"
+    path.write_text(text.replace("-hint;latency", "-hint;none").replace("API;sync", "API;async"))
+    assert read_runs(path)[0].mode == "throughput"
+
+
+def test_missing_target_device_is_no_arch(tmp_path):
+    path = tmp_path / "benchmark_report.csv"
+    path.write_text((DATA / "benchmark_report.csv").read_text().replace("target device;NPU\n", ""))
+    assert read_runs(path)[0].arch is None
 
 
 def test_plain_runs_table(tmp_path):
@@ -114,6 +146,9 @@ def test_plain_runs_table(tmp_path):
     ("runs", RUNS + "r50,npu4000,,fast,1,\n", "must be latency or throughput"),
     ("runs", "Execution results\nthroughput;x\n", "'x' is not a number"),
     ("runs", "layer,time_us\na,1\n", "unknown layout"),
+    ("layers", "layer,time_us\n/conv1/Conv,1,2\n", "row 2: more fields than the header has"),
+    ("runs", RUNS + "r50,npu4000,,latency,1,2,3\n", "row 2: more fields than the header has"),
+    ("runs", "model,arch,mode\nr50,npu4000,latency\n", "lacks the column latency_ms or fps"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, reader, content, message):
     path = tmp_path / "bad.csv"

@@ -189,6 +189,8 @@ def _from_plain_csv(text: str, source: str) -> MeasuredLayers:
     reader.fieldnames = fields
     layers = []
     for index, row in enumerate(reader, 2):
+        if None in row:  # DictReader's key for cells past the header: a shifted row, not extra data
+            raise UsageError(f"measured file {source}: row {index}: more fields than the header has")
         name = (row.get("layer") or "").strip()
         if not name:
             raise UsageError(f"measured file {source}: row {index}: empty layer name")

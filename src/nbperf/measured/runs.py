@@ -78,9 +78,9 @@ def _benchmark_run(sections: dict[str, dict[str, str]], source: str) -> Measured
     setup, results = sections.get("configuration_setup", {}), sections.get("execution_results", {})
     options = {k.lstrip("-"): str(v) for k, v in sections.get("cmd_options", {}).items()}
     hint = (options.get("hint") or options.get("perf_hint") or "").strip().lower()
-    if hint:
+    if hint and hint != "none":
         mode = "throughput" if hint in _THROUGHPUT_HINTS else "latency"
-    else:  # no hint: benchmark_app's own default follows the API (sync: latency)
+    else:  # no hint (or -hint none): the API decides, as in benchmark_app's main.py (sync: latency)
         mode = "latency" if str(setup.get("API", "async")).strip().lower() == "sync" else "throughput"
     latency_key = next((k for k in results if re.fullmatch(r"latency( \(\d+ percentile\))? \(ms\)", k)), None)
     latency = number(results[latency_key], source, "execution results", latency_key) if latency_key else None
@@ -91,7 +91,8 @@ def _benchmark_run(sections: dict[str, dict[str, str]], source: str) -> Measured
                          "throughput")
     model = str(setup.get("topology") or options.get("m") or Path(source).stem)
     precision = str(setup.get("precision", "")).lower()
-    return MeasuredRun(model=model, arch=str(setup.get("target device")) or None,
+    arch = str(setup.get("target device") or "").strip() or None  # not str(None): a missing key is None
+    return MeasuredRun(model=model, arch=arch,
                        precision=precision if precision in ("int8", "fp16") else None, mode=mode,
                        latency_ms=latency, fps=fps, source=source)
 
@@ -102,9 +103,17 @@ def _plain_runs(lines: list[str], source: str) -> list[MeasuredRun]:
     if len(set(fields)) != len(fields):
         raise UsageError(f"measured file {source}: a column name is repeated in its header")
     reader.fieldnames = fields
+    missing = [c for c in ("model", "mode") if c not in fields]
+    if not {"latency_ms", "fps"} & set(fields):
+        missing.append("latency_ms or fps")
+    if missing:
+        raise UsageError(f"measured file {source}: its header lacks the column {', '.join(missing)} "
+                         f"(columns: {','.join(_PLAIN_COLUMNS)}; arch and precision may be left out)")
     runs = []
     for index, row in enumerate(reader, 2):
         where = f"row {index}"
+        if None in row:  # DictReader's key for cells past the header: a shifted row, not extra data
+            raise UsageError(f"measured file {source}: {where}: more fields than the header has")
         mode = (row.get("mode") or "").strip().lower()
         if mode not in ("latency", "throughput"):
             raise UsageError(f"measured file {source}: {where}: mode {row.get('mode')!r} must be latency or "
