@@ -26,8 +26,9 @@ def main() -> None:
         estimate = nbperf.estimate(MODELS / f"{name}.onnx", "npu4000")
         rows = synthetic_layers(estimate, FACTORS, noise=0.1, seed=seed)
         out = HERE / f"{name}_npu4000.synthetic.csv"
-        write_synthetic(out, rows, f"{name} on npu4000 by examples/measured/generate.py, factors "
-                                   f"dpu conv 1.3, eltwise 1.8, dwconv 0.8, 10% log-normal noise, seed {seed}")
+        what = (f"{name} on npu4000 by examples/measured/generate.py, factors dpu conv 1.3, eltwise 1.8, "
+                f"dwconv 0.8, 10% log-normal noise, seed {seed}")
+        write_synthetic(out, rows, what)
         print(f"wrote {out} ({len(rows)} layers)")
 
 

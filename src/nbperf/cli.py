@@ -517,6 +517,7 @@ def correlate(
         layers_table,
         matching_lines,
         summary_table,
+        total_line,
     )
 
     json_to_stdout = json_path is not None and str(json_path) == "-"
@@ -539,6 +540,7 @@ def correlate(
         return
     stdout.print(summary_table(corr))
     stdout.print(layers_table(corr, top or None))
+    stdout.print(total_line(corr), markup=False)
     for line in matching_lines(corr):
         stderr.print(f"nbperf: note: {line}", markup=False)
 

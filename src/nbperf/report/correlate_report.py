@@ -100,6 +100,19 @@ def layers_table(corr: Correlation, top: int | None) -> Table:
     return table
 
 
+def total_line(corr: Correlation) -> str:
+    """The whole model: the estimate's device time against the report's total (or its layers' sum)."""
+    device_us = corr.estimate.schedule.makespan_ns / 1e3
+    total, what = corr.measured.total_us, "the report's total"
+    if total is None:
+        executed = [m.measured_us for m in corr.matching.matches.values()]
+        total = sum(executed) + sum(t for _, t in corr.matching.unmatched_measured)
+        what = "the sum of its layers"
+    error = f": {100 * (device_us - total) / total:+.1f}%" if total else ""
+    return (f"whole model: estimated {device_us:,.1f} us on the device vs {total:,.1f} us measured "
+            f"({what}){error}")
+
+
 def matching_lines(corr: Correlation) -> list[str]:
     """What did not pair up, said plainly (never dropped silently)."""
     m, lines = corr.matching, []
