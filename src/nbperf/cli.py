@@ -449,15 +449,7 @@ def compare(
     if json_path is not None and _emit_json(comparison_record(result), json_path):
         return
     if csv_path is not None:
-        import csv
-        import io
-
-        rows = comparison_rows(result)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["layer"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text_atomic(csv_path, buffer.getvalue())
+        write_text_atomic(csv_path, _csv_text(comparison_rows(result)))
     stdout.print(totals_table(result))
     stdout.print(layers_table(result, top or None))
 
