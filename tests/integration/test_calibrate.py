@@ -208,11 +208,13 @@ def estimates() -> list[nbperf.Estimate]:
     return [nbperf.estimate(RESNET, "npu4000"), nbperf.estimate(MOBILENET, "npu4000")]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", range(10))
 def test_calibration_recovers_known_factors(estimates, seed):
-    """Synthetic measurements made with known factors and 10% log-normal noise: the fit finds each
-    class with at least 10 training layers within 5% (with 10% noise on n layers a class's factor
-    is known to about 10%/sqrt(n): 3% at 10 layers), and the rest keep their factor or fit loosely."""
+    """Synthetic measurements made with known factors and 10% log-normal noise, the first ten seeds:
+    the classes with at least 20 training layers (conv, eltwise) come back within 5%; every fitted
+    class lies within three of its stated standard errors; and depthwise, 13 training layers of
+    which few follow their compute, says it is known only to about +-5% (so 5% is not promised
+    there: benchmarks/bench_calibrate.py has the spread)."""
     samples = []
     for est in estimates:
         rows = synthetic_layers(est, TRUTH, 0.1, seed)
@@ -220,13 +222,15 @@ def test_calibration_recovers_known_factors(estimates, seed):
         samples.append(Sample(est.model, FixedPlan(est), {n: t for n, t, c in rows if c.startswith("dpu.")},
                               classes))
     result = fit(samples, holdout=0.25)
-    checked = 0
-    for c in result.classes:
-        if c.layers >= 10:
-            truth = TRUTH.dpu_factor(c.op_class.removeprefix("dpu."))
-            assert c.factor == pytest.approx(truth, rel=0.05), c
-            checked += 1
-    assert checked == 3  # conv, dwconv, eltwise
+    fitted = {c.op_class: c for c in result.classes if c.status == "fitted"}
+    assert set(fitted) == {"dpu.conv", "dpu.dwconv", "dpu.eltwise"}
+    for c in fitted.values():
+        truth = TRUTH.dpu_factor(c.op_class.removeprefix("dpu."))
+        error = abs(c.factor / truth - 1)
+        if c.layers >= 20:
+            assert error <= 0.05, c
+        assert error <= 3 * c.rel_stderr, c
+    assert fitted["dpu.dwconv"].rel_stderr > 0.04
     assert result.held_after.mape_pct < result.held_before.mape_pct
     assert result.held_after.within_10_pct > result.held_before.within_10_pct
 

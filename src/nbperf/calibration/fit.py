@@ -19,7 +19,7 @@ import math
 import statistics
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nbperf.arch.model import CalibrationSpec
 from nbperf.calibration.classes import fittable
@@ -53,6 +53,7 @@ class ClassFit:
     start: float  # the factor the arch had
     layers: int  # training layers of the class
     status: str  # "fitted", or why the factor was kept / where it stopped
+    rel_stderr: float | None = None  # the factor's standard error over the factor (None: not fitted)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def fit(samples: list[Sample], holdout: float = 0.25) -> FitResult:
         solution = least_squares(residuals, theta0, bounds=(low, high), loss="soft_l1", f_scale=SOFT_L1_SCALE,
                                  diff_step=1e-2, x_scale=1.0)
         theta = list(solution.x)
+        stderr = _stderr(solution.jac, solution.fun)
         for i, c in enumerate(fitted):
             if not any(abs(v) > _SENSITIVE for v in solution.jac[:, i]):
                 statuses[c] = "no effect: its layers' time never follows their compute (DMA bound)"
@@ -127,8 +129,9 @@ def fit(samples: list[Sample], holdout: float = 0.25) -> FitResult:
                 statuses[c] = "at the bound"
     calibration = _rounded(spec(theta))  # what the overlay will hold, to the digit
     after = [s.plan.layer_ns(calibration) for s in samples]
-    classes = [ClassFit(c, round(_factor(calibration, c), 4), _factor(base, c), counts[c], statuses[c])
-               for c in fitted]
+    classes = [ClassFit(c, round(_factor(calibration, c), 4), _factor(base, c), counts[c], statuses[c],
+                        stderr[i] if statuses[c] == "fitted" else None)
+               for i, c in enumerate(fitted)]
     classes += [ClassFit(c, _factor(base, c), _factor(base, c), n,
                          f"kept: {n} training layers (< {MIN_LAYERS})")
                 for c, n in sorted(counts.items()) if c not in statuses]
@@ -136,6 +139,21 @@ def fit(samples: list[Sample], holdout: float = 0.25) -> FitResult:
         calibration=calibration, classes=tuple(sorted(classes, key=lambda f: f.op_class)),
         train_before=_stats(train, before), train_after=_stats(train, after),
         held_before=_stats(held, before), held_after=_stats(held, after), held_out_share=holdout)
+
+
+def _stderr(jac: Any, residuals: Any) -> list[float]:
+    """Each log-factor's standard error, which is the factor's relative one: the Gauss-Newton
+    covariance sigma^2 (J^T J)^-1 at the solution (J weighted by the robust loss, as SciPy returns
+    it), sigma the residuals' scale from their median absolute deviation (robust to the outliers
+    the loss discounts). It says how well the layers pin a factor down: a class whose layers are
+    mostly DMA bound, or few, gets a wide one."""
+    import numpy as np
+
+    r = np.asarray(residuals, dtype=float)
+    sigma = 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
+    j = np.asarray(jac, dtype=float)
+    cov = sigma**2 * np.linalg.pinv(j.T @ j)
+    return [float(math.sqrt(max(v, 0.0))) for v in np.diag(cov)]
 
 
 def _median_ratio(op_class_name: str, samples: list[Sample], train: list[dict[str, float]],

@@ -147,8 +147,9 @@ def matching_lines(corr: Correlation) -> list[str]:
 def fit_record(result: FitResult, arch: str, out: str | None) -> dict[str, Any]:
     return {
         "arch": arch, "overlay": out, "held_out_share": result.held_out_share,
-        "classes": [{"op_class": c.op_class, "factor": c.factor, "start": c.start,
-                     "training_layers": c.layers, "status": c.status} for c in result.classes],
+        "classes": [{"op_class": c.op_class, "factor": c.factor, "rel_stderr": _r(c.rel_stderr),
+                     "start": c.start, "training_layers": c.layers, "status": c.status}
+                    for c in result.classes],
         "training": {"before": stats_record(result.train_before), "after": stats_record(result.train_after)},
         "held_out": {"before": stats_record(result.held_before), "after": stats_record(result.held_after)},
     }
@@ -157,10 +158,12 @@ def fit_record(result: FitResult, arch: str, out: str | None) -> dict[str, Any]:
 def fit_tables(result: FitResult) -> list[Table]:
     factors = Table(title="fitted compute time factors (silicon / model)", header_style="bold",
                     title_justify="left")
-    for col in ("op class", "factor", "was", "training layers", "status"):
-        factors.add_column(col, justify="right" if col in ("factor", "was", "training layers") else "left")
+    for col in ("op class", "factor", "+- std err", "was", "training layers", "status"):
+        numeric = col in ("factor", "+- std err", "was", "training layers")
+        factors.add_column(col, justify="right" if numeric else "left")
     for c in result.classes:
-        factors.add_row(c.op_class, f"{c.factor:.4f}", f"{c.start:.4f}", str(c.layers), c.status)
+        spread = "-" if c.rel_stderr is None else f"{100 * c.rel_stderr:.1f}%"
+        factors.add_row(c.op_class, f"{c.factor:.4f}", spread, f"{c.start:.4f}", str(c.layers), c.status)
     errors = Table(title=f"error before -> after (plan fixed; held-out share {result.held_out_share:.0%})",
                    header_style="bold", title_justify="left")
     for col in ("set", "layers", "MAPE", "within 10%", "within 20%", "geomean est/meas"):
