@@ -208,7 +208,7 @@ class RuntimeSpec(_Strict):
         "'efficiency'); none: every tile, as with performance-hint-override=latency"))
 
 
-_TimeFactor = Annotated[float, Field(ge=0.05, le=20)]  # calibration bounds: 20x either way
+_TimeFactor = Annotated[float, Field(ge=0.05, le=20)]  # calibration bounds, assumed: 20x either way
 
 
 class CalibrationSpec(_Strict):

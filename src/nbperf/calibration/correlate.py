@@ -18,7 +18,7 @@ from nbperf.measured import MeasuredLayers
 from nbperf.measured.matching import Matching, match_layers
 from nbperf.result import Estimate
 
-MIN_MATCHED_SHARE = 0.5  # fewer executed rows matched than this: the file is not of this model
+MIN_MATCHED_SHARE = 0.5  # assumed: fewer executed rows matched than this, the file is not of this model
 _EXAMPLES = 4  # names quoted in an error line
 
 

@@ -31,7 +31,7 @@ from nbperf.calibration.stats import ErrorStats, error_stats
 from nbperf.errors import UsageError
 
 FACTOR_BOUNDS = (0.05, 20.0)  # the arch field's bounds (CalibrationSpec)
-MIN_LAYERS = 3  # a class fitted on fewer training layers keeps its factor
+MIN_LAYERS = 3  # assumed: a class fitted on fewer training layers keeps its factor
 SOFT_L1_SCALE = 0.1  # residuals (log ratio) beyond ~10% count linearly, not squared (assumed noise scale)
 _SENSITIVE = 1e-3  # d log(time) / d log(factor) below this over a class: its layers never show compute
 
