@@ -235,6 +235,9 @@ def estimate(
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     mode: ModeOpt = "latency",
+    weight_sparsity: Annotated[float | None, typer.Option(
+        metavar="SHARE", help="share of zero weights (0 .. <1) of layers whose weights the file lacks "
+                              "(a weightless model); weights in the file are measured")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE",
         help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
@@ -273,7 +276,7 @@ def estimate(
         require_plotly()
     result = _run(model, one_arch(arch, "estimate"), precision, input_shape, set_, cost, schedule, policy,
                   strategy, quiet or json_to_stdout, prefetch_depth=prefetch_depth, barriers=barriers,
-                  mode=mode)
+                  mode=mode, weight_sparsity=weight_sparsity)
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)

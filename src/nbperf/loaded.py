@@ -25,15 +25,18 @@ class LoadedModel:
 
     name: str
     graph: Graph
-    _lowered: dict[str | None, NpuGraph] = field(default_factory=dict, compare=False, repr=False)
+    _lowered: dict[tuple[str | None, float | None], NpuGraph] = field(default_factory=dict, compare=False,
+                                                                       repr=False)
 
-    def lowered(self, precision: str | None) -> NpuGraph:
-        """The NPU graph for ``precision`` (None: as the model's Q/DQ say), lowered on first use."""
-        if precision not in self._lowered:
+    def lowered(self, precision: str | None, weight_sparsity: float | None = None) -> NpuGraph:
+        """The NPU graph for ``precision`` (None: as the model's Q/DQ say), lowered on first use;
+        ``weight_sparsity`` is the share of zero weights of layers whose weights the file lacks."""
+        key = (precision, weight_sparsity)
+        if key not in self._lowered:
             from nbperf.lower import lower
 
-            self._lowered[precision] = lower(self.graph, precision)  # type: ignore[arg-type]
-        return self._lowered[precision]
+            self._lowered[key] = lower(self.graph, precision, weight_sparsity)  # type: ignore[arg-type]
+        return self._lowered[key]
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:

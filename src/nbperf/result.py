@@ -35,6 +35,7 @@ class Provenance:
     schedule: str
     precision: str | None  # as requested: None keeps the model's own Q/DQ
     nbperf_version: str
+    weight_sparsity: float | None = None  # assumed where the file has no weights (--weight-sparsity)
 
     @property
     def arch_label(self) -> str:
@@ -46,7 +47,7 @@ class Provenance:
                 "input_shapes": {name: list(shape) for name, shape in self.input_shapes},
                 "strategies": dict(self.strategies), "policy": self.policy, "cost_model": self.cost_model,
                 "schedule": self.schedule, "precision_requested": self.precision,
-                "nbperf_version": self.nbperf_version}
+                "weight_sparsity_assumed": self.weight_sparsity, "nbperf_version": self.nbperf_version}
 
 
 @dataclass(frozen=True)

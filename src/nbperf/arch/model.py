@@ -7,6 +7,7 @@ in a user's YAML is an error rather than a silently ignored setting.
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -64,6 +65,30 @@ class DpuSpec(_Strict):
         "output channels a depthwise or pooling workload may have, largest first; wider ones are "
         "split into these (empty: any multiple of 16)"))
     task_overhead_cycles: int = Field(ge=0, le=10_000_000)
+    weight_sparsity_cycles: tuple[tuple[float, float], ...] = Field(default=(), description=(
+        "MAC cycles of a conv or matmul with compressed weights relative to dense, at weight "
+        "sparsities (sparsity, ratio), ascending; linear between, flat past the last (empty: no gain)"))
+
+    def weight_sparsity_ratio(self, sparsity: float) -> float:
+        """MAC cycles relative to dense at ``sparsity`` (the curve from (0, 1) through the points)."""
+        if sparsity <= 0 or not self.weight_sparsity_cycles:
+            return 1.0
+        previous = (0.0, 1.0)
+        for point in self.weight_sparsity_cycles:
+            if sparsity <= point[0]:
+                span = point[0] - previous[0]
+                return previous[1] + (point[1] - previous[1]) * (sparsity - previous[0]) / span
+            previous = point
+        return previous[1]
+
+    @model_validator(mode="after")
+    def _weight_sparsity_curve(self) -> DpuSpec:
+        points = self.weight_sparsity_cycles
+        if any(not (0 < s < 1 and 0 < r <= 1) for s, r in points):
+            raise ValueError("weight_sparsity_cycles points must be (sparsity in (0, 1), ratio in (0, 1])")
+        if any(b[0] <= a[0] or b[1] > a[1] for a, b in itertools.pairwise(points)):
+            raise ValueError("weight_sparsity_cycles must ascend in sparsity and never rise in ratio")
+        return self
 
     @model_validator(mode="after")
     def _depthwise_channels_descend(self) -> DpuSpec:

@@ -360,6 +360,7 @@ def describe_dpu(workload: DpuWorkload, arch: ArchSpec, mode: str | None = None,
         offsets=(offset[0], offset[1], offset[2], 0),
         isi_strategy=isi_strategy(workload.strategy, workload.output_write_tiles),
         halo=halo, weight_type=None if op in (Operation.ELTWISE, Operation.MAXPOOL) else dtype,
+        weight_sparsity=work.weight_sparsity, weight_sparsity_enabled=work.weight_sparsity > 0,
         layer_info=label)
 
 

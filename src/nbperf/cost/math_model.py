@@ -53,7 +53,10 @@ def dpu_mac_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Prec
     block = arch.dpu.input_channel_block
     depth = _pad(work.in_k, block) if work.kind in {DpuKind.CONV, DpuKind.MATMUL} else block
     macs = padded_outputs(work, mode) * work.kernel_h * work.kernel_w * depth
-    return math.ceil(macs / macs_per_dpu_cycle(arch, precision))
+    cycles = macs / macs_per_dpu_cycle(arch, precision)
+    if work.weight_sparsity:  # compressed weights: the MAC array skips zero weights, with a ceiling
+        cycles *= arch.dpu.weight_sparsity_ratio(work.weight_sparsity)
+    return math.ceil(cycles)
 
 
 def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Precision) -> int:
@@ -79,6 +82,9 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
         act = math.ceil(work.out_k / grid_k) * spatial * work.in_k * window
         weights = spatial_blocks * work.out_k * work.in_k * window
     nbytes = work.batch * (act + weights) * PRECISION_BYTES[precision]
+    if work.weight_sparsity:  # compressed weights: the non-zero values and a one-bit-per-value map
+        kept = weights * PRECISION_BYTES[precision] * (1 - work.weight_sparsity) + weights / 8
+        nbytes = work.batch * (act * PRECISION_BYTES[precision] + kept)
     cmx_cycles = math.ceil(nbytes / (arch.cmx.word_bytes * arch.cmx.dpu_read_ports))
     return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from nbperf.frontend.dtypes import elem_name
 from nbperf.frontend.folding import tensor_value
 from nbperf.frontend.ir import Graph, Tensor
 from nbperf.frontend.propagate import Propagated, TInfo
 
 KEEP_VALUE_ELEMENTS = 1 << 16  # inline initializers up to this size carry their value into the IR
+# Larger ones are read once for their share of zeros (weight sparsity) and dropped; past this size
+# (a 1 GB fp32 tensor) they are not read at all (assumed bound: memory over a sparsity figure).
+MEASURE_ZEROS_ELEMENTS = 1 << 28
 
 
 def finish(g: Propagated) -> Graph:
@@ -43,7 +48,26 @@ def finish(g: Propagated) -> Graph:
 
 
 def _tensor(name: str, t: TInfo) -> Tensor:
-    value = t.value
-    if value is None and t.proto is not None and t.elements <= KEEP_VALUE_ELEMENTS:
+    value, zeros = t.value, None
+    if t.proto is not None and t.elements > KEEP_VALUE_ELEMENTS and t.elements <= MEASURE_ZEROS_ELEMENTS:
+        data = tensor_value(t.proto)  # a large weight: measured for its sparsity, not kept
+        zeros = _zero_fraction(data)
+    elif value is None and t.proto is not None:
         value = tensor_value(t.proto)
-    return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value)
+    if zeros is None and value is not None and t.const:
+        zeros = _zero_fraction(value)
+    return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value,
+                  zero_fraction=zeros)
+
+
+def _zero_fraction(data: object) -> float | None:
+    """The share of zeros in a constant's data (None when it has none to count)."""
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError):
+        return None
+    if array.size == 0 or array.dtype.kind not in "biuf":
+        return None
+    nonzero = np.count_nonzero(array)
+    # All zeros is a placeholder (a weightless export's filler), not a layer pruned to nothing.
+    return None if nonzero == 0 else float(array.size - nonzero) / array.size

@@ -39,6 +39,8 @@ class Tensor:
     dtype: str
     is_constant: bool = False
     value: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # share of its values that are zero, for a constant whose data the file holds (weight sparsity)
+    zero_fraction: float | None = field(default=None, compare=False, repr=False)
 
     @property
     def elements(self) -> int:

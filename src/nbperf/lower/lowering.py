@@ -59,9 +59,10 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
     return tuple(marked)
 
 
-def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
+def lower(graph: Graph, precision: Precision | None = None, weight_sparsity: float | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
-    the NPU, fp16 runs every op in fp16 (see ``lower.precision``)."""
+    the NPU, fp16 runs every op in fp16 (see ``lower.precision``). ``weight_sparsity`` is the share
+    of zero weights assumed where the file holds no weights (measured ones are used as they are)."""
     graph = decompose(graph)  # attention, recurrent, contrib and quantized forms -> the ops the NPU runs
     graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
     graph = split_large_pools(graph)  # windows over 11 x 11 -> chains of small pools, as the compiler does
@@ -73,7 +74,7 @@ def lower(graph: Graph, precision: Precision | None = None) -> NpuGraph:
     graph = unroll_conv3d(graph)  # 3-D conv -> 2-D convs per depth tap + Adds, as the compiler does
     graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
     graph = fold_odu_permutes(graph)  # a transpose right after a conv / pool / add: its ODU writes it
-    ctx = LowerContext(graph, DEFAULT_PRECISION, precision)
+    ctx = LowerContext(graph, DEFAULT_PRECISION, precision, weight_sparsity=weight_sparsity)
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     data = {t for t, info in graph.tensors.items() if info.dtype in DATA_DTYPES and not info.is_constant}
     produced = {t: ctx.arrives_in(t) for t in graph.inputs if t in data}

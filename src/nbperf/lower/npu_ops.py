@@ -53,6 +53,7 @@ class DpuWork:
     flat_spatial: bool = False  # matmul rows: padded as one dimension, not as a W x H grid
     in_h: int = 0  # input rows and columns (0: same as the output), for split footprints
     in_w: int = 0
+    weight_sparsity: float = 0.0  # share of zero weights the compiler compressed away (0: dense)
 
     @property
     def out_elements(self) -> int:
@@ -88,6 +89,7 @@ class NpuOp:
     permuted: int = 0  # DMA: elements it reorders one by one (a permute DMA), 0 for a (strided) copy
     permute_planes: int = 0  # permute DMA: the planes the compiler cuts it along, over the ports
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
+    weight_dense_bytes: int = 0  # ``weight_bytes`` before weight compression (0: not compressed)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
     inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost

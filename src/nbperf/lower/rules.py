@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nbperf.arch.model import Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
@@ -39,6 +39,7 @@ class LowerContext:
     default_precision: Precision
     force_precision: Precision | None
     produced: dict[str, Precision] = field(default_factory=dict)
+    weight_sparsity: float | None = None  # the share of zero weights where the file has no weights
 
     def arrives_in(self, tensor: str) -> Precision:
         """The precision ``tensor`` reaches its readers in: its producer's, or for a graph input
@@ -107,6 +108,8 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
     outputs = tuple(o for o in node.outputs if o)
     for o in outputs:
         ctx.produced[o] = precision
+    if engine is Engine.DPU and fields.get("dpu") is not None and fields.get("weight_bytes"):
+        fields.update(_compressed_weights(node, ctx, precision, fields))  # type: ignore[arg-type]
     return NpuOp(
         name=node.name,
         op_type=node.op_type,
@@ -120,6 +123,39 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         precision_reason=reason,
         **fields,  # type: ignore[arg-type]
     )
+
+
+# The compiler compresses an NCE op's weights when at least this share of them is zero (its
+# default RATIO heuristic, enable-weights-sparsity on by default on NPU 37XX and 40XX):
+# WEIGHTS_SPARSITY_FLOAT_RATIO_THRESHOLD / _INT_RATIO_THRESHOLD in VPU/utils/strategy_manager/
+# sparsity_strategy.hpp, used by VPU/transforms/passes/sparsify_weights.cpp (npu_compiler@150e202).
+WEIGHT_SPARSITY_THRESHOLD = {"fp16": 0.0625, "int8": 0.125}
+
+
+def _compressed_weights(node: Node, ctx: LowerContext, precision: Precision,
+                        fields: dict[str, object]) -> dict[str, object]:
+    """A DPU op's weights as the compiler stores them: compressed (the non-zero values plus a
+    one-bit-per-value sparsity map) when enough of them are zero, else unchanged. The share of
+    zeros is measured from the file's weights, or the ``weight_sparsity`` asked for when it has
+    none. Assumed: the compressed size is non-zeros x bytes + values / 8, without the compiler's
+    per-output-channel alignment of the compressed data."""
+    weights = [i for i in node.inputs if i and ctx.is_const(i)]
+    if not weights:
+        return {}
+    tensor = max(weights, key=lambda i: ctx.graph.tensors[i].elements)
+    measured = ctx.graph.tensors[tensor].zero_fraction
+    zeros = measured if measured is not None else ctx.weight_sparsity or 0.0
+    if zeros < WEIGHT_SPARSITY_THRESHOLD[precision]:
+        return {}
+    elements = ctx.graph.tensors[tensor].elements
+    dense = ctx.npu_bytes(tensor, precision)
+    stored = math.ceil(elements * (1 - zeros)) * (dense // max(1, elements)) + math.ceil(elements / 8)
+    if stored >= dense:
+        return {}
+    total = int(fields["weight_bytes"])  # type: ignore[call-overload]
+    work = fields["dpu"]
+    return {"weight_bytes": total - dense + stored, "weight_dense_bytes": total,
+            "dpu": replace(work, weight_sparsity=zeros)}  # type: ignore[type-var]
 
 
 def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
