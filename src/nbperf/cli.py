@@ -632,8 +632,6 @@ def calibrate(
     check_cost(cost)
     if out is None:
         raise UsageError("calibrate needs --out FILE.yaml: the overlay it writes")
-    if not 0 <= holdout < 1:  # before any estimate runs
-        raise UsageError(f"--holdout must be in [0, 1), got {holdout}")
     if not measured or len(measured) != len(models):
         raise UsageError(f"calibrate needs one --measured file per model, in order: got {len(models)} "
                          f"models and {len(measured or [])} --measured files")

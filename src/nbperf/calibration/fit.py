@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from nbperf.arch.model import CalibrationSpec
 from nbperf.calibration.classes import fittable
-
-if TYPE_CHECKING:
-    from nbperf.calibration.correlate import Correlation
 from nbperf.calibration.recost import FixedPlan
 from nbperf.calibration.stats import ErrorStats, error_stats
 from nbperf.errors import UsageError
+
+if TYPE_CHECKING:
+    from nbperf.calibration.correlate import Correlation
 
 FACTOR_BOUNDS = (0.05, 20.0)  # the arch field's bounds (CalibrationSpec)
 MIN_LAYERS = 3  # assumed: a class fitted on fewer training layers keeps its factor
@@ -80,14 +80,18 @@ def held_out(model: str, layer: str, share: float) -> bool:
     return zlib.crc32(f"{model}\0{layer}".encode()) % 10_000 < share * 10_000
 
 
+def check_holdout(holdout: float) -> None:
+    if not 0 <= holdout < 1:
+        raise UsageError(f"--holdout must be in [0, 1), got {holdout}")
+
+
 def fit(samples: list[Sample], holdout: float = 0.25) -> FitResult:
     """Fit the classes of ``samples``' training layers; error before and after on both sets."""
     try:
         from scipy.optimize import least_squares
     except ImportError:
         raise UsageError("nbperf calibrate needs SciPy: pip install 'nbperf[calibrate]'") from None
-    if not 0 <= holdout < 1:
-        raise UsageError(f"--holdout must be in [0, 1), got {holdout}")
+    check_holdout(holdout)
     base = samples[0].plan.arch.calibration
     train = [{n: t for n, t in s.measured_us.items() if not held_out(s.model, n, holdout)} for s in samples]
     held = [{n: t for n, t in s.measured_us.items() if held_out(s.model, n, holdout)} for s in samples]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbperf.calibration.correlate import Correlation, correlate
-from nbperf.calibration.fit import FitResult, fit, sample_of
+from nbperf.calibration.fit import FitResult, check_holdout, fit, sample_of
 from nbperf.measured import read_layer_times
 from nbperf.result import Estimate
 
@@ -33,6 +33,7 @@ def calibrate(models: list[Path], measured: list[Path], arch: str, holdout: floa
     ``nbperf.estimate``'s (precision, input_shapes, cost_model, policy)."""
     from nbperf.api import estimate
 
+    check_holdout(holdout)  # before any estimate runs
     estimates, correlations = [], []
     for model, path in zip(models, measured, strict=True):
         times = read_layer_times(path)  # a bad file fails before any estimate runs

@@ -81,10 +81,10 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
     else:
         act = math.ceil(work.out_k / grid_k) * spatial * work.in_k * window
         weights = spatial_blocks * work.out_k * work.in_k * window
-    nbytes = work.batch * (act + weights) * PRECISION_BYTES[precision]
+    weight_bytes = weights * PRECISION_BYTES[precision]
     if work.weight_sparsity:  # compressed weights: the non-zero values and a one-bit-per-value map
-        kept = weights * PRECISION_BYTES[precision] * (1 - work.weight_sparsity) + weights / 8
-        nbytes = work.batch * (act * PRECISION_BYTES[precision] + kept)
+        weight_bytes = weight_bytes * (1 - work.weight_sparsity) + weights / 8
+    nbytes = work.batch * (act * PRECISION_BYTES[precision] + weight_bytes)
     cmx_cycles = math.ceil(nbytes / (arch.cmx.word_bytes * arch.cmx.dpu_read_ports))
     return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
 

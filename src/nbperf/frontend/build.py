@@ -49,11 +49,11 @@ def finish(g: Propagated) -> Graph:
 
 def _tensor(name: str, t: TInfo) -> Tensor:
     value, zeros = t.value, None
-    if t.proto is not None and t.elements > KEEP_VALUE_ELEMENTS and t.elements <= MEASURE_ZEROS_ELEMENTS:
-        data = tensor_value(t.proto)  # a large weight: measured for its sparsity, not kept
-        zeros = _zero_fraction(data)
-    elif value is None and t.proto is not None:
-        value = tensor_value(t.proto)
+    if value is None and t.proto is not None:
+        if t.elements <= KEEP_VALUE_ELEMENTS:
+            value = tensor_value(t.proto)
+        elif t.elements <= MEASURE_ZEROS_ELEMENTS:  # a large weight: measured for its sparsity, not kept
+            zeros = _zero_fraction(tensor_value(t.proto))
     if zeros is None and value is not None and t.const:
         zeros = _zero_fraction(value)
     return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value,
