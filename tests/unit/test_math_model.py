@@ -10,7 +10,7 @@ from nbperf.arch import load_arch
 from nbperf.cost import DpuWorkload, MathBackend, ShaveWorkload, TaskCoster, get_backend
 from nbperf.cost.math_model import best_mode, cmx_read_cycles, dpu_mac_cycles, padded_outputs, ppe_cycles
 from nbperf.cost.tasks import depthwise_variants, split_sizes
-from nbperf.errors import UsageError
+from nbperf.errors import ArchError, UsageError
 from nbperf.lower import DpuKind, DpuWork
 
 ARCH = load_arch("npu4000")
@@ -67,6 +67,38 @@ def test_cmx_word_and_clock_change_the_read_bound():
     base = cmx_read_cycles(row, MODE_16, ARCH, "fp16")
     assert cmx_read_cycles(row, MODE_16, wide, "fp16") == pytest.approx(base / 2, abs=1)
     assert cmx_read_cycles(row, MODE_16, fast, "fp16") == pytest.approx(base / 2, abs=1)
+
+
+def test_preset_contexts_are_what_the_read_grids_hold():
+    """64 contexts of 4x4x16 partial sums is every CUBOID grid's 16384 outputs: the preset changes nothing."""
+    for mode in ARCH.dpu.mpe_modes:
+        assert ARCH.dpu.read_grid(mode) == mode.read_grid
+        assert math.prod(mode.read_grid) == ARCH.dpu.accumulator_contexts * 4 * 4 * 16
+
+
+@pytest.mark.parametrize(("contexts", "grid"), [(32, (16, 16, 32)), (4, (16, 4, 16)), (1, (4, 4, 16)),
+                                                (128, (16, 16, 128))])
+def test_contexts_scale_the_read_grid_channels_first(contexts, grid):
+    arch = load_arch("npu4000", [f"dpu.accumulator_contexts={contexts}"])
+    assert arch.dpu.read_grid(MODE_16) == grid
+
+
+def test_fewer_contexts_re_read_activations_of_deep_convs():
+    """Halving the contexts halves the output channels per activation pass: a deep 3x3 conv reads
+    its activations twice as often, and below some count the reads bind instead of the MACs."""
+    conv = DpuWork(DpuKind.CONV, out_w=14, out_h=14, out_k=512, in_k=512, kernel_h=3, kernel_w=3)
+    archs = {c: load_arch("npu4000", [f"dpu.accumulator_contexts={c}"]) for c in (64, 32, 16, 4, 1)}
+    reads = {c: cmx_read_cycles(conv, MODE_16, arch, "int8") for c, arch in archs.items()}
+    assert reads[64] < reads[32] < reads[16] < reads[4] <= reads[1]
+    mac = dpu_mac_cycles(conv, MODE_16, ARCH, "int8")
+    assert reads[64] < mac < reads[1]
+    few = load_arch("npu4000", ["dpu.accumulator_contexts=1"])
+    assert best_mode(conv, few, "int8")[2] == "cmx-read" and best_mode(conv, ARCH, "int8")[2] == "mac"
+
+
+def test_contexts_need_a_read_grid():
+    with pytest.raises(ArchError, match="accumulator_contexts needs an MPE mode with a read_grid"):
+        load_arch("vpu2.0", ["dpu.accumulator_contexts=8"])
 
 
 def test_broadcast_output_halves_the_ppe_write_rate():

@@ -65,9 +65,38 @@ class DpuSpec(_Strict):
         "output channels a depthwise or pooling workload may have, largest first; wider ones are "
         "split into these (empty: any multiple of 16)"))
     task_overhead_cycles: int = Field(ge=0, le=10_000_000)
+    accumulator_contexts: int | None = Field(default=None, ge=1, le=4096, description=(
+        "partial-sum contexts the MPE holds, each one output block (block_w x block_h x block_k) of "
+        "its mode; every mode's read grid holds this many (none: as each read_grid says). Fewer "
+        "contexts shrink the grid, first in output channels, so activations are re-read more often"))
     weight_sparsity_cycles: tuple[tuple[float, float], ...] = Field(default=(), description=(
         "MAC cycles of a conv or matmul with compressed weights relative to dense, at weight "
         "sparsities (sparsity, ratio), ascending; linear between, flat past the last (empty: no gain)"))
+
+    def read_grid(self, mode: MpeMode) -> tuple[int, int, int] | None:
+        """``mode``'s CMX read grid (W, H, K) with ``accumulator_contexts`` partial-sum contexts.
+
+        The grid is the output the accumulators hold while the DPU streams one pass of inputs and
+        weights, so it holds as many output blocks as there are contexts. A change of contexts
+        scales the grid's channels first (the compiler's and VPUNN's modes differ only in that
+        split, dpu_types_info.h mpe_mode_to_nthw_ntk_grid), never below one block, then its rows
+        and columns.
+        """
+        grid = mode.read_grid
+        if grid is None or self.accumulator_contexts is None:
+            return grid
+        grid_w, grid_h, grid_k = grid
+        block = mode.block_w * mode.block_h * mode.block_k
+        held = max(1, grid_w * grid_h * grid_k // block)
+        if self.accumulator_contexts == held:
+            return grid
+        outputs = self.accumulator_contexts * block
+        scaled_k = grid_k * self.accumulator_contexts // held
+        channels = max(mode.block_k, scaled_k // mode.block_k * mode.block_k)
+        spatial = max(1, outputs // channels)
+        rows = max(mode.block_h, min(grid_h, spatial // grid_w))
+        columns = max(mode.block_w, min(grid_w, spatial // rows))
+        return columns, rows, channels
 
     def weight_sparsity_ratio(self, sparsity: float) -> float:
         """MAC cycles relative to dense at ``sparsity`` (the curve from (0, 1) through the points)."""
@@ -88,6 +117,13 @@ class DpuSpec(_Strict):
             raise ValueError("weight_sparsity_cycles points must be (sparsity in (0, 1), ratio in (0, 1])")
         if any(b[0] <= a[0] or b[1] > a[1] for a, b in itertools.pairwise(points)):
             raise ValueError("weight_sparsity_cycles must ascend in sparsity and never rise in ratio")
+        return self
+
+    @model_validator(mode="after")
+    def _contexts_need_a_read_grid(self) -> DpuSpec:
+        if self.accumulator_contexts is not None and all(m.read_grid is None for m in self.mpe_modes):
+            raise ValueError("accumulator_contexts needs an MPE mode with a read_grid "
+                             "(the outputs they hold)")
         return self
 
     @model_validator(mode="after")

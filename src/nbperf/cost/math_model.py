@@ -8,8 +8,8 @@ A workload's cycles are the largest of three bounds, as in VPUNN's theoretical D
   fp16 rate). Depthwise and pooling use one input channel of each block, so they pay the whole
   block. Element-wise ops have no MAC term: they run on the PPE.
 - CMX reads: the DPU re-reads the activations once per block of output channels and the weights
-  once per spatial block of the mode's read grid, ``read_ports`` CMX words per CMX clock
-  (VPUNN ``cmx_reads``; converted from CMX to DPU clock cycles).
+  once per spatial block of the mode's read grid (the outputs its accumulator contexts hold),
+  ``read_ports`` CMX words per CMX clock (VPUNN ``cmx_reads``; converted from CMX to DPU clock cycles).
 - PPE / ODU: every output element passes the PPE, ``ppe_elements_per_cycle`` per DPU cycle; an
   element-wise op writes ``eltwise_bytes_per_cmx_cycle`` output bytes per CMX clock; a broadcast
   output (written to several tiles) halves either rate (VPUNN: ELTWISE_MT = CHW / (64/2)).
@@ -65,9 +65,10 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
     Activations are read once per block of ``grid_k`` output channels; weights once per
     ``grid_w`` x ``grid_h`` spatial block. Depthwise and pooling read only their own channel.
     """
-    if mode.read_grid is None or work.kind is DpuKind.ELTWISE:
+    grid = arch.dpu.read_grid(mode)
+    if grid is None or work.kind is DpuKind.ELTWISE:
         return 0
-    grid_w, grid_h, grid_k = mode.read_grid
+    grid_w, grid_h, grid_k = grid
     window = work.kernel_h * work.kernel_w
     per_channel = work.kind in {DpuKind.DWCONV, DpuKind.POOL}
     if work.flat_spatial:
