@@ -9,6 +9,7 @@ stage asks: the strategy search, the layer-serial schedule or the emulator.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,20 @@ if TYPE_CHECKING:
     import onnx
 
 SCHEDULES = ("serial", "emulator")
+
+
+def _check_weight_sparsity(weight_sparsity: float | Mapping[str, float] | None) -> None:
+    shares = weight_sparsity.values() if isinstance(weight_sparsity, Mapping) else [weight_sparsity]
+    for share in shares:
+        if share is not None and (not isinstance(share, int | float) or not 0 <= share < 1):
+            raise UsageError(f"weight sparsity must be in [0, 1), got {share}")
+
+
+def _check_layer_names(graph: Graph, shares: Mapping[str, float]) -> None:
+    names = {node.name for node in graph.nodes}
+    unknown = sorted(set(shares) - names)
+    if unknown:
+        raise UsageError(f"weight sparsity: no layer named {unknown[0]!r} in the model")
 
 
 def _resolve(arch: str | Path | ArchSpec, arch_overrides: list[str] | tuple[str, ...], cost_model: str,
@@ -80,7 +95,8 @@ def estimate(
     prefetch_depth: int | None = None,
     barriers: int | None = None,
     mode: str = "latency",
-    weight_sparsity: float | None = None,
+    weight_sparsity: float | Mapping[str, float] | None = None,
+    activation_sparsity: float | str | Mapping[str, float] | None = None,
 ) -> Estimate:
     """Estimate the latency of ``model`` on ``arch``.
 
@@ -98,14 +114,18 @@ def estimate(
     by whole-graph search (``optimal``) or the NPU compiler's greedy rule (``compiler``);
     ``strategies`` forces strategies by layer name (``{"conv1": "SOK", "all": "SOH"}``).
     ``cost_model="emulator"`` is accepted for ``schedule="emulator"``. ``weight_sparsity`` is the
-    share of zero weights of the layers whose weights the file does not hold (a weightless model);
-    weights it holds are measured. The compiler compresses weights that are at least 6.25% (fp16)
-    or 12.5% (int8) zero: fewer bytes to move and hold, fewer MAC cycles where the arch says so.
+    share of zero weights of the layers whose weights the file does not hold (a weightless model),
+    one for every layer or a mapping by layer name; weights it holds are measured. The compiler
+    compresses weights that are at least 6.25% (fp16) or 12.5% (int8) zero: fewer bytes to move
+    and hold, fewer MAC cycles where the arch says so.
+    ``activation_sparsity`` stands for the runtime statistics the compiler reads: ``"measure"`` runs
+    the model with onnxruntime on a seeded random input, a share applies at every ReLU output, a
+    mapping gives shares by tensor or node name. A conv or matmul input at least 20% zero then
+    arrives sparse, which saves MAC cycles and CMX reads where ``dpu.input_sparsity_cycles`` says so.
     """
     if precision not in (None, "int8", "fp16"):
         raise UsageError(f"precision must be int8 or fp16, got {precision!r}")
-    if weight_sparsity is not None and not 0 <= weight_sparsity < 1:
-        raise UsageError(f"weight sparsity must be in [0, 1), got {weight_sparsity}")
+    _check_weight_sparsity(weight_sparsity)
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r}; use latency (one synchronous request) or throughput")
     spec, backend_name, timing = _resolve(arch, arch_overrides, cost_model, schedule, prefetch_depth,
@@ -122,9 +142,12 @@ def estimate(
         clock = now
 
     loaded = load(model, input_shapes)  # frontend (nothing to do for a model loaded before)
+    if isinstance(weight_sparsity, Mapping):
+        _check_layer_names(loaded.graph, weight_sparsity)
     lap("frontend")
     # lowering: DPU / SHAVE / DMA tasks, fused patterns, compressed weights (cached)
-    npu_graph = loaded.lowered(precision, weight_sparsity)
+    statistics = loaded.activation_statistics(activation_sparsity)
+    npu_graph = loaded.lowered(precision, weight_sparsity, statistics)
     lap("lowering")
     with paused_gc():
         plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op
@@ -144,13 +167,17 @@ def estimate(
         arch_base=spec.name, arch_overrides=tuple(arch_overrides),
         input_shapes=tuple(loaded.input_shapes.items()), strategies=tuple((strategies or {}).items()),
         policy=policy, cost_model=backend_name, schedule=timing, precision=precision,
-        nbperf_version=__version__, weight_sparsity=weight_sparsity)
+        nbperf_version=__version__,
+        weight_sparsity=tuple(sorted(weight_sparsity.items())) if isinstance(weight_sparsity, Mapping)
+        else weight_sparsity,
+        activation_sparsity=statistics.source if statistics else None)
 
     def recompiled(other: ArchSpec) -> Estimate:
         """The same network, options and schedule on ``other`` (fewer tiles, shared resources)."""
         return estimate(loaded, other, precision=precision, cost_model=backend_name, schedule=timing,
                         policy=policy, strategies=strategies, prefetch_depth=prefetch_depth,
-                        barriers=barriers, weight_sparsity=weight_sparsity)
+                        barriers=barriers, weight_sparsity=weight_sparsity,
+                        activation_sparsity=activation_sparsity)
 
     def throughput_of(result: Estimate) -> Throughput:
         """Throughput mode: each request compiled for the tiles the compiler picks under the

@@ -182,6 +182,28 @@ def _run(model: Path, arch: str, precision: str | None, input_shape: list[str] |
                             strategies=forced, **extra)
 
 
+def _sparsity_options(weight_share: float | None, activation: str | None,
+                      path: Path | None) -> dict[str, object]:
+    """``weight_sparsity`` and ``activation_sparsity`` for the API from the three options."""
+    from nbperf.frontend.activation_sparsity import MEASURE
+    from nbperf.frontend.sparsity_file import read_sparsity_file
+
+    sections = read_sparsity_file(path) if path is not None else {}
+    if weight_share is not None and "weights" in sections:
+        raise UsageError("give --weight-sparsity or a 'weights' section in --sparsity, not both")
+    if activation is not None and "activations" in sections:
+        raise UsageError("give --activation-sparsity or an 'activations' section in --sparsity, not both")
+    activation_value: object = sections.get("activations")
+    if activation is not None:
+        try:
+            activation_value = activation if activation == MEASURE else float(activation)
+        except ValueError:
+            raise UsageError(f"--activation-sparsity must be a share or '{MEASURE}', "
+                             f"got {activation!r}") from None
+    return {"weight_sparsity": sections.get("weights", weight_share),
+            "activation_sparsity": activation_value}
+
+
 @contextlib.contextmanager
 def _working(what: str, quiet: bool):
     """A spinner on stderr while the work runs (only on a terminal, never with --quiet): a large
@@ -238,6 +260,13 @@ def estimate(
     weight_sparsity: Annotated[float | None, typer.Option(
         metavar="SHARE", help="share of zero weights (0 .. <1) of layers whose weights the file lacks "
                               "(a weightless model); weights in the file are measured")] = None,
+    activation_sparsity: Annotated[str | None, typer.Option(
+        metavar="SHARE|measure", help="zeros of the activations, as the compiler's runtime statistics: "
+                                      "a share at every ReLU output, or 'measure' (run the model with "
+                                      "onnxruntime on a seeded random input; needs its weights)")] = None,
+    sparsity: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="YAML of zero shares by name: 'weights' by layer, 'activations' by tensor "
+                             "or layer (docs/modelling.md)")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE",
         help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
@@ -276,7 +305,7 @@ def estimate(
         require_plotly()
     result = _run(model, one_arch(arch, "estimate"), precision, input_shape, set_, cost, schedule, policy,
                   strategy, quiet or json_to_stdout, prefetch_depth=prefetch_depth, barriers=barriers,
-                  mode=mode, weight_sparsity=weight_sparsity)
+                  mode=mode, **_sparsity_options(weight_sparsity, activation_sparsity, sparsity))
     if result.unknown_ops:
         stderr.print(f"nbperf: warning: {len(result.unknown_ops)} op(s) nbperf does not know were costed "
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)

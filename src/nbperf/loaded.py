@@ -7,6 +7,7 @@ point of a sweep reuses both and only the strategy search and the schedule run a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from nbperf.frontend.ir import Graph
 if TYPE_CHECKING:
     import onnx
 
+    from nbperf.frontend.activation_sparsity import ActivationSparsity
     from nbperf.lower.npu_ops import NpuGraph
 
 
@@ -25,18 +27,45 @@ class LoadedModel:
 
     name: str
     graph: Graph
-    _lowered: dict[tuple[str | None, float | None], NpuGraph] = field(default_factory=dict, compare=False,
-                                                                       repr=False)
+    _lowered: dict[tuple[object, ...], NpuGraph] = field(default_factory=dict, compare=False, repr=False)
+    source: object = field(default=None, compare=False, repr=False)  # the path or ModelProto it came from
+    _statistics: dict[str, ActivationSparsity] = field(default_factory=dict, compare=False, repr=False)
 
-    def lowered(self, precision: str | None, weight_sparsity: float | None = None) -> NpuGraph:
+    def lowered(self, precision: str | None, weight_sparsity: float | Mapping[str, float] | None = None,
+                activation_sparsity: ActivationSparsity | None = None) -> NpuGraph:
         """The NPU graph for ``precision`` (None: as the model's Q/DQ say), lowered on first use;
-        ``weight_sparsity`` is the share of zero weights of layers whose weights the file lacks."""
-        key = (precision, weight_sparsity)
+        ``weight_sparsity`` is the share of zero weights of layers whose weights the file lacks (one
+        for all, or by layer name), ``activation_sparsity`` the zeros of its activations
+        (``activation_statistics``)."""
+        shares = activation_sparsity.shares if activation_sparsity else ()
+        weights = tuple(sorted(weight_sparsity.items())) if isinstance(weight_sparsity, Mapping) \
+            else weight_sparsity
+        key = (precision, weights, shares)
         if key not in self._lowered:
             from nbperf.lower import lower
 
-            self._lowered[key] = lower(self.graph, precision, weight_sparsity)  # type: ignore[arg-type]
+            self._lowered[key] = lower(self.graph, precision, weight_sparsity,  # type: ignore[arg-type]
+                                       dict(shares))
         return self._lowered[key]
+
+    def activation_statistics(self, spec: float | str | Mapping[str, float] | None
+                              ) -> ActivationSparsity | None:
+        """Zeros per activation tensor: ``"measure"`` runs the model (once per loaded model), a
+        share applies at ReLU outputs, a mapping gives them by tensor or node name; None: dense."""
+        from nbperf.frontend import activation_sparsity as stats
+
+        if spec is None:
+            return None
+        if isinstance(spec, str):
+            if spec != stats.MEASURE:
+                raise _usage(f"activation sparsity must be a share, {stats.MEASURE!r} or a mapping, "
+                             f"got {spec!r}")
+            if spec not in self._statistics:
+                self._statistics[spec] = stats.measured(self.source, self.graph)
+            return self._statistics[spec]
+        if isinstance(spec, Mapping):
+            return stats.given(self.graph, spec)
+        return stats.assumed(self.graph, spec)
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -64,10 +93,10 @@ def load(model: str | Path | onnx.ModelProto | Graph | LoadedModel,
     from nbperf.frontend import load_model, load_proto
 
     if isinstance(model, str | Path):
-        return LoadedModel(Path(model).name, load_model(model, input_shapes))
+        return LoadedModel(Path(model).name, load_model(model, input_shapes), source=model)
     if type(model).__name__ == "ModelProto":
         name = model.graph.name or "model"
-        return LoadedModel(name, load_proto(model, input_shapes))
+        return LoadedModel(name, load_proto(model, input_shapes), source=model)
     raise _usage(f"cannot load a {type(model).__name__}: give a path, an onnx.ModelProto or a Graph")
 
 

@@ -35,7 +35,9 @@ class Provenance:
     schedule: str
     precision: str | None  # as requested: None keeps the model's own Q/DQ
     nbperf_version: str
-    weight_sparsity: float | None = None  # assumed where the file has no weights (--weight-sparsity)
+    # assumed where the file has no weights (--weight-sparsity, or by layer name from --sparsity)
+    weight_sparsity: float | tuple[tuple[str, float], ...] | None = None
+    activation_sparsity: str | None = None  # where the activation statistics came from (None: dense)
 
     @property
     def arch_label(self) -> str:
@@ -47,7 +49,9 @@ class Provenance:
                 "input_shapes": {name: list(shape) for name, shape in self.input_shapes},
                 "strategies": dict(self.strategies), "policy": self.policy, "cost_model": self.cost_model,
                 "schedule": self.schedule, "precision_requested": self.precision,
-                "weight_sparsity_assumed": self.weight_sparsity, "nbperf_version": self.nbperf_version}
+                "weight_sparsity_assumed": dict(self.weight_sparsity)
+                if isinstance(self.weight_sparsity, tuple) else self.weight_sparsity,
+                "activation_sparsity": self.activation_sparsity, "nbperf_version": self.nbperf_version}
 
 
 @dataclass(frozen=True)

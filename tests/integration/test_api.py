@@ -72,7 +72,8 @@ def test_provenance_names_overrides_shapes_strategies_and_version(resnet):
         "arch": "npu4000+dpu.macs_per_tile=4096", "arch_base": "npu4000",
         "arch_overrides": ["dpu.macs_per_tile=4096"], "input_shapes": {"input.1": [1, 3, 224, 224]},
         "strategies": {"all": "SOK"}, "policy": "compiler", "cost_model": "math", "schedule": "serial",
-        "precision_requested": None, "weight_sparsity_assumed": None, "nbperf_version": nbperf.__version__}
+        "precision_requested": None, "weight_sparsity_assumed": None, "activation_sparsity": None,
+        "nbperf_version": nbperf.__version__}
     assert nbperf.estimate(resnet, "npu4000", weight_sparsity=0.5).to_dict()["provenance"][
         "weight_sparsity_assumed"] == 0.5
 

@@ -72,6 +72,11 @@ class DpuSpec(_Strict):
     weight_sparsity_cycles: tuple[tuple[float, float], ...] = Field(default=(), description=(
         "MAC cycles of a conv or matmul with compressed weights relative to dense, at weight "
         "sparsities (sparsity, ratio), ascending; linear between, flat past the last (empty: no gain)"))
+    input_sparsity_cycles: dict[Precision, tuple[tuple[float, float], ...]] = Field(
+        default_factory=dict, description=(
+            "MAC cycles of a conv or matmul whose input activations arrive sparse (with a sparsity map), "
+            "relative to dense, per precision, as (sparsity, ratio) points like weight_sparsity_cycles "
+            "(no entry: the DPU gains nothing from sparse inputs, and nbperf keeps them dense)"))
 
     def read_grid(self, mode: MpeMode) -> tuple[int, int, int] | None:
         """``mode``'s CMX read grid (W, H, K) with ``accumulator_contexts`` partial-sum contexts.
@@ -99,24 +104,22 @@ class DpuSpec(_Strict):
         return columns, rows, channels
 
     def weight_sparsity_ratio(self, sparsity: float) -> float:
-        """MAC cycles relative to dense at ``sparsity`` (the curve from (0, 1) through the points)."""
-        if sparsity <= 0 or not self.weight_sparsity_cycles:
-            return 1.0
-        previous = (0.0, 1.0)
-        for point in self.weight_sparsity_cycles:
-            if sparsity <= point[0]:
-                span = point[0] - previous[0]
-                return previous[1] + (point[1] - previous[1]) * (sparsity - previous[0]) / span
-            previous = point
-        return previous[1]
+        """MAC cycles relative to dense at weight ``sparsity`` (the curve from (0, 1) through the points)."""
+        return _curve_ratio(self.weight_sparsity_cycles, sparsity)
+
+    def input_sparsity_ratio(self, sparsity: float, precision: Precision) -> float:
+        """MAC cycles relative to dense when the input activations are ``sparsity`` zeros."""
+        return _curve_ratio(self.input_sparsity_cycles.get(precision, ()), sparsity)
 
     @model_validator(mode="after")
-    def _weight_sparsity_curve(self) -> DpuSpec:
-        points = self.weight_sparsity_cycles
-        if any(not (0 < s < 1 and 0 < r <= 1) for s, r in points):
-            raise ValueError("weight_sparsity_cycles points must be (sparsity in (0, 1), ratio in (0, 1])")
-        if any(b[0] <= a[0] or b[1] > a[1] for a, b in itertools.pairwise(points)):
-            raise ValueError("weight_sparsity_cycles must ascend in sparsity and never rise in ratio")
+    def _sparsity_curves(self) -> DpuSpec:
+        curves = {"weight_sparsity_cycles": self.weight_sparsity_cycles,
+                  **{f"input_sparsity_cycles.{p}": c for p, c in self.input_sparsity_cycles.items()}}
+        for name, points in curves.items():
+            if any(not (0 < s < 1 and 0 < r <= 1) for s, r in points):
+                raise ValueError(f"{name} points must be (sparsity in (0, 1), ratio in (0, 1])")
+            if any(b[0] <= a[0] or b[1] > a[1] for a, b in itertools.pairwise(points)):
+                raise ValueError(f"{name} must ascend in sparsity and never rise in ratio")
         return self
 
     @model_validator(mode="after")
@@ -134,6 +137,19 @@ class DpuSpec(_Strict):
         if list(counts) != sorted(set(counts), reverse=True):
             raise ValueError("depthwise_channels must be listed largest first, each once")
         return self
+
+
+def _curve_ratio(points: tuple[tuple[float, float], ...], sparsity: float) -> float:
+    """A cycle ratio at ``sparsity`` on a curve from (0, 1) through ``points``, flat past the last."""
+    if sparsity <= 0 or not points:
+        return 1.0
+    previous = (0.0, 1.0)
+    for point in points:
+        if sparsity <= point[0]:
+            span = point[0] - previous[0]
+            return previous[1] + (point[1] - previous[1]) * (sparsity - previous[0]) / span
+        previous = point
+    return previous[1]
 
 
 class ShaveKernel(_Strict):

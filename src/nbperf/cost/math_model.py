@@ -56,6 +56,8 @@ def dpu_mac_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Prec
     cycles = macs / macs_per_dpu_cycle(arch, precision)
     if work.weight_sparsity:  # compressed weights: the MAC array skips zero weights, with a ceiling
         cycles *= arch.dpu.weight_sparsity_ratio(work.weight_sparsity)
+    if work.input_sparsity:  # sparse input activations: skipped where the arch's DPU gains from them
+        cycles *= arch.dpu.input_sparsity_ratio(work.input_sparsity, precision)
     return math.ceil(cycles)
 
 
@@ -82,12 +84,21 @@ def cmx_read_cycles(work: DpuWork, mode: MpeMode, arch: ArchSpec, precision: Pre
     else:
         act = math.ceil(work.out_k / grid_k) * spatial * work.in_k * window
         weights = spatial_blocks * work.out_k * work.in_k * window
-    weight_bytes = weights * PRECISION_BYTES[precision]
-    if work.weight_sparsity:  # compressed weights: the non-zero values and a one-bit-per-value map
-        weight_bytes = weight_bytes * (1 - work.weight_sparsity) + weights / 8
-    nbytes = work.batch * (act * PRECISION_BYTES[precision] + weight_bytes)
+    weight_bytes = _stored(weights, PRECISION_BYTES[precision], work.weight_sparsity)
+    act_bytes = act * PRECISION_BYTES[precision]
+    if work.input_sparsity and arch.dpu.input_sparsity_ratio(work.input_sparsity, precision) < 1:
+        act_bytes = _stored(act, PRECISION_BYTES[precision], work.input_sparsity)
+    nbytes = work.batch * (act_bytes + weight_bytes)
     cmx_cycles = math.ceil(nbytes / (arch.cmx.word_bytes * arch.cmx.dpu_read_ports))
     return math.ceil(cmx_cycles * arch.dpu.frequency_mhz / arch.cmx.frequency_mhz)
+
+
+def _stored(values: int, value_bytes: int, sparsity: float) -> float:
+    """Bytes of ``values`` as read: dense, or with ``sparsity`` the non-zero values and a
+    one-bit-per-value sparsity map."""
+    if not sparsity:
+        return values * value_bytes
+    return values * value_bytes * (1 - sparsity) + values / 8
 
 
 def ppe_cycles(work: DpuWork, arch: ArchSpec, output_write_tiles: int, precision: Precision) -> int:

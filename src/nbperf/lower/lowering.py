@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from nbperf.arch.model import PRECISION_BYTES, Precision
@@ -59,10 +60,15 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
     return tuple(marked)
 
 
-def lower(graph: Graph, precision: Precision | None = None, weight_sparsity: float | None = None) -> NpuGraph:
+def lower(graph: Graph, precision: Precision | None = None,
+          weight_sparsity: float | Mapping[str, float] | None = None,
+          activation_sparsity: Mapping[str, float] | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
     the NPU, fp16 runs every op in fp16 (see ``lower.precision``). ``weight_sparsity`` is the share
-    of zero weights assumed where the file holds no weights (measured ones are used as they are)."""
+    of zero weights assumed where the file holds no weights, for every layer or by layer name
+    (measured ones are used as they are);
+    ``activation_sparsity`` the share of zeros per activation tensor (the compiler's runtime
+    statistics), which makes DPU inputs sparse above its threshold."""
     graph = decompose(graph)  # attention, recurrent, contrib and quantized forms -> the ops the NPU runs
     graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
     graph = split_large_pools(graph)  # windows over 11 x 11 -> chains of small pools, as the compiler does
@@ -74,7 +80,8 @@ def lower(graph: Graph, precision: Precision | None = None, weight_sparsity: flo
     graph = unroll_conv3d(graph)  # 3-D conv -> 2-D convs per depth tap + Adds, as the compiler does
     graph = compose_matmul_transposes(graph)  # a MatMul B's transpose meets the compiler's own
     graph = fold_odu_permutes(graph)  # a transpose right after a conv / pool / add: its ODU writes it
-    ctx = LowerContext(graph, DEFAULT_PRECISION, precision, weight_sparsity=weight_sparsity)
+    ctx = LowerContext(graph, DEFAULT_PRECISION, precision, weight_sparsity=weight_sparsity,
+                       activation_sparsity=activation_sparsity or {})
     ops = tuple(lower_node(node, ctx) for node in graph.nodes)
     data = {t for t, info in graph.tensors.items() if info.dtype in DATA_DTYPES and not info.is_constant}
     produced = {t: ctx.arrives_in(t) for t in graph.inputs if t in data}

@@ -54,6 +54,7 @@ class DpuWork:
     in_h: int = 0  # input rows and columns (0: same as the output), for split footprints
     in_w: int = 0
     weight_sparsity: float = 0.0  # share of zero weights the compiler compressed away (0: dense)
+    input_sparsity: float = 0.0  # share of zeros of the activation input when it arrives sparse (0: dense)
 
     @property
     def out_elements(self) -> int:

@@ -7,7 +7,7 @@ Ops without a rule fall back to ``lower_unknown``: a generic SHAVE element-wise 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from nbperf.arch.model import Precision
@@ -39,7 +39,9 @@ class LowerContext:
     default_precision: Precision
     force_precision: Precision | None
     produced: dict[str, Precision] = field(default_factory=dict)
-    weight_sparsity: float | None = None  # the share of zero weights where the file has no weights
+    # the share of zero weights where the file has no weights: one for every layer, or by layer name
+    weight_sparsity: float | Mapping[str, float] | None = None
+    activation_sparsity: Mapping[str, float] = field(default_factory=dict)  # share of zeros per tensor
 
     def arrives_in(self, tensor: str) -> Precision:
         """The precision ``tensor`` reaches its readers in: its producer's, or for a graph input
@@ -110,6 +112,8 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         ctx.produced[o] = precision
     if engine is Engine.DPU and fields.get("dpu") is not None and fields.get("weight_bytes"):
         fields.update(_compressed_weights(node, ctx, precision, fields))  # type: ignore[arg-type]
+    if engine is Engine.DPU and fields.get("dpu") is not None and inputs:
+        fields.update(_sparse_input(inputs[0], ctx, fields["dpu"]))  # type: ignore[arg-type]
     return NpuOp(
         name=node.name,
         op_type=node.op_type,
@@ -130,32 +134,74 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
 # WEIGHTS_SPARSITY_FLOAT_RATIO_THRESHOLD / _INT_RATIO_THRESHOLD in VPU/utils/strategy_manager/
 # sparsity_strategy.hpp, used by VPU/transforms/passes/sparsify_weights.cpp (npu_compiler@150e202).
 WEIGHT_SPARSITY_THRESHOLD = {"fp16": 0.0625, "int8": 0.125}
+# Compressed weights, per output channel: the non-zero values aligned up to 16 B
+# (VPU_WEIGHT_SET_BYTE_ALIGNMENT, VPU/utils/nce_invariant.hpp:36; getSparsityRatio in
+# nce_sparsity.cpp), and a one-bit-per-weight sparsity map aligned up to 16 B
+# (inferWeightsSparsityMapShape, nce_sparsity.cpp:345). The compiler compares the share saved by
+# the aligned values with its threshold, and skips weights over 8K input channels
+# (RatioBasedWeightsSparsityStrategy, sparsity_strategy.cpp:41-61; VPU_DIMENSION_LIMIT).
+WEIGHT_SET_ALIGNMENT_BYTES = 16
+WEIGHT_SPARSITY_MAX_INPUT_CHANNELS = 8192
+
+
+def _align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
 
 
 def _compressed_weights(node: Node, ctx: LowerContext, precision: Precision,
                         fields: dict[str, object]) -> dict[str, object]:
-    """A DPU op's weights as the compiler stores them: compressed (the non-zero values plus a
-    one-bit-per-value sparsity map) when enough of them are zero, else unchanged. The share of
-    zeros is measured from the file's weights, or the ``weight_sparsity`` asked for when it has
-    none. Assumed: the compressed size is non-zeros x bytes + values / 8, without the compiler's
-    per-output-channel alignment of the compressed data."""
+    """A DPU op's weights as the compiler stores them: compressed (each output channel's non-zero
+    values plus its one-bit-per-value sparsity map, both aligned to 16 B) when the aligned values
+    save at least the compiler's threshold, else unchanged. The share of zeros is measured from
+    the file's weights, or the ``weight_sparsity`` asked for when it has none; assumed: the zeros
+    are spread evenly over the output channels."""
     weights = [i for i in node.inputs if i and ctx.is_const(i)]
     if not weights:
         return {}
     tensor = max(weights, key=lambda i: ctx.graph.tensors[i].elements)
     measured = ctx.graph.tensors[tensor].zero_fraction
-    zeros = measured if measured is not None else ctx.weight_sparsity or 0.0
-    if zeros < WEIGHT_SPARSITY_THRESHOLD[precision]:
-        return {}
+    assumed = ctx.weight_sparsity
+    if isinstance(assumed, Mapping):
+        assumed = assumed.get(node.name)
+    zeros = measured if measured is not None else assumed or 0.0
+    work = fields["dpu"]
     elements = ctx.graph.tensors[tensor].elements
+    channels = work.out_k * work.batch  # type: ignore[attr-defined]
+    if zeros <= 0 or channels <= 0 or elements % channels:
+        return {}
+    per_channel = elements // channels  # input channels x kernel window of one output channel
+    if work.in_k > WEIGHT_SPARSITY_MAX_INPUT_CHANNELS:  # type: ignore[attr-defined]
+        return {}
     dense = ctx.npu_bytes(tensor, precision)
-    stored = math.ceil(elements * (1 - zeros)) * (dense // max(1, elements)) + math.ceil(elements / 8)
+    value_bytes = dense // max(1, elements)
+    values = channels * _align(math.ceil(per_channel * (1 - zeros)) * value_bytes, WEIGHT_SET_ALIGNMENT_BYTES)
+    if 1 - values / dense < WEIGHT_SPARSITY_THRESHOLD[precision]:
+        return {}
+    stored = values + channels * _align(math.ceil(per_channel / 8), WEIGHT_SET_ALIGNMENT_BYTES)
     if stored >= dense:
         return {}
     total = int(fields["weight_bytes"])  # type: ignore[call-overload]
-    work = fields["dpu"]
     return {"weight_bytes": total - dense + stored, "weight_dense_bytes": total,
             "dpu": replace(work, weight_sparsity=zeros)}  # type: ignore[type-var]
+
+
+# The compiler makes a DPU input sparse when the model's runtime statistics say at least this share
+# of it is zero (MINIMAL_SPARSITY_THRESHOLD, VPU/utils/nce_sparsity.hpp:107; likelySparsityConsumer
+# in nce_sparsity.cpp), and only with at least 16 input channels (supportsSparseInputs,
+# VPU/IR/ops_interfaces.cpp:34), for NCE ops with SPARSE_INPUTS support (npu_compiler@150e202).
+ACTIVATION_SPARSITY_THRESHOLD = 0.2
+SPARSE_INPUT_MIN_CHANNELS = 16
+
+
+def _sparse_input(tensor: str, ctx: LowerContext, work: DpuWork) -> dict[str, object]:
+    """A convolution's or matmul's activation input as the compiler feeds it: sparse, with its
+    share of zeros, when the statistics pass the compiler's threshold; else dense (no change).
+    Whether sparse inputs save cycles is the arch's (``dpu.input_sparsity_cycles``)."""
+    share = ctx.activation_sparsity.get(tensor, 0.0)
+    if (share < ACTIVATION_SPARSITY_THRESHOLD or work.kind not in {DpuKind.CONV, DpuKind.MATMUL}
+            or work.in_k < SPARSE_INPUT_MIN_CHANNELS):
+        return {}
+    return {"dpu": replace(work, input_sparsity=share)}
 
 
 def _ints(node: Node, attr: str, default: list[int]) -> list[int]:

@@ -17,8 +17,9 @@ from nbperf.version import __version__
 
 # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint;
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why; 8: cost sources;
-# 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed)
-SCHEMA_VERSION = 9
+# 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed);
+# 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares
+SCHEMA_VERSION = 10
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -41,6 +42,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "weight_bytes": op.weight_bytes,
         "weight_dense_bytes": op.weight_dense_bytes or op.weight_bytes,
         "weight_sparsity": _r(op.dpu.weight_sparsity if op.dpu is not None else 0.0),
+        "input_sparsity": _r(op.dpu.input_sparsity if op.dpu is not None else 0.0),
         "input_bytes": op.input_bytes,
         "output_bytes": op.output_bytes,
         "weight_ddr_bytes": task.weight_ddr_bytes,
@@ -132,7 +134,8 @@ def provenance_record(estimate: Estimate) -> dict[str, Any]:
     return {"arch": estimate.arch.name, "arch_base": estimate.arch.name, "arch_overrides": [],
             "input_shapes": {}, "strategies": {}, "policy": estimate.plan.policy,
             "cost_model": estimate.cost_model, "schedule": estimate.timing, "precision_requested": None,
-            "weight_sparsity_assumed": None, "nbperf_version": __version__}
+            "weight_sparsity_assumed": None, "activation_sparsity": None,
+            "nbperf_version": __version__}
 
 
 def shapes_label(shapes: dict[str, list[int]]) -> str:
