@@ -145,6 +145,16 @@ StrategyOpt = Annotated[list[str] | None, typer.Option(
     "--strategy", metavar="LAYER=STRATEGY",
     help="force a strategy (SOH, SOW, SOK, HKSwitch, Clustering) on a layer, or all=SOH (repeatable)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="print only the headline line")]
+WeightSparsityOpt = Annotated[float | None, typer.Option(
+    metavar="SHARE", help="share of zero weights (0 .. <1) of layers whose weights the file lacks "
+                          "(a weightless model); weights in the file are measured")]
+ActivationSparsityOpt = Annotated[str | None, typer.Option(
+    metavar="SHARE|measure", help="zeros of the activations, as the compiler's runtime statistics: "
+                                  "a share at every ReLU output, or 'measure' (run the model with "
+                                  "onnxruntime on a seeded random input; needs its weights)")]
+SparsityFileOpt = Annotated[Path | None, typer.Option(
+    metavar="FILE", help="YAML of zero shares by name: 'weights' by layer, 'activations' by tensor "
+                         "or layer (docs/modelling.md)")]
 
 
 def check_cost(cost: str) -> None:
@@ -257,16 +267,9 @@ def estimate(
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
     mode: ModeOpt = "latency",
-    weight_sparsity: Annotated[float | None, typer.Option(
-        metavar="SHARE", help="share of zero weights (0 .. <1) of layers whose weights the file lacks "
-                              "(a weightless model); weights in the file are measured")] = None,
-    activation_sparsity: Annotated[str | None, typer.Option(
-        metavar="SHARE|measure", help="zeros of the activations, as the compiler's runtime statistics: "
-                                      "a share at every ReLU output, or 'measure' (run the model with "
-                                      "onnxruntime on a seeded random input; needs its weights)")] = None,
-    sparsity: Annotated[Path | None, typer.Option(
-        metavar="FILE", help="YAML of zero shares by name: 'weights' by layer, 'activations' by tensor "
-                             "or layer (docs/modelling.md)")] = None,
+    weight_sparsity: WeightSparsityOpt = None,
+    activation_sparsity: ActivationSparsityOpt = None,
+    sparsity: SparsityFileOpt = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE",
         help="write the JSON report here ('-': to stdout, instead of the table)")] = None,
@@ -442,6 +445,9 @@ def compare(
     schedule: ScheduleOpt = "serial",
     policy: PolicyOpt = "optimal",
     strategy: StrategyOpt = None,
+    weight_sparsity: WeightSparsityOpt = None,
+    activation_sparsity: ActivationSparsityOpt = None,
+    sparsity: SparsityFileOpt = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE",
         help="write the comparison as JSON here ('-': to stdout, instead of the tables)")] = None,
@@ -473,7 +479,8 @@ def compare(
         result = run_compare(sides, list(arch or ["npu4000"]), arch_overrides=set_ or [], precision=precision,
                              input_shapes=dict(parse_input_shape(s) for s in input_shape or []),
                              cost_model=cost, schedule=schedule, policy=policy,
-                             strategies=dict(parse_strategy(s) for s in strategy or []))
+                             strategies=dict(parse_strategy(s) for s in strategy or []),
+                             **_sparsity_options(weight_sparsity, activation_sparsity, sparsity))
     if html_path is not None:
         from nbperf.report.compare_html import write_html
 
@@ -701,7 +708,8 @@ def sweep(
         "--grid", "-g", metavar="KEY=V1,V2",
         help="a swept parameter, key=v1,v2: an arch field (dpu.macs_per_tile, tiles, "
              "cmx.bytes_per_tile, dma.ddr_bandwidth_gbps, ...) or precision (int8, fp16, "
-             "model), policy, schedule (repeatable; points: the cartesian product)")] = None,
+             "model), policy, schedule, weight_sparsity, activation_sparsity (share or measure) "
+             "(repeatable; points: the cartesian product)")] = None,
     executor: Annotated[Literal["pool", "ray", "serial"], typer.Option(
         case_sensitive=False,
         help="pool (local processes), ray (a Ray cluster: --address, or a local one) or serial")] = "pool",

@@ -154,6 +154,8 @@ def test_cli_sweep_writes_csv_and_resumes(capsys, models, tmp_path):
     (["--grid", "tiles=2,2"], "repeated"),
     (["--grid", "precision=int4"], "not one of"),
     (["--grid", "policy=greedy"], "not one of"),
+    (["--grid", "weight_sparsity=0.5,1.5"], "'1.5' is not a share in [0, 1)"),
+    (["--grid", "activation_sparsity=lots"], "not a share in [0, 1) or measure"),
     (["--executor", "dask"], "'dask' is not one of 'pool', 'ray', 'serial'"),
     (["--address", "ray://x:1"], "needs --executor ray"),
 ])
@@ -163,6 +165,24 @@ def test_cli_bad_grid_is_one_line(capsys, tmp_path, argv, message):
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_sparsity_axes_sweep_what_an_estimate_with_those_shares_gives(tmp_path):
+    from tests.integration.test_weight_sparsity import weightless
+
+    path = save(weightless(conv_model(128, 256, 28, 3)), tmp_path, "weightless.onnx")
+    result = sweep([path], "npu3720", {"weight_sparsity": [0, 0.5], "activation_sparsity": [0, 0.6]},
+                   executor="serial")
+    assert [r["point"] for r in result.rows] == [
+        "weight_sparsity=0,activation_sparsity=0", "weight_sparsity=0,activation_sparsity=0.6",
+        "weight_sparsity=0.5,activation_sparsity=0", "weight_sparsity=0.5,activation_sparsity=0.6"]
+    for row in result.rows:
+        direct = nbperf.estimate(path, "npu3720", weight_sparsity=row["grid.weight_sparsity"],
+                                 activation_sparsity=row["grid.activation_sparsity"])
+        assert row["latency_ms"] == round(direct.latency_ms, 6)
+    dense, pruned = result.rows[0], result.rows[2]
+    assert pruned["weight_ddr_bytes"] < dense["weight_ddr_bytes"]
+    assert pruned["latency_ms"] < dense["latency_ms"]
 
 
 def test_cli_refuses_to_resume_another_sweep(capsys, models, tmp_path):

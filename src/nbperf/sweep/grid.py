@@ -16,12 +16,16 @@ import yaml
 
 from nbperf.errors import NbperfError, UsageError
 
-# Estimate options a grid may sweep besides arch fields, with their allowed values.
-OPTION_KEYS: dict[str, tuple[str, ...]] = {
+# Estimate options a grid may sweep besides arch fields, with their allowed values (None: a share
+# in [0, 1), or a word of SHARE_WORDS).
+OPTION_KEYS: dict[str, tuple[str, ...] | None] = {
     "precision": ("int8", "fp16", "model"),  # model: as the model's own Q/DQ say
     "policy": ("optimal", "compiler"),
     "schedule": ("serial", "emulator"),
+    "weight_sparsity": None,  # assumed share of zero weights where the file has none
+    "activation_sparsity": None,  # share at ReLU outputs, or measure (onnxruntime)
 }
+SHARE_WORDS: dict[str, tuple[str, ...]] = {"weight_sparsity": (), "activation_sparsity": ("measure",)}
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,14 @@ def check_axes(arch: str | Path, axes: list[Axis], base_overrides: list[str]) ->
     for axis in axes:
         if axis.key in OPTION_KEYS:
             allowed = OPTION_KEYS[axis.key]
+            if allowed is None:
+                words = SHARE_WORDS[axis.key]
+                bad = [v for v in axis.values if v not in words and (
+                    isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1)]
+                if bad:
+                    also = f" or {', '.join(words)}" if words else ""
+                    raise UsageError(f"--grid {axis.key}: {_text(bad[0])!r} is not a share in [0, 1){also}")
+                continue
             bad = [v for v in axis.values if v not in allowed]
             if bad:
                 raise UsageError(f"--grid {axis.key}: {_text(bad[0])!r} is not one of {', '.join(allowed)}")
