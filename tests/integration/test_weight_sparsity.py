@@ -147,3 +147,23 @@ def test_external_weights_beside_the_model_are_measured(tmp_path):
     assert conv_op(nbperf.estimate(path, "npu4000")).dpu.weight_sparsity == 0
     data.unlink()
     assert conv_op(nbperf.estimate(path, "npu4000")).dpu.weight_sparsity == 0
+
+
+def test_weightless_files_say_so_in_one_line(capsys, tmp_path):
+    import onnx
+
+    from nbperf.cli import main
+
+    path = tmp_path / "weightless.onnx"
+    onnx.save(weightless(conv_model(64, 64, 14, 3)), path)
+    with_weights = tmp_path / "weights.onnx"
+    onnx.save(pruned_conv(0.5, channels=64, hw=14), with_weights)
+    cases = (([str(path)], 1), ([str(path), "--weight-sparsity", "0.5"], 0), ([str(with_weights)], 0),
+             ([str(path), "--quiet"], 0))
+    for argv, notes in cases:
+        assert main(["estimate", *argv]) == 0
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "holds no weights" in line]
+        assert len(lines) == notes, (argv, err)
+        assert all(line.startswith("nbperf: note: the file holds no weights for 1 layer(s): priced dense")
+                   for line in lines)

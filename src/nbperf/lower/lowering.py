@@ -105,4 +105,5 @@ def lower(graph: Graph, precision: Precision | None = None,
     host_io = sum(graph.tensors[t].size_bytes for t in dict.fromkeys((*graph.inputs, *graph.outputs)))
     return NpuGraph(name=graph.name, ops=ops, tensor_bytes=tensor_bytes, inputs=graph.inputs,
                     outputs=graph.outputs, aliases=aliases, unknown_ops=unknown,
-                    default_precision=precision or ctx.default_precision, host_io_bytes=host_io)
+                    default_precision=precision or ctx.default_precision, host_io_bytes=host_io,
+                    unmeasured_weights=tuple(ctx.unmeasured))

@@ -118,6 +118,7 @@ class NpuGraph:
     unknown_ops: tuple[str, ...]  # "name (OpType)" of every op costed with the generic fallback
     default_precision: Precision
     host_io_bytes: int = 0  # the network's inputs and outputs as the host holds them (ONNX dtypes)
+    unmeasured_weights: tuple[str, ...] = ()  # DPU ops whose weights the file lacks and no share was given
 
     def resolve(self, tensor: str) -> str:
         """Follow view aliases to the tensor that owns the data."""

@@ -42,6 +42,7 @@ class LowerContext:
     # the share of zero weights where the file has no weights: one for every layer, or by layer name
     weight_sparsity: float | Mapping[str, float] | None = None
     activation_sparsity: Mapping[str, float] = field(default_factory=dict)  # share of zeros per tensor
+    unmeasured: list[str] = field(default_factory=list)  # DPU ops whose weights are absent and assumed dense
 
     def arrives_in(self, tensor: str) -> Precision:
         """The precision ``tensor`` reaches its readers in: its producer's, or for a graph input
@@ -163,6 +164,8 @@ def _compressed_weights(node: Node, ctx: LowerContext, precision: Precision,
     assumed = ctx.weight_sparsity
     if isinstance(assumed, Mapping):
         assumed = assumed.get(node.name)
+    if measured is None and assumed is None:
+        ctx.unmeasured.append(node.name)
     zeros = measured if measured is not None else assumed or 0.0
     work = fields["dpu"]
     elements = ctx.graph.tensors[tensor].elements
