@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from nbperf.frontend.dtypes import elem_name
-from nbperf.frontend.external_weights import MEASURE_ZEROS_ELEMENTS
 from nbperf.frontend.folding import tensor_value
 from nbperf.frontend.ir import Graph, Tensor
 from nbperf.frontend.propagate import Propagated, TInfo
 
 KEEP_VALUE_ELEMENTS = 1 << 16  # inline initializers up to this size carry their value into the IR
-# Larger ones are read once for their share of zeros (weight sparsity) and dropped, up to
-# MEASURE_ZEROS_ELEMENTS.
+# Larger ones are read once for their share of zeros (weight sparsity) and dropped; past this size
+# (a 1 GB fp32 tensor) they are not read at all (assumed bound: memory over a sparsity figure).
+MEASURE_ZEROS_ELEMENTS = 1 << 28
 
 
 def finish(g: Propagated) -> Graph:
@@ -56,9 +56,6 @@ def _tensor(name: str, t: TInfo) -> Tensor:
             zeros = _zero_fraction(tensor_value(t.proto))
     if zeros is None and value is not None and t.const:
         zeros = _zero_fraction(value)
-    if zeros is None and t.const:
-        zeros = t.zero_fraction  # measured from its external data file
-
     return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value,
                   zero_fraction=zeros)
 

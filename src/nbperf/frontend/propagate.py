@@ -22,7 +22,6 @@ from nbperf.frontend.attrs import convert_attrs
 from nbperf.frontend.checks import check_attributes, check_node, check_shape
 from nbperf.frontend.contrib_shapes import MS_DOMAIN, as_plain_conv, contrib_shapes
 from nbperf.frontend.dtypes import elem_of_array
-from nbperf.frontend.external_weights import external_zero_fraction
 from nbperf.frontend.folding import (
     BOUNDED_OUTPUT,
     MAX_FOLD_ELEMENTS,
@@ -51,7 +50,6 @@ class TInfo:
     const: bool = False
     value: np.ndarray | None = None
     proto: TensorProto | None = None  # inline initializer data, converted only when needed
-    zero_fraction: float | None = None  # an external weight's share of zeros, read from its file
 
     @property
     def elements(self) -> int:
@@ -151,8 +149,7 @@ class _Propagator:
                 raise invalid(self.path, f"initializer '{t.name}' has a negative dimension {list(shape)}")
             check_shape(self.path, f"initializer '{t.name}'", shape)
             inline = t if t.data_location != TensorProto.EXTERNAL else None
-            zeros = None if inline is not None else external_zero_fraction(t, self.path)
-            self.tensors[t.name] = TInfo(t.data_type, shape, const=True, proto=inline, zero_fraction=zeros)
+            self.tensors[t.name] = TInfo(t.data_type, shape, const=True, proto=inline)
         for s in self.graph.sparse_initializer:
             shape = tuple(int(d) for d in s.dims)
             check_shape(self.path, f"sparse initializer '{s.values.name}'", shape)
