@@ -101,7 +101,7 @@ def test_vpunn_descriptor_says_sparse_only_where_the_part_gains():
 
 def test_measuring_a_weightless_model_is_a_usage_error():
     pytest.importorskip("onnxruntime", reason="measuring needs the [runtime] extra")
-    with pytest.raises(UsageError, match="the model holds no weights"):
+    with pytest.raises(UsageError, match="the model file holds no weights"):
         nbperf.estimate(weightless(two_convs()), "npu4000", activation_sparsity="measure")
 
 

@@ -5,7 +5,8 @@ The compiler makes a DPU input sparse only from statistics recorded in the model
 them one of three ways:
 
 - ``measured``: run the model with onnxruntime (the ``[runtime]`` extra) on a seeded random input
-  and count the zeros of every float tensor; needs a model that holds its weights.
+  and count the zeros of every float tensor; needs a model whose file holds its weights (external
+  data is never read, as everywhere in nbperf). Only on request: it runs the model.
 - ``assumed(share)``: the same share at every ReLU-family output (Relu, and Clip bounded below
   at zero): the tensors that are sparse in practice. Other tensors stay dense.
 - a mapping from tensor or node names to shares (a node stands for its first output).
@@ -94,10 +95,7 @@ def measured(model: object, graph: Graph) -> ActivationSparsity:
     if isinstance(model, str | Path):
         if Path(model).suffix.lower() != ".onnx":
             raise UsageError("activation sparsity can be measured on ONNX models only; give a share instead")
-        try:
-            proto = onnx.load(str(model))  # with its external data, where the files exist
-        except (OSError, ValueError, onnx.checker.ValidationError):  # its weight file is absent
-            raise _no_weights() from None
+        proto = onnx.load(str(model), load_external_data=False)  # nbperf never reads other files
     elif isinstance(model, onnx.ModelProto):
         proto = model
     else:
@@ -130,8 +128,8 @@ def measured(model: object, graph: Graph) -> ActivationSparsity:
 
 
 def _no_weights() -> UsageError:
-    return UsageError("activation sparsity cannot be measured: the model holds no weights "
-                      "(give a share, e.g. --activation-sparsity 0.5)")
+    return UsageError("activation sparsity cannot be measured: the model file holds no weights (nbperf "
+                      "never reads external data); give a share, e.g. --activation-sparsity 0.5")
 
 
 def _weightless(proto) -> bool:  # type: ignore[no-untyped-def]
