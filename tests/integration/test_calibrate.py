@@ -213,7 +213,7 @@ def test_calibration_recovers_known_factors(estimates, seed):
     """Synthetic measurements made with known factors and 10% log-normal noise, the first ten seeds:
     the classes with at least 20 training layers (conv, eltwise) come back within 5%; every fitted
     class lies within three of its stated standard errors; and depthwise, 13 training layers of
-    which few follow their compute, says it is known only to about +-5% (so 5% is not promised
+    which few follow their compute, says it is known less well than conv (so 5% is not promised
     there: benchmarks/bench_calibrate.py has the spread)."""
     samples = []
     for est in estimates:
@@ -230,7 +230,7 @@ def test_calibration_recovers_known_factors(estimates, seed):
         if c.layers >= 20:
             assert error <= 0.05, c
         assert error <= 3 * c.rel_stderr, c
-    assert fitted["dpu.dwconv"].rel_stderr > 0.04
+    assert fitted["dpu.dwconv"].rel_stderr > fitted["dpu.conv"].rel_stderr
     assert result.held_after.mape_pct < result.held_before.mape_pct
     assert result.held_after.within_10_pct > result.held_before.within_10_pct
 
