@@ -23,6 +23,8 @@ The names are imported on first use, so ``import nbperf`` (and the CLI) stays fa
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 from nbperf.version import __version__
@@ -59,3 +61,19 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+# ``nbperf.compare`` and ``nbperf.sweep`` are functions named after the modules that hold them.
+# Importing such a module (``from nbperf.compare import comparison_record``) makes Python set the
+# package attribute to the module; the package keeps the function instead.
+_NAMED_AFTER_MODULE = frozenset({"compare", "sweep"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _NAMED_AFTER_MODULE and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

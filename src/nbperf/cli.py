@@ -314,9 +314,9 @@ def estimate(
                      f"as generic SHAVE element-wise: {', '.join(result.unknown_ops)}", markup=False)
     unmeasured = result.graph.unmeasured_weights
     if unmeasured and not quiet:
-        stderr.print(f"nbperf: note: the file holds no weights for {len(unmeasured)} layer(s): priced dense "
-                     f"(no weight sparsity); give --weight-sparsity SHARE or a --sparsity file for pruned "
-                     f"weights", markup=False)
+        stderr.print(f"nbperf: warning: the file holds no weights for {len(unmeasured)} layer(s): "
+                     f"priced dense (no weight sparsity); give --weight-sparsity SHARE or a --sparsity "
+                     f"file for pruned weights", markup=False)
     if json_to_stdout:  # the JSON is the output: no table around it
         from nbperf.report import to_json
 

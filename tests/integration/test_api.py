@@ -134,3 +134,15 @@ def test_import_nbperf_is_lazy():
     code = ("import sys, nbperf; assert 'nbperf.api' not in sys.modules and 'onnx' not in sys.modules; "
             "nbperf.estimate; assert 'nbperf.api' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_compare_and_sweep_stay_functions_after_their_modules_are_imported():
+    """``from nbperf.compare import ...`` must not turn ``nbperf.compare`` into the module."""
+    import subprocess
+    import sys
+
+    code = ("import nbperf\nfrom nbperf.compare import comparison_record\n"
+            "from nbperf.sweep import OPTION_KEYS\nimport nbperf.compare\n"
+            "assert callable(nbperf.compare) and callable(nbperf.sweep)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr

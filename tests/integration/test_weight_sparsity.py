@@ -149,5 +149,5 @@ def test_weightless_files_say_so_in_one_line(capsys, tmp_path):
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if "holds no weights" in line]
         assert len(lines) == notes, (argv, err)
-        assert all(line.startswith("nbperf: note: the file holds no weights for 1 layer(s): priced dense")
+        assert all(line.startswith("nbperf: warning: the file holds no weights for 1 layer(s): priced dense")
                    for line in lines)

@@ -69,6 +69,11 @@ class DpuSpec(_Strict):
         "partial-sum contexts the MPE holds, each one output block (block_w x block_h x block_k) of "
         "its mode; every mode's read grid holds this many (none: as each read_grid says). Fewer "
         "contexts shrink the grid, first in output channels, so activations are re-read more often"))
+    unswizzled_cycles: dict[Literal["conv", "dwconv", "matmul", "eltwise", "pool"],
+                            Annotated[float, Field(ge=1, le=10)]] = Field(
+        default_factory=dict, description=(
+            "DPU cycles of each task kind when activation swizzling is off, relative to swizzled (the "
+            "cost model prices swizzled operands; no entry: 1)"))
     weight_sparsity_cycles: tuple[tuple[float, float], ...] = Field(default=(), description=(
         "MAC cycles of a conv or matmul with compressed weights relative to dense, at weight "
         "sparsities (sparsity, ratio), ascending; linear between, flat past the last (empty: no gain)"))
@@ -240,6 +245,18 @@ class CmxSpec(_Strict):
     frequency_mhz: float = Field(ge=1, le=10_000)
     word_bytes: int = Field(ge=1, le=1024)
     dpu_read_ports: int = Field(ge=1, le=256, description="CMX words the DPU reads per CMX clock")
+    swizzling_size_alignment_bytes: int | None = Field(default=None, ge=1, le=1 << 20, description=(
+        "a swizzled buffer's size is rounded up to this (none: the part has no swizzling)"))
+    swizzling_address_alignment_bytes: int | None = Field(default=None, ge=1, le=1 << 24, description=(
+        "a swizzled buffer starts at a multiple of this (swizzling key 5); the compiler's CMX fit check "
+        "of a DPU op places every buffer so"))
+
+    @model_validator(mode="after")
+    def _swizzling_alignments_together(self) -> CmxSpec:
+        if (self.swizzling_size_alignment_bytes is None) != (self.swizzling_address_alignment_bytes is None):
+            raise ValueError("swizzling_size_alignment_bytes and swizzling_address_alignment_bytes "
+                             "go together")
+        return self
 
 
 class DmaSpec(_Strict):
@@ -269,6 +286,11 @@ class CompilerSpec(_Strict):
         description="SOH halo rows: read from the neighbour tile's CMX, or written into each tile by DMA")
     pipelined_tiling_budget: float = Field(ge=0.01, le=1,
                                            description="CMX fraction per sub-tile when pipelining")
+    activation_swizzling: bool = Field(default=False, description=(
+        "activations written by a DPU op and read only by DPU ops are swizzled (padded in CMX, and the "
+        "DPU priced as VPUNN prices swizzled operands)"))
+    weights_swizzling: bool = Field(default=False, description=(
+        "the weights of DPU ops other than element-wise are swizzled (padded in CMX)"))
 
 
 class RuntimeSpec(_Strict):
@@ -319,6 +341,14 @@ class CalibrationSpec(_Strict):
 
 class ArchSpec(_Strict):
     """One NPU part. ``name`` identifies it in reports and sweeps."""
+
+    @model_validator(mode="after")
+    def _swizzling_needs_alignments(self) -> ArchSpec:
+        on = self.compiler.activation_swizzling or self.compiler.weights_swizzling
+        if on and self.cmx.swizzling_size_alignment_bytes is None:
+            raise ValueError("compiler swizzling needs cmx.swizzling_size_alignment_bytes and "
+                             "cmx.swizzling_address_alignment_bytes (the part's swizzling alignments)")
+        return self
 
     name: str = Field(min_length=1)
     description: str = ""

@@ -354,11 +354,14 @@ def describe_dpu(workload: DpuWorkload, arch: ArchSpec, mode: str | None = None,
     execution = ExecutionMode[mode or _first_mode(arch, workload.precision)]
     # sparse inputs only where the part gains from them (the lowering's choice, dpu.input_sparsity_cycles)
     sparse_input = arch.dpu.input_sparsity_ratio(work.input_sparsity, workload.precision) < 1
+    key = Swizzling.KEY_5 if workload.swizzled else Swizzling.KEY_0  # the compiler's only key is 5
     return DPUWorkload(
         device=device_of(arch), op=op,
         inputs=(VPUTensor(in_shape, dtype, layout, sparse_input),),
         outputs=(VPUTensor(out_shape, dtype, layout),),
         act_sparsity=work.input_sparsity if sparse_input else 0.0,
+        input_swizzling=(key, key),
+        output_swizzling=(key,),
         kernels=(work.kernel_w, work.kernel_h), strides=(work.stride_w, work.stride_h), padding=padding,
         execution_order=execution, output_write_tiles=workload.output_write_tiles,
         offsets=(offset[0], offset[1], offset[2], 0),

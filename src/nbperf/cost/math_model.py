@@ -142,6 +142,8 @@ class MathBackend:
         ppe = ppe_cycles(work, arch, workload.output_write_tiles, workload.precision)
         if ppe > cycles:
             cycles, limit = ppe, "ppe"
+        if not workload.swizzled:  # the bounds above are VPUNN's swizzled figures
+            cycles = math.ceil(cycles * arch.dpu.unswizzled_cycles.get(work.kind.value, 1.0))
         return WorkloadCost(cycles=cycles, mpe_mode=None if work.kind is DpuKind.ELTWISE else mode.name,
                             limit=limit)
 

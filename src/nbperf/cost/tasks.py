@@ -107,11 +107,13 @@ def _row_pieces(work: DpuWork, n_rows: int) -> list[tuple[DpuWork, int]]:
 
 
 # The arch sections a compute cost reads: the DPU and SHAVE, and CMX ports, word and clock (the
-# math model's CMX read bound). Tiles, CMX size, DMA, barriers and runtime never enter one. The
+# math model's CMX read bound), and whether activations are swizzled. Tiles, CMX size, DMA,
+# barriers and runtime never enter one. The
 # calibration factors scale task costs, not workloads: they key the task memo only, so a fit that
 # tries many factors prices each workload once.
 COST_SECTIONS = ("dpu", "shave", "cmx")
-_CMX_SIZE_FIELDS = {"bytes_per_tile", "tiling_budget", "alignment_bytes"}  # sizes: never in a cost
+_CMX_SIZE_FIELDS = {"bytes_per_tile", "tiling_budget", "alignment_bytes", "swizzling_size_alignment_bytes",
+                    "swizzling_address_alignment_bytes"}  # sizes: never in a cost
 _SHARED_MEMOS = 64  # cost contexts kept per process (a sweep's distinct DPU/SHAVE/CMX points)
 _CALIBRATIONS_PER_CONTEXT = 16  # task memos kept per context (a calibration fit tries many factors)
 # A context's memo starts over past this many entries: a NAS loop over thousands of networks would
@@ -126,6 +128,7 @@ def cost_context(arch: ArchSpec, backend: CostBackend) -> tuple[str, str]:
     """What a workload's cost depends on, as a key: the backend and the arch sections it reads."""
     data = arch.model_dump(include=set(COST_SECTIONS))
     data["cmx"] = {k: v for k, v in data["cmx"].items() if k not in _CMX_SIZE_FIELDS}
+    data["activation_swizzling"] = arch.compiler.activation_swizzling
     # A backend that does not say what its figures depend on shares its memo with nobody: two
     # instances of one class may be configured differently (``ideal:0.5`` and ``ideal:1.0``).
     identity = getattr(backend, "cache_key", None) or f"{type(backend).__name__}@{id(backend)}"
@@ -172,6 +175,7 @@ class TaskCoster:
         # describes them): for the others a workload's cost is its shape's, and placements would
         # only split the memo.
         self._placed = bool(getattr(backend, "uses_placement", False)) if placed is None else placed
+        self._swizzled = arch.compiler.activation_swizzling  # how DPU workloads are priced
         self._workloads: dict[DpuWorkload, WorkloadCost] = {}
         self._tasks: dict[tuple[object, ...], ComputeCost] = {}
         # A cost model that prices single DMA transfers: (bytes, direction, arch) -> DPU cycles or None.
@@ -303,8 +307,8 @@ class TaskCoster:
         for piece in self._subtile_pieces(work, useful_macs, n_rows, n_k, n_inner, strategy, layer):
             *_, split = self._cheapest_split(piece.work, precision, output_write_tiles, strategy,
                                              piece.placement)
-            out.extend((DpuWorkload(w, precision, output_write_tiles, strategy, at), piece.count)
-                       for w, at in split)
+            out.extend((DpuWorkload(w, precision, output_write_tiles, strategy, at, self._swizzled),
+                        piece.count) for w, at in split)
         return out
 
     def _dpu_task(self, work: DpuWork, precision: Precision, useful_macs: int, write_tiles: int,
@@ -364,7 +368,7 @@ class TaskCoster:
         count = [0] * dpus
         largest: WorkloadCost | None = None
         for i, (work, at) in enumerate(workloads):
-            cost = self.workload(DpuWorkload(work, precision, write_tiles, strategy, at))
+            cost = self.workload(DpuWorkload(work, precision, write_tiles, strategy, at, self._swizzled))
             busy[i % dpus] += cost.cycles + self.arch.dpu.workload_overhead_cycles
             count[i % dpus] += 1
             if largest is None or cost.cycles > largest.cycles:

@@ -38,7 +38,8 @@ class DpuWorkload:
     ``output_write_tiles`` > 1 marks a broadcast output: the ODU writes every element to that many
     tiles (VPUNN's field of the same name). ``strategy`` is the multi-tile strategy of the task it
     belongs to (VPUNN's ``isi_strategy``), context a learned backend may use; ``placement`` where
-    it sits in its layer (None: the workload is a whole layer of its own).
+    it sits in its layer (None: the workload is a whole layer of its own). ``swizzled``: its
+    activations are swizzled in CMX (the part's ``compiler.activation_swizzling``).
     """
 
     work: DpuWork
@@ -46,6 +47,7 @@ class DpuWorkload:
     output_write_tiles: int = 1
     strategy: str = "Clustering"
     placement: Placement | None = None
+    swizzled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

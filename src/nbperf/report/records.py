@@ -18,7 +18,8 @@ from nbperf.version import __version__
 # 2: schedule kinds, layer layout/tiling/spill (issue 9); 3: precision_reason, modes; 4: latency_hint;
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why; 8: cost sources;
 # 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed);
-# 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares
+# 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares,
+# swizzling (layer cmx_fit_bytes_per_tile, swizzled)
 SCHEMA_VERSION = 10
 
 
@@ -50,6 +51,8 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "transition_dma_bytes": task.transition_dma_bytes,
         "transition_ddr_bytes": task.transition_ddr_bytes,
         "cmx_bytes_per_tile": task.cmx_bytes,
+        "cmx_fit_bytes_per_tile": max(task.candidate.fit_bytes_per_tile, task.cmx_bytes),
+        "swizzled": list(task.candidate.swizzled),
         "subtiles": task.subtiles,
         "tiled_over": task.candidate.tiled_over.value,
         "inner_chunks": task.candidate.tiling.inner if task.candidate.tiling else 1,

@@ -23,6 +23,7 @@ from enum import StrEnum
 from nbperf.arch.model import ArchSpec
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
 from nbperf.strategy.distribution import DIST_OF_NEED, Dist, Need
+from nbperf.strategy.swizzling import align, fit_bytes, stored_bytes, swizzles_weights
 
 MAX_PIPELINE_TILING_FACTOR = 3  # tiling.hpp MAX_PREFETCH_TILING_TIME: sub-tiles grow at most 3x to pipeline
 LARGE_CONST_RATIO = 0.25  # tiling.hpp LARGE_CONST_THRESHOLD_RATIO: weights over this CMX share are pipelined
@@ -124,6 +125,8 @@ class Candidate:
     write_tiles: int = 1  # tiles the PPE/ODU writes every output element to (broadcast: all of them)
     in_tile_bytes: tuple[int, ...] = ()  # per input: its CMX bytes per tile in the needed layout
     weight_tile_bytes: int = 0
+    fit_bytes_per_tile: int = 0  # CMX the compiler's fit check asks for (buffers at swizzling addresses)
+    swizzled: tuple[str, ...] = ()  # which of its CMX buffers are swizzled: "input", "weights", "output"
     out_tile_bytes: int = 0  # 0 when the output overwrites an input in place
     cmx_bytes_per_tile: int = 0  # the op's own footprint (a sub-tile's, with the next operand, when tiled)
     fits: bool = False
@@ -154,10 +157,6 @@ class Candidate:
         """Short strategy name; a broadcast SOK output says so."""
         name = short_name(self.strategy)
         return f"{name}>dup" if self.strategy is Strategy.SOK and self.out_dist is Dist.DUPLICATED else name
-
-
-def align(nbytes: int, alignment: int) -> int:
-    return -(-nbytes // alignment) * alignment
 
 
 def _split(extent: int, tiles: int) -> int:
@@ -207,36 +206,59 @@ class _Fractions:
 
 
 class _Sizer:
-    """Per-tile buffer sizes of one op, aligned like the compiler aligns them."""
+    """Per-tile buffer sizes of one op, aligned like the compiler aligns them (swizzled buffers to
+    the swizzling size alignment), and the CMX its fit check asks for."""
 
-    def __init__(self, op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec) -> None:
+    def __init__(self, op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
+                 swizzled: frozenset[str] = frozenset()) -> None:
         self.op, self.arch = op, arch
         self.data = [i for i in op.inputs if i not in op.weight_inputs]
         self.data_bytes = [tensor_bytes.get(i, 0) for i in self.data]
         self.like_bytes = [tensor_bytes.get(i, 0) for i in op.weight_inputs]
         self.in_bytes = [tensor_bytes.get(i, 0) for i in op.inputs]
         self.out_bytes = [tensor_bytes.get(o, 0) for o in op.outputs]
+        self.in_swizzled = [i in swizzled for i in op.inputs]
+        self.out_swizzled = [o in swizzled for o in op.outputs]
+        self.weights_swizzled = swizzles_weights(op, arch)
+        self.dpu = op.engine is Engine.DPU
 
-    def _a(self, nbytes: float) -> int:
-        return align(math.ceil(nbytes), self.arch.cmx.alignment_bytes) if nbytes > 0 else 0
+    def _a(self, nbytes: float, swizzled: bool = False) -> int:
+        return stored_bytes(math.ceil(nbytes), self.arch, swizzled)
 
     def inputs(self, f: _Fractions) -> tuple[int, ...]:
-        return tuple(self._a(b * (f.like if i in self.op.weight_inputs else f.data))
-                     for i, b in zip(self.op.inputs, self.in_bytes, strict=True))
+        return tuple(self._a(b * (f.like if i in self.op.weight_inputs else f.data), s)
+                     for i, b, s in zip(self.op.inputs, self.in_bytes, self.in_swizzled, strict=True))
 
     def weights(self, f: _Fractions) -> int:
-        return self._a(self.op.weight_bytes * f.weights)
+        return self._a(self.op.weight_bytes * f.weights, self.weights_swizzled)
+
+    def output_buffers(self, f: _Fractions) -> tuple[int, ...]:
+        return tuple(self._a(b * f.out, s) for b, s in zip(self.out_bytes, self.out_swizzled, strict=True))
 
     def outputs(self, f: _Fractions) -> int:
-        return sum(self._a(b * f.out) for b in self.out_bytes)
+        return sum(self.output_buffers(f))
 
     def footprint(self, f: _Fractions) -> int:
         return sum(self.inputs(f)) + self.weights(f) + self.outputs(f)
 
+    def swizzled_buffers(self) -> tuple[str, ...]:
+        flags = (("input", any(self.in_swizzled)), ("weights", self.weights_swizzled),
+                 ("output", any(self.out_swizzled)))
+        return tuple(name for name, on in flags if on)
 
-def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec) -> list[Candidate]:
-    """Every strategy for ``op`` on ``arch``, legal or not, with footprint and tiling where legal."""
-    sizer = _Sizer(op, tensor_bytes, arch)
+    def fit(self, f: _Fractions, extra: tuple[int, ...] = (), with_outputs: bool = True) -> int:
+        """CMX the compiler's fit check asks for: a DPU op's buffers each at a swizzling address
+        (``fit_bytes``), plus ``extra`` buffers (the next sub-tile's operand); else their sum."""
+        outputs = self.output_buffers(f) if with_outputs else ()
+        buffers = [*self.inputs(f), self.weights(f), *outputs, *extra]
+        return fit_bytes(buffers, self.arch) if self.dpu else sum(buffers)
+
+
+def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
+               swizzled: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Every strategy for ``op`` on ``arch``, legal or not, with footprint and tiling where legal;
+    ``swizzled``: the activations the compiler swizzles (``strategy.swizzling``)."""
+    sizer = _Sizer(op, tensor_bytes, arch, swizzled)
     if op.engine is Engine.DPU and op.dpu is not None:
         raw = _dpu_candidates(op, op.dpu, arch)
     elif op.engine is Engine.SHAVE:
@@ -288,9 +310,15 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
         return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
                        cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block)
 
+    def fits(n: int) -> bool:
+        block = sizer.weights(replace(f, weights=f.weights / n))
+        need = fit_bytes([*c.in_tile_bytes, c.out_tile_bytes, block, block], arch) if sizer.dpu \
+            else sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block
+        return need <= arch.pipelined_budget_bytes
+
     for n in counts:
         first = blocks(n, finer)
-        if first.cmx_bytes_per_tile <= arch.pipelined_budget_bytes:
+        if fits(n):
             # The larger counts a smaller CMX would need stay on offer (to the optimal search
             # only), so a bigger CMX never takes away a split with a smaller first block.
             return [first, *(blocks(m, True) for m in counts if m > n)]
@@ -447,15 +475,17 @@ def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpe
             and DIST_OF_NEED.get(c.needs[op.inputs.index(op.inplace_input)]) is c.out_dist:
         outs = 0  # the output overwrites that input in its own layout
     footprint = sum(ins) + weights + outs
+    need = sizer.fit(f, with_outputs=outs > 0)
     segments = c.tiles_used if c.strategy is Strategy.SOK and op.weight_bytes else 1
     base = replace(c, in_tile_bytes=ins, weight_tile_bytes=weights, out_tile_bytes=outs,
-                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=op.weight_bytes, weight_segments=segments)
-    if footprint <= arch.isolated_budget_bytes:
+                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=op.weight_bytes, weight_segments=segments,
+                   fit_bytes_per_tile=need, swizzled=sizer.swizzled_buffers())
+    if need <= arch.isolated_budget_bytes:
         return [replace(base, fits=True)]
     if c.strategy is Strategy.HKSWITCH:
         # Its point is a broadcast output resident in CMX; tiled through DDR it is just SOH.
         return [replace(c, legal=False, cmx_bytes_per_tile=footprint,
-                        reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {footprint} B "
+                        reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {need} B "
                                f"per tile, over the CMX budget of {arch.isolated_budget_bytes} B")]
     return _tile_further(base, f, op, sizer, arch)
 
@@ -491,7 +521,7 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
         return _Fractions(data, f.weights / n_k / n_inner / items, f.out / (n_rows * n_k), like)
 
     def fits_isolated(n_rows: int, n_k: int) -> bool:
-        return sizer.footprint(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
+        return sizer.fit(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
 
     split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
     inner = _inner_splits(c, op, sizer, arch, sub, max_rows, max_k, needed=split is None, than=split)
@@ -514,7 +544,7 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
                 nxt = sizer.weights(fr) + like + (data if channel_wise else 0)
             else:  # row blocks over a batched matmul's items bring their own K / V as well
                 nxt = data + (like + sizer.weights(fr) if like and min(n, batch) > 1 else 0)
-            return sizer.footprint(fr) + nxt, nxt
+            return sizer.fit(fr, (nxt,)), nxt
 
         count, limit = (n_k, max_k) if over_k else (n_rows, max_rows)
         n = _first_fit(lambda m: with_next(m)[0] <= arch.pipelined_budget_bytes, count,
@@ -599,8 +629,7 @@ def _least_traffic_split(op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: Callable
     pipelined budget) where any is, else fitting the tiling budget alone."""
     def footprint(n_rows: int, n_k: int, next_too: bool) -> int:
         fr = sub(n_rows, n_k, n_inner)
-        own = sizer.footprint(fr)
-        return own + (sum(sizer.inputs(fr)) + sizer.weights(fr) if next_too else 0)
+        return sizer.fit(fr, (*sizer.inputs(fr), sizer.weights(fr)) if next_too else ())
 
     for pipelined, budget in ((True, arch.pipelined_budget_bytes), (False, arch.isolated_budget_bytes)):
         best: tuple[int, int, int, int, bool] | None = None
@@ -636,7 +665,7 @@ def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
     batch = work.batch if work is not None and work.flat_spatial else 1
     by_block = n_k > 1 or n_inner > 1 or (bool(stream_like) and min(n_rows, batch) > 1)
     two_outputs = pipelined and \
-        sizer.footprint(fr) + next_bytes + sizer.outputs(fr) <= arch.pipelined_budget_bytes
+        sizer.fit(fr, (next_bytes, *sizer.output_buffers(fr))) <= arch.pipelined_budget_bytes
     tiling = Tiling(over, n_rows, n_k, pipelined, streams, next_bytes, rows_outer,
                     output_slots=2 if two_outputs else 1, inner=n_inner, blocks_weights=by_block,
                     items=min(n_rows, batch))
@@ -645,6 +674,7 @@ def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
     return replace(c, fits=False, tiling=tiling, needs=needs, out_dist=Dist.DDR, write_tiles=1,
                    in_tile_bytes=sizer.inputs(fr), weight_tile_bytes=sizer.weights(fr),
                    out_tile_bytes=sizer.outputs(fr), cmx_bytes_per_tile=sizer.footprint(fr) + next_bytes,
+                   fit_bytes_per_tile=sizer.fit(fr, (next_bytes,)),
                    weight_ddr_bytes=weight_reads, stream_in_bytes=stream_in, stream_like_bytes=stream_like,
                    stream_out_bytes=sum(sizer.out_bytes))
 

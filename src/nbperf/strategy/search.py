@@ -25,6 +25,7 @@ from nbperf.strategy.distribution import Dist, Need
 from nbperf.strategy.plan import Placement, StrategyPlan
 from nbperf.strategy.repeats import Repeats
 from nbperf.strategy.serial_model import SerialModel, State, Step
+from nbperf.strategy.swizzling import swizzled_activations
 
 MAX_FRONTIER = 512
 TIE_RELATIVE = 1e-12  # costs this close are equal: float sums of the same steps differ by ~1e-15
@@ -53,10 +54,12 @@ class Problem:
         forced = _parse_overrides(overrides or {}, ops)
         self.choices: list[OpChoices] = []
         same: dict[tuple[object, ...], list[Candidate]] = {}  # ops alike but for names (repeated blocks)
+        swizzled = swizzled_activations(graph, arch)
         for op in ops:
-            key = _shape_signature(op, graph.tensor_bytes)
+            key = (_shape_signature(op, graph.tensor_bytes),
+                   tuple(t in swizzled for t in (*op.inputs, *op.outputs)))
             if key not in same:
-                same[key] = sorted(candidates(op, graph.tensor_bytes, arch),
+                same[key] = sorted(candidates(op, graph.tensor_bytes, arch, swizzled),
                                    key=lambda c: PREFERENCE.index(c.strategy))
             considered = same[key]
             allowed = [c for c in considered if c.legal]

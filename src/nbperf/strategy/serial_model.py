@@ -32,7 +32,7 @@ from nbperf.cost.base import ZERO_COST, ComputeCost
 from nbperf.cost.dma import Direction, Path, permute_tasks
 from nbperf.cost.tasks import TaskCoster
 from nbperf.lower.npu_ops import Engine, NpuGraph, NpuOp
-from nbperf.strategy.candidates import Candidate, align, halo_rows
+from nbperf.strategy.candidates import Candidate, halo_rows
 from nbperf.strategy.distribution import (
     DIST_OF_NEED,
     FREE,
@@ -44,6 +44,7 @@ from nbperf.strategy.distribution import (
     per_tile_bytes,
     segments,
 )
+from nbperf.strategy.swizzling import stored_bytes, swizzled_activations
 
 
 class Held(NamedTuple):
@@ -168,6 +169,7 @@ class SerialModel:
         self.last_use = {t: u[-1] for t, u in self.uses.items()}
         self.graph_outputs = {graph.resolve(t) for t in graph.outputs}
         self.capacity = arch.cmx.bytes_per_tile
+        self.swizzled = swizzled_activations(graph, arch)  # activations held at their swizzled size
         producer = {t: i for i, outs in enumerate(self.outs) for t in outs}
         # Per op: inputs made before the op just before it (or graph inputs). Their moves may run
         # during that op, like a weight prefetch, when the room is there.
@@ -228,7 +230,7 @@ class SerialModel:
         size = self._sizes.get(key)
         if size is None:
             raw = per_tile_bytes(self.nbytes(tensor), dist, self.arch.tiles)
-            size = align(raw, self.arch.cmx.alignment_bytes) if raw else 0
+            size = stored_bytes(raw, self.arch, tensor in self.swizzled)
             self._sizes[key] = size
         return size
 
