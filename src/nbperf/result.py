@@ -199,6 +199,13 @@ class Estimate:
         return sum(t.weight_ddr_bytes for t in self.schedule.tasks)
 
     @property
+    def weight_ddr_dense_bytes(self) -> int:
+        """``weight_ddr_bytes`` had no weight been compressed (the same re-reads of raw weights)."""
+        return sum(round(t.weight_ddr_bytes * t.op.weight_dense_bytes / t.op.weight_bytes)
+                   if t.op.weight_dense_bytes and t.op.weight_bytes else t.weight_ddr_bytes
+                   for t in self.schedule.tasks)
+
+    @property
     def activation_ddr_bytes(self) -> int:
         return self.ddr_bytes - self.weight_ddr_bytes
 

@@ -151,3 +151,16 @@ def test_weightless_files_say_so_in_one_line(capsys, tmp_path):
         assert len(lines) == notes, (argv, err)
         assert all(line.startswith("nbperf: warning: the file holds no weights for 1 layer(s): priced dense")
                    for line in lines)
+
+
+def test_utilisation_and_ddr_report_what_compression_does():
+    """MAC utilisation counts the MACs the DPU performs (not the compressed zeros), so it stays a
+    share of the peak; the report gives the weight bytes moved and what they would be raw."""
+    dense = nbperf.estimate(pruned_conv(0.0), "npu4000")
+    sparse = nbperf.estimate(pruned_conv(0.75), "npu4000")
+    utils = [t.compute.mac_utilisation for t in sparse.schedule.tasks if t.compute.mac_utilisation]
+    assert utils and all(0 < u <= 1 for u in utils)
+    record = sparse.to_dict()
+    raw = dense.to_dict()["weight_ddr_bytes"]
+    assert record["weight_ddr_dense_bytes"] == raw > record["weight_ddr_bytes"]
+    assert dense.to_dict()["weight_ddr_dense_bytes"] == dense.to_dict()["weight_ddr_bytes"]

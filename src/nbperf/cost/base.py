@@ -21,7 +21,8 @@ class ComputeCost:
     """Compute time of one task on its slowest tile, in cycles of the engine that runs it.
 
     ``overhead_cycles`` is the part of ``cycles`` spent on task and workload set-up.
-    ``mac_utilisation`` is useful MACs over peak MACs in ``cycles`` (DPU MAC ops only).
+    ``mac_utilisation`` is the useful MACs performed (not the zeros of compressed weights or of a
+    sparse input the part skips) over peak MACs in ``cycles`` (DPU MAC ops only).
     ``limit`` says what bounds the DPU work ("mac", "cmx-read", "ppe"), ``workloads`` how many
     workloads the busiest DPU ran.
     """

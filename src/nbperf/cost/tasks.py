@@ -263,7 +263,8 @@ class TaskCoster:
                 total += task.cycles * piece.count
                 overhead += task.overhead_cycles * piece.count
             assert first is not None
-            cost = self._tasks[key] = self._summary(total, overhead, first, useful_macs, precision)
+            cost = self._tasks[key] = self._summary(total, overhead, first,
+                                                    self._performed(work, useful_macs, precision), precision)
         return cost
 
     def _subtile_pieces(self, work: DpuWork, useful_macs: int, n_rows: int, n_k: int, n_inner: int,
@@ -321,8 +322,8 @@ class TaskCoster:
         if factor != 1.0:  # calibrated: silicon's time for this kind of task, overheads included
             cycles, overhead = round(cycles * factor), round(overhead * factor)
         return ComputeCost(cycles=cycles, clock_mhz=dpu.frequency_mhz, overhead_cycles=overhead,
-                           mpe_mode=dominant.mpe_mode, mac_utilisation=self._utilisation(useful_macs, cycles,
-                                                                                          precision),
+                           mpe_mode=dominant.mpe_mode, mac_utilisation=self._utilisation(
+                               self._performed(work, useful_macs, precision), cycles, precision),
                            limit=dominant.limit, workloads=count)
 
     def _cheapest_split(self, work: DpuWork, precision: Precision, write_tiles: int, strategy: str,
@@ -376,6 +377,14 @@ class TaskCoster:
         assert largest is not None
         top = max(range(dpus), key=lambda d: (busy[d], -d))
         return busy[top], count[top], largest
+
+    def _performed(self, work: DpuWork, useful_macs: int, precision: Precision) -> int:
+        """The useful MACs the DPU performs: compressed weights' zeros, and a sparse input's zeros
+        where the part skips them, are not multiplied (so utilisation stays a share of the peak)."""
+        share = 1 - work.weight_sparsity
+        if work.input_sparsity and self.arch.dpu.input_sparsity_ratio(work.input_sparsity, precision) < 1:
+            share *= 1 - work.input_sparsity
+        return round(useful_macs * share)
 
     def _utilisation(self, useful_macs: int, cycles: int, precision: Precision) -> float | None:
         if not useful_macs or not cycles:

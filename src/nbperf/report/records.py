@@ -19,7 +19,7 @@ from nbperf.version import __version__
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why; 8: cost sources;
 # 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed);
 # 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares,
-# swizzling (layer cmx_fit_bytes_per_tile, swizzled)
+# swizzling (layer cmx_fit_bytes_per_tile, swizzled), weight_ddr_dense_bytes
 SCHEMA_VERSION = 10
 
 
@@ -115,6 +115,7 @@ def estimate_record(estimate: Estimate) -> dict[str, Any]:
         "peak_tops": _r(arch.peak_tops("int8" if estimate.precision == "int8" else "fp16")),
         "ddr_bytes": estimate.ddr_bytes,
         "weight_ddr_bytes": estimate.weight_ddr_bytes,
+        "weight_ddr_dense_bytes": estimate.weight_ddr_dense_bytes,
         "activation_ddr_bytes": estimate.activation_ddr_bytes,
         "spilled_bytes": estimate.schedule.spilled_bytes,
         "peak_cmx_bytes": estimate.schedule.peak_cmx_bytes,

@@ -39,7 +39,8 @@ _LEGEND = {
             "moves and spills before it), microseconds",
     "share": "share: of the device time",
     "cycles": "cycles: compute only, at the engine's clock (DMA not included)",
-    "util": "util: useful MACs over the DPU's peak during the compute",
+    "util": "util: useful MACs the DPU performs (not the zeros of compressed weights or skipped inputs) "
+            "over its peak during the compute",
     "macs": "MACs and bytes: decimal prefixes (k = 1e3, M = 1e6, G = 1e9), as everywhere in nbperf",
     "strategy": "strategy: SOH/SOW/SOK = SplitOverHeight/Width/Kernel (>dup: output broadcast to every "
                 "tile), HKSwitch, Clustering; xN: tiled into N sub-tiles",
@@ -139,7 +140,8 @@ def totals_table(estimate: Estimate) -> Table:
         *_mode_rows(estimate),
         ("MACs", si(estimate.macs)),
         ("achieved", f"{estimate.achieved_tops:.2f} TOPS of {peak:.1f} peak"),
-        ("DDR traffic", f"{si(estimate.ddr_bytes, 'B')} (weights {si(estimate.weight_ddr_bytes, 'B')}, "
+        ("DDR traffic", f"{si(estimate.ddr_bytes, 'B')} (weights {si(estimate.weight_ddr_bytes, 'B')}"
+                        f"{_compressed_note(estimate)}, "
                         f"activations {si(estimate.activation_ddr_bytes, 'B')})"),
         ("spilled to DDR", si(estimate.schedule.spilled_bytes, "B")),
         *_extra_tiling_rows(tasks),
@@ -215,6 +217,12 @@ def print_report(estimate: Estimate, console: Console, top: int | None = None, v
     for part in layer_table(estimate, top, console.width, verbose):
         console.print(part)
     console.print(totals_table(estimate))
+
+
+def _compressed_note(estimate: Estimate) -> str:
+    """`` stored, N raw`` when some weights are compressed, else nothing."""
+    raw = estimate.weight_ddr_dense_bytes
+    return f" stored, {si(raw, 'B')} raw" if raw != estimate.weight_ddr_bytes else ""
 
 
 def _extra_tiling_rows(tasks: Sequence[TimedTask], shown: int = 4) -> list[tuple[str, str]]:
