@@ -4,6 +4,7 @@ that agree, and the shared per-layer cost memo."""
 from __future__ import annotations
 
 import csv
+import sys
 
 import pytest
 from tests.conftest import EXAMPLES
@@ -58,7 +59,8 @@ def test_interrupted_sweep_resumes_to_the_same_file(models, tmp_path, monkeypatc
         straight = tmp_path / f"straight{suffix}"
         sweep([models], "npu4000", GRID, out=straight, executor="serial")
         resumed = tmp_path / f"resumed{suffix}"
-        monkeypatch.setattr("nbperf.sweep.CHECKPOINT_SECONDS", 0.0)  # checkpoint after every row
+        # the module (nbperf.sweep is the function): checkpoint after every row
+        monkeypatch.setattr(sys.modules["nbperf.sweep"], "CHECKPOINT_SECONDS", 0.0)
 
         def stop_after_five(done, total):
             if done == 5:
