@@ -14,7 +14,7 @@ from nbperf.arch.model import ArchSpec
 from nbperf.cost.inventory import LayerSources
 from nbperf.lower.npu_ops import NpuGraph
 from nbperf.schedule.emulator import Emulation
-from nbperf.schedule.timeline import Schedule, ScheduleKind
+from nbperf.schedule.timeline import Schedule, ScheduleKind, TimedTask
 from nbperf.strategy.plan import StrategyPlan
 
 MODES = ("latency", "throughput")
@@ -201,9 +201,7 @@ class Estimate:
     @property
     def weight_ddr_dense_bytes(self) -> int:
         """``weight_ddr_bytes`` had no weight been compressed (the same re-reads of raw weights)."""
-        return sum(round(t.weight_ddr_bytes * t.op.weight_dense_bytes / t.op.weight_bytes)
-                   if t.op.weight_dense_bytes and t.op.weight_bytes else t.weight_ddr_bytes
-                   for t in self.schedule.tasks)
+        return sum(dense_weight_ddr_bytes(t) for t in self.schedule.tasks)
 
     @property
     def activation_ddr_bytes(self) -> int:
@@ -253,3 +251,11 @@ class Estimate:
         from nbperf.report.records import layer_record
 
         return pandas.DataFrame([layer_record(t, self) for t in self.schedule.tasks])
+
+
+def dense_weight_ddr_bytes(task: TimedTask) -> int:
+    """The weight bytes ``task`` reads from DDR, had its weights not been compressed."""
+    op = task.op
+    if op.weight_dense_bytes and op.weight_bytes:
+        return round(task.weight_ddr_bytes * op.weight_dense_bytes / op.weight_bytes)
+    return task.weight_ddr_bytes

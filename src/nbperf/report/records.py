@@ -11,7 +11,7 @@ from typing import Any
 from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.cost.inventory import LayerSources
 from nbperf.report.why import why
-from nbperf.result import Estimate
+from nbperf.result import Estimate, dense_weight_ddr_bytes
 from nbperf.schedule.timeline import TimedTask
 from nbperf.version import __version__
 
@@ -47,6 +47,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "input_bytes": op.input_bytes,
         "output_bytes": op.output_bytes,
         "weight_ddr_bytes": task.weight_ddr_bytes,
+        "weight_ddr_dense_bytes": dense_weight_ddr_bytes(task),
         "activation_ddr_bytes": task.ddr_bytes - task.weight_ddr_bytes,
         "transition_dma_bytes": task.transition_dma_bytes,
         "transition_ddr_bytes": task.transition_ddr_bytes,
