@@ -164,3 +164,18 @@ def test_utilisation_and_ddr_report_what_compression_does():
     raw = dense.to_dict()["weight_ddr_bytes"]
     assert record["weight_ddr_dense_bytes"] == raw > record["weight_ddr_bytes"]
     assert dense.to_dict()["weight_ddr_dense_bytes"] == dense.to_dict()["weight_ddr_bytes"]
+
+
+def test_all_zero_16_channel_blocks_are_measured_and_reported():
+    """Pruning whole 16-input-channel blocks shows as weight_zero_blocks; pruning single weights
+    to the same share leaves (almost) no block all zero."""
+    model = conv_model(64, 64, 14, 3)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    w[:, :32] = 0.0  # the first two blocks of every output channel and tap
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "w"))
+    layer = nbperf.estimate(model, "npu4000").to_dict()["layers"][0]
+    assert layer["weight_zero_blocks"] == 0.5 and layer["weight_sparsity"] == 0.5
+    scattered = nbperf.estimate(pruned_conv(0.5, channels=64, hw=14), "npu4000").to_dict()["layers"][0]
+    assert scattered["weight_sparsity"] == pytest.approx(0.5, abs=1e-3)
+    assert scattered["weight_zero_blocks"] < 0.01

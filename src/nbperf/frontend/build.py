@@ -48,26 +48,39 @@ def finish(g: Propagated) -> Graph:
 
 
 def _tensor(name: str, t: TInfo) -> Tensor:
-    value, zeros = t.value, None
+    value, zeros = t.value, (None, None)
     if value is None and t.proto is not None:
         if t.elements <= KEEP_VALUE_ELEMENTS:
             value = tensor_value(t.proto)
         elif t.elements <= MEASURE_ZEROS_ELEMENTS:  # a large weight: measured for its sparsity, not kept
-            zeros = _zero_fraction(tensor_value(t.proto))
-    if zeros is None and value is not None and t.const:
-        zeros = _zero_fraction(value)
+            zeros = _zeros(tensor_value(t.proto))
+    if zeros[0] is None and value is not None and t.const:
+        zeros = _zeros(value)
     return Tensor(name=name, shape=t.shape, dtype=elem_name(t.elem), is_constant=t.const, value=value,
-                  zero_fraction=zeros)
+                  zero_fraction=zeros[0], zero_block_fraction=zeros[1])
 
 
-def _zero_fraction(data: object) -> float | None:
-    """The share of zeros in a constant's data (None when it has none to count)."""
+BLOCK_CHANNELS = 16  # the DPU reads input channels in blocks of 16 (dpu.input_channel_block)
+
+
+def _zeros(data: object) -> tuple[float | None, float | None]:
+    """The share of zeros in a constant's data, and for a convolution's weights (OC, IC, KH, KW)
+    the share of its 16-input-channel blocks (per output channel and kernel tap) that are all zero;
+    None where there is nothing to count."""
     try:
         array = np.asarray(data)
     except (TypeError, ValueError):
-        return None
+        return None, None
     if array.size == 0 or array.dtype.kind not in "biuf":
-        return None
+        return None, None
     nonzero = np.count_nonzero(array)
     # All zeros is a placeholder (a weightless export's filler), not a layer pruned to nothing.
-    return None if nonzero == 0 else float(array.size - nonzero) / array.size
+    if nonzero == 0:
+        return None, None
+    blocks = None
+    if array.ndim == 4 and array.shape[1] >= BLOCK_CHANNELS:
+        full = array.shape[1] // BLOCK_CHANNELS * BLOCK_CHANNELS
+        grouped = array[:, :full].reshape(array.shape[0], full // BLOCK_CHANNELS, BLOCK_CHANNELS,
+                                          *array.shape[2:])
+        blocks = float(np.mean(~np.any(grouped != 0, axis=2)))
+    return float(array.size - nonzero) / array.size, blocks

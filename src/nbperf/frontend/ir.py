@@ -41,6 +41,8 @@ class Tensor:
     value: np.ndarray | None = field(default=None, compare=False, repr=False)
     # share of its values that are zero, for a constant whose data the file holds (weight sparsity)
     zero_fraction: float | None = field(default=None, compare=False, repr=False)
+    # a convolution weight's share of all-zero 16-input-channel blocks (structured sparsity)
+    zero_block_fraction: float | None = field(default=None, compare=False, repr=False)
 
     @property
     def elements(self) -> int:

@@ -91,6 +91,7 @@ class NpuOp:
     permute_planes: int = 0  # permute DMA: the planes the compiler cuts it along, over the ports
     fused: tuple[str, ...] = ()  # ONNX nodes folded into this op (bias, activation, pattern members)
     weight_dense_bytes: int = 0  # ``weight_bytes`` before weight compression (0: not compressed)
+    weight_zero_blocks: float = 0.0  # share of all-zero 16-input-channel weight blocks (measured)
     weight_inputs: tuple[str, ...] = ()  # activation inputs used as weights (attention K and V)
     inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost

@@ -113,6 +113,9 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         ctx.produced[o] = precision
     if engine is Engine.DPU and fields.get("dpu") is not None and fields.get("weight_bytes"):
         fields.update(_compressed_weights(node, ctx, precision, fields))  # type: ignore[arg-type]
+        blocks = _weight_tensor(node, ctx)
+        if blocks is not None and blocks.zero_block_fraction:
+            fields["weight_zero_blocks"] = blocks.zero_block_fraction
     if engine is Engine.DPU and fields.get("dpu") is not None and inputs:
         fields.update(_sparse_input(inputs[0], ctx, fields["dpu"]))  # type: ignore[arg-type]
     return NpuOp(
@@ -156,11 +159,11 @@ def _compressed_weights(node: Node, ctx: LowerContext, precision: Precision,
     save at least the compiler's threshold, else unchanged. The share of zeros is measured from
     the file's weights, or the ``weight_sparsity`` asked for when it has none; assumed: the zeros
     are spread evenly over the output channels."""
-    weights = [i for i in node.inputs if i and ctx.is_const(i)]
-    if not weights:
+    weight = _weight_tensor(node, ctx)
+    if weight is None:
         return {}
-    tensor = max(weights, key=lambda i: ctx.graph.tensors[i].elements)
-    measured = ctx.graph.tensors[tensor].zero_fraction
+    tensor = weight.name
+    measured = weight.zero_fraction
     assumed = ctx.weight_sparsity
     if isinstance(assumed, Mapping):
         assumed = assumed.get(node.name)
@@ -205,6 +208,12 @@ def _sparse_input(tensor: str, ctx: LowerContext, work: DpuWork) -> dict[str, ob
             or work.in_k < SPARSE_INPUT_MIN_CHANNELS):
         return {}
     return {"dpu": replace(work, input_sparsity=share)}
+
+
+def _weight_tensor(node: Node, ctx: LowerContext) -> Tensor | None:
+    """A DPU op's weights: its largest constant input (None without one)."""
+    weights = [i for i in node.inputs if i and ctx.is_const(i)]
+    return ctx.graph.tensors[max(weights, key=lambda i: ctx.graph.tensors[i].elements)] if weights else None
 
 
 def _ints(node: Node, attr: str, default: list[int]) -> list[int]:

@@ -19,7 +19,7 @@ from nbperf.version import __version__
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why; 8: cost sources;
 # 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed);
 # 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares,
-# swizzling (layer cmx_fit_bytes_per_tile, swizzled), weight_ddr_dense_bytes
+# swizzling (layer cmx_fit_bytes_per_tile, swizzled), weight_ddr_dense_bytes, weight_zero_blocks
 SCHEMA_VERSION = 10
 
 
@@ -44,6 +44,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "weight_dense_bytes": op.weight_dense_bytes or op.weight_bytes,
         "weight_sparsity": _r(op.dpu.weight_sparsity if op.dpu is not None else 0.0),
         "input_sparsity": _r(op.dpu.input_sparsity if op.dpu is not None else 0.0),
+        "weight_zero_blocks": _r(op.weight_zero_blocks),
         "input_bytes": op.input_bytes,
         "output_bytes": op.output_bytes,
         "weight_ddr_bytes": task.weight_ddr_bytes,
