@@ -552,13 +552,15 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
         if n is not None:
             pipelined, next_bytes = True, with_next(n)[1]
             n_rows, n_k = (1, n) if over_k else (n, 1)
-            # Twice the compiler's count: a smaller first load before the pipeline fills. Offered
-            # to the optimal search, so a bigger CMX (a smaller compiler count) never costs more.
-            if 2 * n <= limit:
-                finer = (1, 2 * n) if over_k else (2 * n, 1)
+            # Twice and four times the compiler's count: a smaller first load before the pipeline
+            # fills. Offered to the optimal search, so a part with twice the CMX (whose compiler
+            # count, or whose streamed offer on half its CMX, is half) keeps every split a smaller
+            # part is offered, and never costs more.
+            finer_counts = [m for m in (2 * n, 4 * n) if m <= limit]
+            if finer_counts:
                 return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes),
-                        replace(_tiled(c, op, sizer, work, sub, arch, *finer, with_next(2 * n)[1]),
-                                finer=True)]
+                        *(replace(_tiled(c, op, sizer, work, sub, arch, *((1, m) if over_k else (m, 1)),
+                                         with_next(m)[1]), finer=True) for m in finer_counts)]
     return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes if pipelined else None), *inner]
 
 
