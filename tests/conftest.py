@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -29,3 +32,15 @@ def shared_models() -> Path:
     if not SHARED_MODELS.is_dir() or not any(SHARED_MODELS.glob("*.onnx")):
         pytest.skip(f"shared models not found at {SHARED_MODELS} (they live beside the repo checkout)")
     return SHARED_MODELS
+
+
+def load_study(file_name: str) -> ModuleType:
+    """A study script of ``studies/`` as a module (they are scripts, not a package)."""
+    path = REPO_ROOT / "studies" / file_name
+    name = f"study_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

@@ -4,24 +4,16 @@ accumulator contexts are never faster than 64, and both plots are written."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import pytest
-from tests.conftest import EXAMPLES, REPO_ROOT
+from tests.conftest import EXAMPLES, load_study
 
 pytest.importorskip("matplotlib", reason="the study draws PNGs (the sweep extra)")
 
 
 def _study():
-    path = REPO_ROOT / "studies" / "mac_scaling.py"
-    spec = importlib.util.spec_from_file_location("mac_scaling_study", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_study("mac_scaling.py")
 
 
 def _latency_rows(text: str) -> list[list[str]]:

@@ -4,23 +4,14 @@ under 0.6x raw at 50% (fp16), latency never rises with sparsity, and both plots 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_study
 
 pytest.importorskip("matplotlib", reason="the study draws PNGs (the sweep extra)")
 
 
 def _study():
-    path = REPO_ROOT / "studies" / "sparsity.py"
-    spec = importlib.util.spec_from_file_location("sparsity_study", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_study("sparsity.py")
 
 
 def _rows(text: str, heading: str) -> list[list[str]]:
