@@ -111,7 +111,7 @@ def test_measuring_without_onnxruntime_names_the_extra(monkeypatch):
         nbperf.estimate(two_convs(), "npu4000", activation_sparsity="measure")
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(low=st.floats(0, 0.95), high=st.floats(0, 0.95), arch=st.sampled_from(["npu3720", "npu4000"]),
        precision=st.sampled_from(["fp16", "int8"]))
 def test_activation_sparsity_never_adds_bytes_or_time(low, high, arch, precision):

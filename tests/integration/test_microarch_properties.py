@@ -11,8 +11,9 @@ flip a layer to a strategy that is locally cheaper and costs more in the layout 
 legitimate non-monotonicity of a greedy rule, not of the model).
 
 Then acceptance tests of the 4K-MAC what-if preset (``npu4000-4k``) against ``npu4000``: every shared
-model at least as fast and at most twice as fast; a layer that only moves data exactly as fast; a
-weight-bound fully-connected layer DMA-bound on both and within 1%.
+model at least as fast and at most twice as fast (run by test_compare on the same point); a layer
+that only moves data exactly as fast; a weight-bound fully-connected layer DMA-bound on both and
+within 1%.
 
 Known limits are strict xfails (each must keep failing, so a fix shows up), pinned as explicit
 examples (the smallest network hypothesis shrank it to) with the cause in a comment above the test:
@@ -36,7 +37,6 @@ import pytest
 from hypothesis import Phase, example, given, reject, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
-from tests.conftest import SHARED_MODELS
 
 import nbperf
 from nbperf.errors import InfeasibleError
@@ -303,17 +303,16 @@ def test_a_quarter_of_the_cmx_makes_the_cmx_matter(arch):
 
 
 # --- the 4K-MAC preset on the shared models -----------------------------------------------------------
-SHARED = sorted(p.name for p in SHARED_MODELS.glob("*.onnx")) or ["(shared models absent)"]
-
-
-@pytest.mark.parametrize("model", SHARED)
-def test_4k_macs_are_at_least_as_fast_and_at_most_twice_as_fast_on_shared_models(model, shared_models):
-    loaded = nbperf.load(shared_models / model)
-    base = nbperf.estimate(loaded, "npu4000", schedule="serial")
-    fast = nbperf.estimate(loaded, "npu4000-4k", schedule="serial")
-    assert fast.arch.dpu.macs_per_tile == 2 * base.arch.dpu.macs_per_tile
-    assert fast.latency_ms <= base.latency_ms, (model, base.latency_ms, fast.latency_ms)
-    assert fast.latency_ms >= base.latency_ms / 2, (model, base.latency_ms, fast.latency_ms)
+def test_the_4k_preset_is_npu4000_with_twice_the_macs():
+    """The acceptance "4K MACs at most 2x faster than 2K on every shared model" runs in
+    tests/integration/test_compare.py::test_wider_macs_on_every_shared_model (npu4000 against
+    npu4000 with 4096 MACs, 1x..2x per model); this pins that the what-if preset is exactly that
+    point, so the test covers it without estimating every shared model twice more."""
+    base, fast = nbperf.load_arch("npu4000"), nbperf.load_arch("npu4000-4k")
+    wider = nbperf.load_arch("npu4000", ["dpu.macs_per_tile=4096"])
+    label = {"name", "description"}
+    assert fast.model_dump(exclude=label) == wider.model_dump(exclude=label)
+    assert fast.dpu.macs_per_tile == 2 * base.dpu.macs_per_tile
 
 
 # --- what the MACs cannot speed up --------------------------------------------------------------------
