@@ -52,10 +52,10 @@ class LoadedModel:
                               ) -> ActivationSparsity | None:
         """Zeros per activation tensor: ``"measure"`` runs the model (once per loaded model), a
         share applies at ReLU outputs, a mapping gives them by tensor or node name; None: dense."""
-        from nbperf.frontend import activation_sparsity as stats
-
         if spec is None:
             return None
+        from nbperf.frontend import activation_sparsity as stats
+
         if isinstance(spec, str):
             if spec != stats.MEASURE:
                 raise _usage(f"activation sparsity must be a share, {stats.MEASURE!r} or a mapping, "

@@ -109,22 +109,28 @@ def measured(model: object, graph: Graph) -> ActivationSparsity:
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        feeds = _sample_inputs(session, graph)
-        names = [o.name for o in session.get_outputs()]
+    except Exception as exc:  # onnxruntime's own errors: the model does not load there
+        raise _runtime_error(exc, ort.__version__, proto.ir_version) from None
+    feeds = _sample_inputs(session, graph)  # nbperf's own code: its errors stay internal
+    names = [o.name for o in session.get_outputs()]
+    try:
         values = session.run(names, feeds)
-    except UsageError:
-        raise
     except Exception as exc:  # onnxruntime's own errors: the model does not run there
-        text = str(exc)
-        if "Unsupported model IR version" in text:
-            raise UsageError(f"activation sparsity: onnxruntime {ort.__version__} cannot read IR version "
-                             f"{proto.ir_version}; upgrade it (pip install -U onnxruntime)") from None
-        raise UsageError(f"activation sparsity: onnxruntime could not run the model: "
-                         f"{text.splitlines()[0][-200:]}") from None
+        raise _runtime_error(exc, ort.__version__, proto.ir_version) from None
     shares = {name: float(np.count_nonzero(v == 0)) / v.size for name, v in zip(names, values, strict=True)
               if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size}
     return ActivationSparsity(tuple(sorted(shares.items())),
                               f"measured (onnxruntime, normal random input, seed {SAMPLE_SEED})")
+
+
+def _runtime_error(exc: Exception, version: str, ir_version: int) -> UsageError:
+    """onnxruntime's refusal of the model, as one line naming the cause."""
+    text = str(exc)
+    if "Unsupported model IR version" in text:
+        return UsageError(f"activation sparsity: onnxruntime {version} cannot read IR version "
+                          f"{ir_version}; upgrade it (pip install -U onnxruntime)")
+    return UsageError(f"activation sparsity: onnxruntime could not run the model: "
+                      f"{(text.splitlines() or [''])[0][-200:]}")
 
 
 def _no_weights() -> UsageError:
@@ -151,7 +157,11 @@ def _with_every_output(proto):  # type: ignore[no-untyped-def]
     """A copy of ``proto`` whose outputs are every node output of a known float type."""
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(proto)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except (onnx.shape_inference.InferenceError, ValueError) as exc:  # onnx's verdict on the model
+        raise UsageError(f"activation sparsity: onnx shape inference rejects the model: "
+                         f"{(str(exc).splitlines() or [''])[0][:200]}") from None
     known = (*inferred.graph.value_info, *inferred.graph.output)
     types = {v.name: v.type.tensor_type.elem_type for v in known}
     floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}

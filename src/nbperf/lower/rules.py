@@ -113,9 +113,9 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         ctx.produced[o] = precision
     if engine is Engine.DPU and fields.get("dpu") is not None and fields.get("weight_bytes"):
         fields.update(_compressed_weights(node, ctx, precision, fields))  # type: ignore[arg-type]
-        blocks = _weight_tensor(node, ctx)
-        if blocks is not None and blocks.zero_block_fraction:
-            fields["weight_zero_blocks"] = blocks.zero_block_fraction
+        weight = _weight_tensor(node, ctx)
+        if weight is not None and weight.zero_block_fraction:
+            fields["weight_zero_blocks"] = weight.zero_block_fraction
     if engine is Engine.DPU and fields.get("dpu") is not None and inputs:
         fields.update(_sparse_input(inputs[0], ctx, fields["dpu"]))  # type: ignore[arg-type]
     return NpuOp(
