@@ -250,7 +250,10 @@ class _Sizer:
         """CMX the compiler's fit check asks for: a DPU op's buffers each at a swizzling address
         (``fit_bytes``), plus ``extra`` buffers (the next sub-tile's operand); else their sum."""
         outputs = self.output_buffers(f) if with_outputs else ()
-        buffers = [*self.inputs(f), self.weights(f), *outputs, *extra]
+        return self.need([*self.inputs(f), self.weights(f), *outputs, *extra])
+
+    def need(self, buffers: list[int]) -> int:
+        """CMX the fit check asks for these buffers of the op (``fit``)."""
         return fit_bytes(buffers, self.arch) if self.dpu else sum(buffers)
 
 
@@ -310,15 +313,10 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
         return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
                        cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block)
 
-    def fits(n: int) -> bool:
-        block = sizer.weights(replace(f, weights=f.weights / n))
-        need = fit_bytes([*c.in_tile_bytes, c.out_tile_bytes, block, block], arch) if sizer.dpu \
-            else sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block
-        return need <= arch.pipelined_budget_bytes
-
     for n in counts:
         first = blocks(n, finer)
-        if fits(n):
+        block = first.weight_tile_bytes  # this block computes while the next one loads
+        if sizer.need([*c.in_tile_bytes, c.out_tile_bytes, block, block]) <= arch.pipelined_budget_bytes:
             # The larger counts a smaller CMX would need stay on offer (to the optimal search
             # only), so a bigger CMX never takes away a split with a smaller first block.
             return [first, *(blocks(m, True) for m in counts if m > n)]
