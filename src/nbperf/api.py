@@ -29,6 +29,7 @@ from nbperf.frontend.ir import Graph
 from nbperf.gcpause import paused_gc
 from nbperf.loaded import LoadedModel, load
 from nbperf.lower import NpuGraph
+from nbperf.lower.upsampling import LoweringOptions
 from nbperf.result import MODES, Estimate, LatencyHint, Provenance, Throughput
 from nbperf.schedule import schedule_serial
 from nbperf.schedule.emulated import schedule_from_emulation
@@ -147,7 +148,7 @@ def estimate(
     lap("frontend")
     # lowering: DPU / SHAVE / DMA tasks, fused patterns, compressed weights (cached)
     statistics = loaded.activation_statistics(activation_sparsity)
-    npu_graph = loaded.lowered(precision, weight_sparsity, statistics)
+    npu_graph = loaded.lowered(precision, weight_sparsity, statistics, LoweringOptions.of(spec))
     lap("lowering")
     with paused_gc():
         plan = choose_strategies(npu_graph, spec, coster, policy, strategies)  # strategy: split per op

@@ -1,8 +1,10 @@
 """A model loaded once and estimated many times (sweeps, NAS loops).
 
 ``nbperf.load`` runs the frontend (read, shape propagation, constant and Q/DQ folding) once;
-``LoadedModel.lowered`` lowers it once per precision. Neither stage reads the arch, so every arch
-point of a sweep reuses both and only the strategy search and the schedule run again.
+``LoadedModel.lowered`` lowers it once per precision and set of lowering options. The frontend
+reads no arch and lowering only the few compiler options it follows (SE pointer operations, the
+DepthToSpace rewrite), so the arch points of a sweep reuse both and only the strategy search and
+the schedule run again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
     from nbperf.frontend.activation_sparsity import ActivationSparsity
     from nbperf.lower.npu_ops import NpuGraph
+    from nbperf.lower.upsampling import LoweringOptions
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,21 @@ class LoadedModel:
     _statistics: dict[str, ActivationSparsity] = field(default_factory=dict, compare=False, repr=False)
 
     def lowered(self, precision: str | None, weight_sparsity: float | Mapping[str, float] | None = None,
-                activation_sparsity: ActivationSparsity | None = None) -> NpuGraph:
+                activation_sparsity: ActivationSparsity | None = None,
+                options: LoweringOptions | None = None) -> NpuGraph:
         """The NPU graph for ``precision`` (None: as the model's Q/DQ say), lowered on first use;
         ``weight_sparsity`` is the share of zero weights of layers whose weights the file lacks (one
         for all, or by layer name), ``activation_sparsity`` the zeros of its activations
-        (``activation_statistics``)."""
+        (``activation_statistics``); ``options`` the part's compiler options lowering follows."""
         shares = activation_sparsity.shares if activation_sparsity else ()
         weights = tuple(sorted(weight_sparsity.items())) if isinstance(weight_sparsity, Mapping) \
             else weight_sparsity
-        key = (precision, weights, shares)
+        key = (precision, weights, shares, options)
         if key not in self._lowered:
             from nbperf.lower import lower
 
             self._lowered[key] = lower(self.graph, precision, weight_sparsity,  # type: ignore[arg-type]
-                                       dict(shares))
+                                       dict(shares), options)
         return self._lowered[key]
 
     def activation_statistics(self, spec: float | str | Mapping[str, float] | None

@@ -54,13 +54,18 @@ def test_dilated_conv_pays_for_the_dilated_window(tmp_path):
 
 
 def test_conv_transpose_counts_useful_macs_but_computes_dense(tmp_path):
+    """Without SE pointers the compiler materialises the zero-inserted, padded input (an
+    Upsampling DMA) and runs a dense stride-1 conv over it; MACs stay the useful ones."""
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[4, 4],
                             strides=[2, 2], pads=[1, 1, 1, 1])
     model = chain_model([node], [_info("x", [1, 8, 16, 16])], [_info("y", [1, 4, 32, 32])],
                         [weight("w", (8, 4, 4, 4))])
-    (op,) = _lower(tmp_path, model).ops
+    upsampling, op = _lower(tmp_path, model).ops
+    assert upsampling.op_type == "Upsampling" and upsampling.engine is Engine.DMA
+    assert upsampling.elements == 8 * 35 * 35  # 16 + 15 inserted + 2 x (4 - 1 - 1) padding
     assert op.macs == 8 * 16 * 16 * 4 * 16
     assert (op.dpu.out_h, op.dpu.out_w, op.dpu.out_k, op.dpu.in_k) == (32, 32, 4, 8)
+    assert (op.dpu.in_h, op.dpu.stride_h, op.dpu.input_sparsity) == (35, 1, 0.0)
 
 
 def test_attention_matmuls_are_batched_dpu_tasks(tmp_path):

@@ -291,6 +291,23 @@ class CompilerSpec(_Strict):
         "DPU priced as VPUNN prices swizzled operands)"))
     weights_swizzling: bool = Field(default=False, description=(
         "the weights of DPU ops other than element-wise are swizzled (padded in CMX)"))
+    se_pointer_ops: bool = Field(default=False, description=(
+        "storage-element pointer lowering: a ConvTranspose, and a nearest or bilinear Resize, run "
+        "on the DPU reading a virtual upsampled input through an SE table and a sparsity map "
+        "instead of a materialised one (the compiler's enable-se-ptrs-operations)"))
+    se_size_power_of_two: bool = Field(default=False, description=(
+        "a storage element spans a power-of-two number of channels (NPU 37XX's sparsity "
+        "constraint); else any multiple of 16"))
+    se_sparse_input: bool = Field(default=True, description=(
+        "an SE ConvTranspose's inserted zeros reach the DPU marked in its sparsity map, so the "
+        "input-sparsity path (dpu.input_sparsity_cycles) may skip them; false: price them as "
+        "dense data (what-if)"))
+    d2s_as_transposed_conv_min_channels: int = Field(default=0, ge=0, le=8192, description=(
+        "a depth-first (CRD) float DepthToSpace with at least this many output channels runs as "
+        "a transposed convolution on the DPU (the compiler's D2SToTransposedConvVerifier); "
+        "0: always a DMA"))
+    d2s_as_transposed_conv_max_block: int = Field(default=0, ge=0, le=64, description=(
+        "largest DepthToSpace block size that conversion takes (0: no limit)"))
 
 
 class RuntimeSpec(_Strict):

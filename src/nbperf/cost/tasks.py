@@ -380,10 +380,11 @@ class TaskCoster:
 
     def _performed(self, work: DpuWork, useful_macs: int, precision: Precision) -> int:
         """The useful MACs the DPU performs: compressed weights' zeros, and a sparse input's zeros
-        where the part skips them, are not multiplied (so utilisation stays a share of the peak)."""
+        where the part skips them, are not multiplied (so utilisation stays a share of the peak).
+        The zeros an SE op inserts are not useful MACs in the first place."""
         share = 1 - work.weight_sparsity
         if work.input_sparsity and self.arch.dpu.input_sparsity_ratio(work.input_sparsity, precision) < 1:
-            share *= 1 - work.input_sparsity
+            share *= (1 - work.input_sparsity) / (1 - work.inserted_zeros)
         return round(useful_macs * share)
 
     def _utilisation(self, useful_macs: int, cycles: int, precision: Precision) -> float | None:

@@ -23,6 +23,7 @@ from nbperf.lower.patterns import (
 )
 from nbperf.lower.precision import insert_conversions
 from nbperf.lower.rules import DATA_DTYPES, LowerContext, lower_node
+from nbperf.lower.upsampling import LoweringOptions, lower_upsampling
 
 # Float graphs (fp32 included) run as fp16 on the NPU; quantized parts run int8 per op regardless.
 DEFAULT_PRECISION: Precision = "fp16"
@@ -62,14 +63,19 @@ def mark_inplace(ops: tuple[NpuOp, ...], aliases: dict[str, str], outputs: set[s
 
 def lower(graph: Graph, precision: Precision | None = None,
           weight_sparsity: float | Mapping[str, float] | None = None,
-          activation_sparsity: Mapping[str, float] | None = None) -> NpuGraph:
+          activation_sparsity: Mapping[str, float] | None = None,
+          options: LoweringOptions | None = None) -> NpuGraph:
     """Lower an IR graph to NPU ops. ``precision`` int8 quantizes a float model as NNCF does for
     the NPU, fp16 runs every op in fp16 (see ``lower.precision``). ``weight_sparsity`` is the share
     of zero weights assumed where the file holds no weights, for every layer or by layer name
     (measured ones are used as they are);
     ``activation_sparsity`` the share of zeros per activation tensor (the compiler's runtime
-    statistics), which makes DPU inputs sparse above its threshold."""
+    statistics), which makes DPU inputs sparse above its threshold. ``options`` are the part's
+    compiler options lowering follows (SE pointer operations, the DepthToSpace rewrite; default:
+    all off, a part without them)."""
     graph = decompose(graph)  # attention, recurrent, contrib and quantized forms -> the ops the NPU runs
+    # DepthToSpace, ConvTranspose, Resize -> SE DPU ops, Upsampling DMA + conv, or copies, per part
+    graph = lower_upsampling(graph, options or LoweringOptions(), precision)
     graph = fuse_transposes(graph)  # Transpose of a Transpose -> one Transpose
     graph = split_large_pools(graph)  # windows over 11 x 11 -> chains of small pools, as the compiler does
     graph = fuse_gelu(graph)  # Erf-based GELU pattern -> one SHAVE op
@@ -102,8 +108,12 @@ def lower(graph: Graph, precision: Precision | None = None,
             else:  # a converted copy of the op's input
                 tensor_bytes[t] = op.elements * PRECISION_BYTES[precisions[t]]
     unknown = tuple(f"{op.name} ({op.op_type})" for op in ops if op.unknown)
+    produced_here = {t for op in ops for t in op.outputs}
+    # Buffers the compiler makes and keeps in DDR (SE tables and sparsity maps): read, never produced.
+    ddr_constants = tuple(dict.fromkeys(t for op in ops if not op.is_free for t in op.inputs
+                                        if t not in produced_here and t not in graph.inputs))
     host_io = sum(graph.tensors[t].size_bytes for t in dict.fromkeys((*graph.inputs, *graph.outputs)))
     return NpuGraph(name=graph.name, ops=ops, tensor_bytes=tensor_bytes, inputs=graph.inputs,
                     outputs=graph.outputs, aliases=aliases, unknown_ops=unknown,
                     default_precision=precision or ctx.default_precision, host_io_bytes=host_io,
-                    unmeasured_weights=tuple(ctx.unmeasured))
+                    unmeasured_weights=tuple(ctx.unmeasured), ddr_constants=ddr_constants)

@@ -55,6 +55,7 @@ class DpuWork:
     in_w: int = 0
     weight_sparsity: float = 0.0  # share of zero weights the compiler compressed away (0: dense)
     input_sparsity: float = 0.0  # share of zeros of the activation input when it arrives sparse (0: dense)
+    inserted_zeros: float = 0.0  # of those, the zeros an SE op's virtual input inserts (not useful MACs)
 
     @property
     def out_elements(self) -> int:
@@ -96,6 +97,8 @@ class NpuOp:
     inplace_input: str | None = None  # element-wise: the input whose buffer the output overwrites
     unknown: bool = False  # op nbperf does not know: generic SHAVE fallback cost
     precision_reason: str = ""  # why it runs in ``precision``
+    lowering: str = ""  # how the compiler lowers it when that is a choice (SE pointers, a DMA, ...)
+    se_table_bytes: int = 0  # SE table and sparsity map an SE op reads (an input, in DDR until moved)
 
     @property
     def is_free(self) -> bool:
@@ -120,6 +123,7 @@ class NpuGraph:
     default_precision: Precision
     host_io_bytes: int = 0  # the network's inputs and outputs as the host holds them (ONNX dtypes)
     unmeasured_weights: tuple[str, ...] = ()  # DPU ops whose weights the file lacks and no share was given
+    ddr_constants: tuple[str, ...] = ()  # compiler-made buffers in DDR from the start (SE tables)
 
     def resolve(self, tensor: str) -> str:
         """Follow view aliases to the tensor that owns the data."""

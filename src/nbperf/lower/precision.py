@@ -27,9 +27,21 @@ from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
 # MAT_MUL, ADD, MULTIPLY, SUBTRACT, DIVIDE, MAXIMUM, MINIMUM, AVG_POOL; BatchNormalization by the ONNX
 # backend's INPUTS_QUANTIZABLE_OPERATIONS). Only those the NPU runs on the DPU matter here.
 NNCF_QUANTIZED = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sum", "Sub", "Mul", "Div",
-                            "Max", "Min", "AveragePool", "GlobalAveragePool", "BatchNormalization"})
+                            "Max", "Min", "AveragePool", "GlobalAveragePool", "BatchNormalization",
+                            "Resize:linear"})
 # ... and the ones it lets carry the precision of their input (npu.py MAX_POOL and the layout ops).
-NNCF_AGNOSTIC = frozenset({"MaxPool", "GlobalMaxPool"})
+NNCF_AGNOSTIC = frozenset({"MaxPool", "GlobalMaxPool", "Resize:nearest"})
+# A Resize the DPU runs (an NCE interpolate): NNCF's NPU hardware config quantizes a linear
+# Interpolate's input and lets a nearest one carry its input's precision
+# (nncf/common/hardware/configs/npu.json, "Interpolate" mode linear: q8_a; mode nearest: none).
+RESIZE_LINEAR, RESIZE_NEAREST = "Resize:linear", "Resize:nearest"
+
+
+def nncf_type(op_type: str, attrs: dict[str, object]) -> str:
+    """The op as NNCF's hardware config tells its kinds apart (a Resize by its mode)."""
+    if op_type in ("Resize", "Upsample"):
+        return RESIZE_NEAREST if str(attrs.get("mode", "nearest")).lower() == "nearest" else RESIZE_LINEAR
+    return op_type
 
 SHAVE_FP16 = "SHAVE kernels run fp16 (VPUNN profiles them in fp16 only)"
 FOLLOWS_INPUT = "moves its input's data in its precision"

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from nbperf.arch.model import Precision
+from nbperf.arch.model import PRECISION_BYTES, Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.decompose import RECURRENT_MACS_ATTR
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp, nchw
@@ -20,10 +20,20 @@ from nbperf.lower.patterns import (
     CONV3D_PLANES_ATTR,
     EFFECTIVE_PERM_ATTR,
     FUSED_ATTR,
+    NBPERF_DOMAIN,
     ODU_PERMUTE_ATTR,
     ROW_ELEMENTS_ATTR,
 )
-from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision
+from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision, nncf_type
+from nbperf.lower.upsampling import (
+    LOWERING_ATTR,
+    REASON_ATTR,
+    SE_GEOMETRY_ATTR,
+    SE_SPARSE_ATTR,
+    UPSAMPLING,
+    USEFUL_MACS_ATTR,
+    SeGeometry,
+)
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
 DATA_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64", "int8", "uint8"})  # not indices
@@ -70,7 +80,8 @@ class LowerContext:
                 return produced, FOLLOWS_INPUT
             # rows of a constant table (an embedding): int8 where quantized (NNCF's EMBEDDING weights)
             return ("int8" if quantized else self.force_precision or self.default_precision), FOLLOWS_INPUT
-        return dpu_precision(node.op_type, self.force_precision, quantized, produced, self.default_precision)
+        return dpu_precision(nncf_type(node.op_type, node.attrs), self.force_precision, quantized, produced,
+                             self.default_precision)
 
     def npu_bytes(self, tensor: str, precision: Precision) -> int:
         """Size of a tensor on the NPU: floats at the op precision, integers as int32 at most."""
@@ -129,6 +140,7 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
         output_bytes=sum(ctx.npu_bytes(o, precision) for o in outputs),
         fused=tuple(node.attrs.get(FUSED_ATTR, ())),
         precision_reason=reason,
+        lowering=str(node.attrs.get(REASON_ATTR, "")),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -207,7 +219,8 @@ def _sparse_input(tensor: str, ctx: LowerContext, work: DpuWork) -> dict[str, ob
     if (share < ACTIVATION_SPARSITY_THRESHOLD or work.kind not in {DpuKind.CONV, DpuKind.MATMUL}
             or work.in_k < SPARSE_INPUT_MIN_CHANNELS):
         return {}
-    return {"dpu": replace(work, input_sparsity=share)}
+    inserted = work.inserted_zeros  # an SE input: its real data's zeros come on top of the inserted ones
+    return {"dpu": replace(work, input_sparsity=inserted + (1 - inserted) * share)}
 
 
 def _weight_tensor(node: Node, ctx: LowerContext) -> Tensor | None:
@@ -272,8 +285,10 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
 
 @register("ConvTranspose")
 def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
-    # The compiler runs it as a stride-1 conv over the zero-inserted input: the DPU pays for the
-    # dense output volume, while useful MACs count only non-zero inputs.
+    """A transposed conv as lower/upsampling.py marked it: over a virtual zero-inserted input
+    (SE pointers), over the materialised one (after its Upsampling DMA), or, for the 1-D and
+    unrolled 3-D forms, as a stride-1 conv over the zero-inserted input whose footprint is the
+    real input. The DPU pays for the dense output volume; ``macs`` counts only the useful MACs."""
     (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
     group = int(node.attrs.get("group", 1))
     macs = n * c * h * w * (k // group) * kh * kw
@@ -283,11 +298,37 @@ def lower_conv_transpose(node: Node, ctx: LowerContext) -> NpuOp:
         ho, wo = ctx.tensor(node.outputs[0]).shape[-2:]
         kh, kw = w_shape[3], w_shape[4]
         macs = math.prod(x) * (k // group) * math.prod(w_shape[2:])  # every input voxel, whole kernel
+    macs = int(node.attrs.get(USEFUL_MACS_ATTR, macs))
     work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k // group, in_k=c // group,
                    kernel_h=kh, kernel_w=kw, batch=n * group, in_h=h, in_w=w)
+    se: SeGeometry | None = node.attrs.get(SE_GEOMETRY_ATTR)
+    if se is not None and node.attrs.get(SE_SPARSE_ATTR, True):
+        # the sparsity map marks the inserted zeros
+        work = replace(work, input_sparsity=se.zero_share, inserted_zeros=se.zero_share)
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
-                 weight_bytes=_weight_bytes(ctx, node, precision, k))
+                 weight_bytes=_weight_bytes(ctx, node, precision, k), se_table_bytes=_se_bytes(se))
+
+
+def _se_bytes(se: SeGeometry | None) -> int:
+    return se.table_bytes + se.map_bytes if se is not None else 0
+
+
+def lower_se_interpolate(node: Node, ctx: LowerContext) -> NpuOp:
+    """An NCE interpolate (lower/upsampling.py): a conv over the virtually replicated input with
+    compiler-made weights, C x C x kernel (one input channel set per kernel), plus the weight
+    table. Its useful MACs: each output element's kernel window over its own channel."""
+    n, c, h, w = nchw(ctx.tensor(node.inputs[0]).shape)
+    _, k, ho, wo = nchw(ctx.tensor(node.outputs[0]).shape)
+    kh, kw = node.attrs["nbperf_kernel"]
+    sh, sw = node.attrs["nbperf_stride"]
+    se: SeGeometry = node.attrs[SE_GEOMETRY_ATTR]
+    work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k, in_k=c, kernel_h=kh, kernel_w=kw,
+                   stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
+    precision = ctx.precision_of(node)
+    weights = c * k * kh * kw * PRECISION_BYTES[precision] + WEIGHT_TABLE_BYTES_PER_CHANNEL * k
+    return _base(node, ctx, Engine.DPU, dpu=work, macs=n * k * ho * wo * kh * kw, weight_bytes=weights,
+                 se_table_bytes=_se_bytes(se))
 
 
 @register("MatMul", "Gemm")
@@ -600,6 +641,11 @@ def lower_node(node: Node, ctx: LowerContext) -> NpuOp:
         return lower_unknown(node, ctx)  # a custom op named like a standard one is not that op
     if CONV3D_ADDS_ATTR in node.attrs:
         return lower_depth_sum(node, ctx)
+    lowering = node.attrs.get(LOWERING_ATTR)
+    if op in ("Resize", "Upsample") and lowering == "se":
+        return lower_se_interpolate(node, ctx)
+    if (op == UPSAMPLING and node.domain == NBPERF_DOMAIN) or lowering == "strided_concat":
+        return lower_dma(node, ctx)  # copies: the zero-inserted input, or the replicated rows
     if op in {"Add", "Sub", "Mul"} and len(ctx.activations(node)) == 2:
         shapes = {ctx.tensor(i).shape for i in ctx.activations(node)}
         if len(shapes) == 1:

@@ -33,8 +33,9 @@ def candidates_table(ex: LayerExplanation, arch_label: str | None = None, width:
               "moves into the layer and from it to its consumers): microseconds; sizes in decimal kB")
     inline = width >= REASONS_INLINE_WIDTH
     below = [] if inline else [f"{row.candidate.label}: {row.reason}" for row in ex.rows]
+    lowering = f"lowered as: {op.lowering}" if op.lowering else ""
     table = Table(title=title, title_justify="left", header_style="bold", caption_justify="left",
-                  caption="\n".join(filter(None, (ex.pricing, legend, *below))))
+                  caption="\n".join(filter(None, (lowering, ex.pricing, legend, *below))))
     # short headers (the caption explains them)
     for col in ("strategy", "legal", "CMX/tile", "fits", "tiles", "cycles", "compute", "DMA", "in",
                 "out", "chosen", *(("reason",) if inline else ())):
@@ -56,8 +57,10 @@ def candidates_table(ex: LayerExplanation, arch_label: str | None = None, width:
 def plan_table(estimate: Estimate) -> Table:
     """Every layer's chosen strategy with the candidates it beat."""
     plan = estimate.plan
+    lowered = [f"{t.op.name}: {t.op.lowering}" for t in estimate.schedule.tasks if t.op.lowering]
+    caption = "\n".join(["lowered as the part's compiler chooses:", *lowered]) if lowered else None
     table = Table(title=f"{estimate.model} on {estimate.arch_label}: strategies ({plan.policy} policy)",
-                  title_justify="left", header_style="bold")
+                  title_justify="left", header_style="bold", caption_justify="left", caption=caption)
     for col in ("layer", "op", "strategy", "tiles", "CMX/tile", "sub-tiles", "transition in",
                 "legal alternatives"):
         table.add_column(col, overflow="fold")
@@ -79,6 +82,7 @@ def candidates_record(ex: LayerExplanation, arch_label: str | None = None) -> di
         "layer": op.name, "op_type": op.op_type, "engine": op.engine.value, "precision": op.precision,
         "arch": arch_label or ex.arch.name, "tiles": ex.arch.tiles, "cmx_budget_bytes": ex.budget_bytes,
         "policy": ex.policy, "whole_graph_us": round(ex.total_ns / 1e3, 4), "priced_by": ex.priced_by,
+        "lowering": op.lowering, "se_table_bytes": op.se_table_bytes,
         "candidates": [
             {"strategy": str(row.candidate.label), "legal": row.candidate.legal,
              "cmx_bytes_per_tile": row.candidate.cmx_bytes_per_tile if row.candidate.legal else None,
@@ -103,7 +107,7 @@ def plan_record(estimate: Estimate) -> dict[str, Any]:
             "layer": task.op.name, "op_type": task.op.op_type, "strategy": str(placement.chosen.label),
             "tiles_used": task.tiles_used, "cmx_bytes_per_tile": task.cmx_bytes, "subtiles": task.subtiles,
             "transition_in": [m.kind.value for m in placement.moves_in if m.total_bytes],
-            "transition_in_us": round(task.transition_ns / 1e3, 4),
+            "transition_in_us": round(task.transition_ns / 1e3, 4), "lowering": task.op.lowering,
             "legal_alternatives": [str(c.label) for c in placement.considered
                                    if c.legal and c is not placement.chosen]})
     return {"model": estimate.model, "arch": estimate.arch_label, "policy": plan.policy, "layers": layers}

@@ -10,7 +10,7 @@ from typing import Any
 
 from nbperf.cost.dma import ns_to_dma_cycles
 from nbperf.cost.inventory import LayerSources
-from nbperf.report.why import why
+from nbperf.report.why import channel_padding_share, why
 from nbperf.result import Estimate, dense_weight_ddr_bytes
 from nbperf.schedule.timeline import TimedTask
 from nbperf.version import __version__
@@ -19,8 +19,9 @@ from nbperf.version import __version__
 # 5: inner_chunks, batch_groups; 6: arch with its overrides, provenance; 7: layer why; 8: cost sources;
 # 9: weight compression (layer weight_dense_bytes, weight_sparsity; provenance weight_sparsity_assumed);
 # 10: activation sparsity (layer input_sparsity, provenance activation_sparsity), per-layer weight shares,
-# swizzling (layer cmx_fit_bytes_per_tile, swizzled), weight_ddr_dense_bytes, weight_zero_blocks
-SCHEMA_VERSION = 10
+# swizzling (layer cmx_fit_bytes_per_tile, swizzled), weight_ddr_dense_bytes, weight_zero_blocks;
+# 11: upsampling lowering (layer lowering, se_table_bytes), layer channel_padding_share
+SCHEMA_VERSION = 11
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -45,6 +46,9 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "weight_sparsity": _r(op.dpu.weight_sparsity if op.dpu is not None else 0.0),
         "input_sparsity": _r(op.dpu.input_sparsity if op.dpu is not None else 0.0),
         "weight_zero_blocks": _r(op.weight_zero_blocks),
+        "lowering": op.lowering,
+        "se_table_bytes": op.se_table_bytes,
+        "channel_padding_share": _r(channel_padding_share(task.candidate.work or op.dpu)),
         "input_bytes": op.input_bytes,
         "output_bytes": op.output_bytes,
         "weight_ddr_bytes": task.weight_ddr_bytes,
@@ -71,7 +75,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "start_us": _r(task.start_ns / 1e3),
         "end_us": _r(task.end_ns / 1e3),
         "bound": task.bound.value,
-        "why": why(task, estimate.arch.dma.ddr_bandwidth_gbps),
+        "why": why(task, estimate.arch),
         "compute_limit": compute.limit,
         "mpe_mode": compute.mpe_mode,
         "mac_utilisation": None if compute.mac_utilisation is None else _r(compute.mac_utilisation),

@@ -8,7 +8,8 @@ moves and at what bandwidth, or the layout move before the layer.
 
 from __future__ import annotations
 
-from nbperf.lower.npu_ops import DpuKind
+from nbperf.arch.model import ArchSpec
+from nbperf.lower.npu_ops import DpuKind, DpuWork
 from nbperf.schedule.timeline import Bound, TimedTask
 
 CHANNEL_BLOCK = 16  # the DPU computes output and input channels in blocks of 16 (compiler, VPUNN)
@@ -22,8 +23,25 @@ def _bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
-def why(task: TimedTask, ddr_bandwidth_gbps: float) -> str:
-    """One line: ``compute: 1% MAC utilisation, 56->1 channels padded to 16``."""
+def _pad(channels: int) -> int:
+    return -(-channels // CHANNEL_BLOCK) * CHANNEL_BLOCK
+
+
+def channel_padding_share(work: DpuWork | None) -> float:
+    """Share of the DPU's MAC slots spent on channel padding: input and output channels of a conv
+    or matmul each padded to the 16-channel block (a 56->1 conv computes 64->16), the channels
+    of a depthwise conv or pooling; 0 for element-wise ops and non-DPU ops."""
+    if work is None or work.kind is DpuKind.ELTWISE or not work.out_k:
+        return 0.0
+    if work.kind in (DpuKind.CONV, DpuKind.MATMUL):
+        return 1 - work.in_k * work.out_k / (_pad(work.in_k) * _pad(work.out_k))
+    return 1 - work.out_k / _pad(work.out_k)
+
+
+def why(task: TimedTask, arch: ArchSpec) -> str:
+    """One line: ``compute: 1% MAC utilisation, 56->1 channels padded to 64->16 (95% of MAC
+    slots), ...``."""
+    ddr_bandwidth_gbps = arch.dma.ddr_bandwidth_gbps
     op, compute, bound = task.op, task.compute, task.bound
     if bound is Bound.COMPUTE:
         parts = []
@@ -31,11 +49,19 @@ def why(task: TimedTask, ddr_bandwidth_gbps: float) -> str:
             parts.append(f"{100 * compute.mac_utilisation:.0f}% MAC utilisation")
         work = task.candidate.work or op.dpu
         if work is not None and work.kind is not DpuKind.ELTWISE:
-            if work.out_k % CHANNEL_BLOCK or (work.in_k and work.in_k % CHANNEL_BLOCK):
-                parts.append(f"{work.in_k}->{work.out_k} channels padded to {CHANNEL_BLOCK}")
+            padding = channel_padding_share(work)
+            if padding:
+                parts.append(f"{work.in_k}->{work.out_k} channels padded to {_pad(work.in_k)}->"
+                             f"{_pad(work.out_k)} ({100 * padding:.0f}% of MAC slots)")
             if work.kind is DpuKind.DWCONV:
                 parts.append("depthwise (one input channel per output)")
-        if op.op_type == "ConvTranspose":
+        if op.lowering and op.engine.value == "DPU":
+            parts.append(op.lowering)
+            if work is not None and work.input_sparsity:
+                ratio = arch.dpu.input_sparsity_ratio(work.input_sparsity, op.precision)
+                parts.append(f"the DPU skips them, {ratio:.2f}x the dense MAC cycles" if ratio < 1 else
+                             "this part's DPU gains nothing from sparse inputs (dpu.input_sparsity_cycles)")
+        elif op.op_type == "ConvTranspose":
             parts.append("computed densely over the zero-inserted input")
         if compute.limit in _LIMITS and compute.limit != "mac":
             parts.append(f"bound by the DPU's {_LIMITS[compute.limit]}")
@@ -52,7 +78,8 @@ def why(task: TimedTask, ddr_bandwidth_gbps: float) -> str:
         moved = task.act_in_ddr_bytes + task.act_out_ddr_bytes
         return f"DMA: {_bytes(moved)} of activations streamed or spilled through DDR"
     if bound is Bound.DMA_COPY:
-        return f"data movement: the op is a copy of {_bytes(op.output_bytes)}"
+        copy = f"data movement: the op is a copy of {_bytes(op.output_bytes)}"
+        return f"{copy} ({op.lowering})" if op.lowering else copy
     if bound is Bound.TRANSITION:
         moved = task.transition_ddr_bytes + task.transition_cmx_bytes
         return f"layout transition: {_bytes(moved)} moved into the layout {task.candidate.label} needs first"

@@ -181,7 +181,8 @@ class _Pass:
         # tensor -> (its layout, tile -> buffer): the copy in CMX its next readers use
         self.resident: dict[str, tuple[Dist, dict[int, Buffer]]] = {}
         # tensor -> the task that put it in DDR (-1: the host, for graph inputs)
-        self.in_ddr: dict[str, int] = {self.graph.resolve(t): -1 for t in self.graph.inputs}
+        self.in_ddr: dict[str, int] = {self.graph.resolve(t): -1
+                                       for t in (*self.graph.inputs, *self.graph.ddr_constants)}
         self.weights: dict[int, dict[int, Buffer]] = {}  # op index -> tile -> weights loaded early
         self.spilled = 0
         self.bytes: dict[str, LayerBytes] = {op.name: LayerBytes() for op in self.ops}

@@ -244,9 +244,10 @@ class SerialModel:
         return uses[k] if k < len(uses) else math.inf
 
     def initial_state(self) -> State:
-        """Graph inputs are in DDR; nothing ran before the first op to hide its weight load behind."""
-        live = frozenset((t, Held(Dist.DDR, True)) for t in {self.graph.resolve(t) for t in self.graph.inputs}
-                         if t in self.uses)
+        """Graph inputs (and compiler-made constants) are in DDR; nothing ran before the first op
+        to hide its weight load behind."""
+        in_ddr = {self.graph.resolve(t) for t in (*self.graph.inputs, *self.graph.ddr_constants)}
+        live = frozenset((t, Held(Dist.DDR, True)) for t in in_ddr if t in self.uses)
         return State(live, 0, 0, 0)
 
     def move(self, index: int, tensor: str, have: Dist, need: Need) -> Move:
