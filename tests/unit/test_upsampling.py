@@ -219,3 +219,65 @@ def test_fsrcnn_names_why_its_last_layer_costs_what_it_does():
     assert on_4000["se_table_bytes"] > 0
     on_3720 = _layer(nbperf.estimate(model, "npu3720"), "/up/ConvTranspose")
     assert "materialised 1088x1928 zero-inserted input" in on_3720["why"]
+
+
+# --- what-if: the sub-pixel form -------------------------------------------------------------
+
+SUBPIXEL = LoweringOptions(subpixel=True)
+
+
+def test_subpixel_form_is_a_conv_a_depth_to_space_and_a_crop(tmp_path):
+    model = _conv_transpose(c=16, k=4, hw=8, kernel=5, stride=2, pad=2)  # output 15 x 15
+    conv, d2s, crop = _lower(tmp_path, model, SUBPIXEL).ops
+    assert (conv.op_type, conv.name, conv.engine) == ("Conv", "up", Engine.DPU)
+    assert (conv.dpu.kernel_h, conv.dpu.out_k, conv.dpu.out_h, conv.dpu.stride_h) == (3, 16, 10, 1)
+    assert conv.macs == 16 * 8 * 8 * 4 * 25  # the transposed conv's useful MACs
+    assert d2s.op_type == "DepthToSpace" and crop.op_type == "Slice" and crop.outputs == ("y",)
+
+
+def test_subpixel_form_computes_the_transposed_conv():
+    """The rewrite's geometry (kernel ceil(k/s), padding kernel-1, s^2 x K channels in depth-first
+    order, a crop from the transposed conv's top/left padding) gives the transposed conv's output
+    exactly, with its kernel taps rearranged per output phase."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(0)
+    c, k, hw, kernel, s, pad = 3, 2, 5, 5, 2, 2
+    w = rng.normal(size=(c, k, kernel, kernel)).astype(np.float32)
+    x = rng.normal(size=(1, c, hw, hw)).astype(np.float32)
+    ck = -(-kernel // s)
+    phases = np.zeros((k * s * s, c, ck, ck), dtype=np.float32)
+    for o in range(k):
+        for i in range(s):
+            for j in range(s):
+                for t in range(ck):
+                    for u in range(ck):
+                        a, b = s * (ck - 1 - t) + i, s * (ck - 1 - u) + j
+                        if a < kernel and b < kernel:
+                            phases[o * s * s + i * s + j, :, t, u] = w[:, o, a, b]
+    out = (hw - 1) * s - 2 * pad + kernel
+    rows = s * (hw + ck - 1)
+
+    def run(nodes, inits):
+        model = chain_model(nodes, [_info("x", list(x.shape))], [_info("y", None)], inits)
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": x})[0]
+
+    expected = run([helper.make_node("ConvTranspose", ["x", "w"], ["y"], kernel_shape=[kernel, kernel],
+                                     strides=[s, s], pads=[pad] * 4)], [numpy_helper.from_array(w, "w")])
+    crop = [numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+            for v, n in (([pad, pad], "starts"), ([pad + out, pad + out], "ends"), ([2, 3], "axes"))]
+    got = run([helper.make_node("Conv", ["x", "wp"], ["p"], kernel_shape=[ck, ck], pads=[ck - 1] * 4),
+               helper.make_node("DepthToSpace", ["p"], ["q"], blocksize=s, mode="CRD"),
+               helper.make_node("Slice", ["q", "starts", "ends", "axes"], ["y"])],
+              [numpy_helper.from_array(phases, "wp"), *crop])
+    assert rows >= pad + out and got.shape == expected.shape == (1, k, out, out)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_subpixel_what_if_saves_the_inserted_zeros_mac_cycles(tmp_path):
+    model = save(_conv_transpose(c=32, k=32, kernel=4, stride=2, pad=1), tmp_path)
+    se = nbperf.estimate(model, "npu4000", strategies={"all": "SOH"})
+    subpixel = nbperf.estimate(model, "npu4000", strategies={"all": "SOH"},
+                               arch_overrides=["compiler.deconv_as_subpixel_conv=true"])
+    assert _layer(subpixel, "up")["compute_cycles"] < _layer(se, "up")["compute_cycles"]
+    assert subpixel.macs == se.macs

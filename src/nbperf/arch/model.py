@@ -302,6 +302,10 @@ class CompilerSpec(_Strict):
         "an SE ConvTranspose's inserted zeros reach the DPU marked in its sparsity map, so the "
         "input-sparsity path (dpu.input_sparsity_cycles) may skip them; false: price them as "
         "dense data (what-if)"))
+    deconv_as_subpixel_conv: bool = Field(default=False, description=(
+        "what-if: a strided ConvTranspose runs as a stride-1 conv with stride^2 times the output "
+        "channels and kernel ceil(kernel / stride), then DepthToSpace and a crop (the sub-pixel "
+        "form, no inserted zeros); npu_compiler@150e202 has no such rewrite"))
     d2s_as_transposed_conv_min_channels: int = Field(default=0, ge=0, le=8192, description=(
         "a depth-first (CRD) float DepthToSpace with at least this many output channels runs as "
         "a transposed convolution on the DPU (the compiler's D2SToTransposedConvVerifier); "

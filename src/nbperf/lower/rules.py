@@ -278,6 +278,7 @@ def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     macs = n * k * ho * wo * (c // group) * kh * kw
     if CONV3D_PLANES_ATTR in node.attrs:  # the published count: every output voxel, the whole kernel
         macs = math.prod(node.attrs[CONV3D_OUT_ATTR]) * (c // group) * math.prod(w_shape[2:])
+    macs = int(node.attrs.get(USEFUL_MACS_ATTR, macs))  # a rewritten op keeps its original's count
     precision = ctx.precision_of(node)
     return _base(node, ctx, Engine.DPU, dpu=work, macs=macs,
                  weight_bytes=_weight_bytes(ctx, node, precision, k))

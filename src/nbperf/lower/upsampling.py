@@ -57,12 +57,14 @@ class LoweringOptions:
     se_sparse_input: bool = True
     d2s_min_channels: int = 0
     d2s_max_block: int = 0
+    subpixel: bool = False  # what-if: strided ConvTranspose -> conv + DepthToSpace + crop
 
     @classmethod
     def of(cls, arch: Any) -> LoweringOptions:
         c = arch.compiler
         return cls(c.se_pointer_ops, c.se_size_power_of_two, c.se_sparse_input,
-                   c.d2s_as_transposed_conv_min_channels, c.d2s_as_transposed_conv_max_block)
+                   c.d2s_as_transposed_conv_min_channels, c.d2s_as_transposed_conv_max_block,
+                   c.deconv_as_subpixel_conv)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def lower_upsampling(graph: Graph, options: LoweringOptions, force_precision: st
                 continue
             node = converted
         if node.op_type == "ConvTranspose" and node.domain in ("", "ai.onnx"):
-            _conv_transpose(b, node, options)
+            _conv_transpose(b, node, options, force_precision)
         elif node.op_type in ("Resize", "Upsample") and node.domain in ("", "ai.onnx"):
             _resize(b, node, options)
         else:
@@ -151,7 +153,7 @@ def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
     return [int(v) for v in value] if value else default
 
 
-def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions) -> None:
+def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_precision: str | None) -> None:
     x, w = node.inputs[0], node.inputs[1] if len(node.inputs) > 1 else ""
     if len(b.shape(x)) != 4 or not w or len(b.shape(w)) != 4:
         b.nodes.append(node)  # 1-D and unrolled 3-D forms: the dense conv rule as before
@@ -165,8 +167,12 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions) -> None:
     dilated = any(d != 1 for d in _ints(node, "dilations", [1, 1]))
     # The compiler's padding of the zero-inserted input (createUpsampling, TransposedConvolutionToNCE).
     pads = (kh - 1 - top, kw - 1 - left, kh - 1 - bottom + out_pad_h, kw - 1 - right + out_pad_w)
-    if dilated or min(pads) < 0 or "output_shape" in node.attrs:
+    auto_pad = str(node.attrs.get("auto_pad", "NOTSET")).upper() not in ("NOTSET", "VALID")
+    if dilated or min(pads) < 0 or "output_shape" in node.attrs or auto_pad:
         b.nodes.append(node)  # forms neither rewrite takes as they stand: the dense conv rule
+        return
+    if options.subpixel and group == 1 and sh == sw > 1 and b.tensors[w].is_constant:
+        _subpixel(b, node, options, (top, left), force_precision)
         return
     rows = h + (sh - 1) * (h - 1) + pads[0] + pads[2]
     cols = width + (sw - 1) * (width - 1) + pads[1] + pads[3]
@@ -195,6 +201,51 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions) -> None:
     reason = f"a dense stride-1 conv over the materialised {rows}x{cols} zero-inserted input ({why})"
     b.emit(replace(node, inputs=(up, *node.inputs[1:])), **{
         LOWERING_ATTR: "upsampled", REASON_ATTR: reason, USEFUL_MACS_ATTR: macs})
+
+
+def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, begin: tuple[int, int],
+              force_precision: str | None) -> None:
+    """What-if: the sub-pixel form of a stride-s transposed conv. Each of the s x s output phases
+    is a stride-1 conv of kernel ceil(k / s) over the input padded by that kernel less one; the
+    phases are the conv's s^2 x K output channels, which a depth-first DepthToSpace interleaves,
+    and a crop removes the transposed conv's padding. No MAC runs on an inserted zero; the
+    kernels' padding to a multiple of s adds zero weights."""
+    x, w = node.inputs[0], node.inputs[1]
+    n, c, h, width = b.shape(x)
+    kh, kw = b.shape(w)[2:]
+    k, s = b.shape(w)[1], int(_ints(node, "strides", [1, 1])[0])
+    ch, cw = -(-kh // s), -(-kw // s)
+    rows, cols = h + ch - 1, width + cw - 1
+    macs = node.attrs.get(USEFUL_MACS_ATTR, n * c * h * width * k * kh * kw)
+    zeros = b.tensors[w].zero_fraction
+    weights = f"{node.name}/subpixel_weights"
+    b.tensors[weights] = Tensor(weights, (k * s * s, c, ch, cw), b.tensors[w].dtype, is_constant=True,
+                                zero_fraction=None if zeros is None else
+                                1 - (1 - zeros) * kh * kw / (s * s * ch * cw))
+    inputs = [x, weights]
+    if len(node.inputs) > 2 and node.inputs[2]:  # the bias, once per output phase
+        bias = f"{node.name}/subpixel_bias"
+        b.tensors[bias] = Tensor(bias, (k * s * s,), b.tensors[node.inputs[2]].dtype, is_constant=True)
+        inputs.append(bias)
+    phases, shuffled = f"{node.name}/phases", f"{node.name}/shuffled"
+    b.tensors[phases] = replace(b.tensors[x], name=phases, shape=(n, k * s * s, rows, cols), value=None)
+    b.tensors[shuffled] = replace(b.tensors[x], name=shuffled, shape=(n, k, s * rows, s * cols), value=None)
+    reason = (f"what-if sub-pixel form: a {ch}x{cw} conv to {k * s * s} channels ({s}x{s} phases), "
+              "no inserted zeros")
+    b.emit(Node(node.name, "Conv", tuple(inputs), (phases,),
+                {"kernel_shape": [ch, cw], "pads": [ch - 1, cw - 1, ch - 1, cw - 1],
+                 USEFUL_MACS_ATTR: macs}, domain=node.domain), **{REASON_ATTR: reason})
+    d2s = Node(f"{node.name}/depth_to_space", "DepthToSpace", (phases,), (shuffled,),
+               {"blocksize": s, "mode": "CRD"}, domain=node.domain)
+    converted, why = _d2s_as_transposed_conv(b, d2s, options, force_precision)
+    if converted is None:
+        b.emit(d2s, **{REASON_ATTR: f"DMA copies: {why}"})
+    else:
+        _conv_transpose(b, converted, replace(options, subpixel=False), force_precision)
+    # The transposed conv's own padding: its output starts ``pad`` rows into the full result.
+    b.emit(Node(f"{node.name}/crop", "Slice", (shuffled,), node.outputs,
+                {REASON_ATTR: f"the crop of the sub-pixel result to {b.shape(node.outputs[0])[2:]} "
+                 f"(from row {begin[0]}, column {begin[1]})"}, domain=node.domain))
 
 
 def _d2s_as_transposed_conv(b: _Rewriter, node: Node, options: LoweringOptions,
