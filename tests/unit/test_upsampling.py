@@ -281,3 +281,12 @@ def test_subpixel_what_if_saves_the_inserted_zeros_mac_cycles(tmp_path):
                                arch_overrides=["compiler.deconv_as_subpixel_conv=true"])
     assert _layer(subpixel, "up")["compute_cycles"] < _layer(se, "up")["compute_cycles"]
     assert subpixel.macs == se.macs
+
+
+def test_the_materialised_input_is_copied_in_the_precision_of_the_conv_it_feeds(tmp_path):
+    """NNCF quantizes the transposed conv's input, and the compiler's Upsampling copies that
+    quantized input: in int8 the copy moves int8, with no conversion of the big upsampled tensor."""
+    ops = _lower(tmp_path, _conv_transpose(), NPU3720, precision="int8").ops
+    upsampling, conv = (op for op in ops if op.op_type in ("Upsampling", "ConvTranspose"))
+    assert upsampling.precision == conv.precision == "int8"
+    assert not any(op.op_type == "Quantize" and "upsampled" in op.name for op in ops)

@@ -26,6 +26,7 @@ from nbperf.lower.patterns import (
 )
 from nbperf.lower.precision import FOLLOWS_INPUT, SHAVE_FP16, dpu_precision, nncf_type
 from nbperf.lower.upsampling import (
+    FOR_DPU_OP_ATTR,
     LOWERING_ATTR,
     REASON_ATTR,
     SE_GEOMETRY_ATTR,
@@ -75,6 +76,10 @@ class LowerContext:
         quantized = any(t.name in self.graph.quantized or t.dtype in {"int8", "uint8"} for t in tensors)
         if engine is Engine.SHAVE:
             return "fp16", SHAVE_FP16
+        if FOR_DPU_OP_ATTR in node.attrs:  # a copy made for a DPU op's input: in that op's precision
+            precision, _ = dpu_precision(node.attrs[FOR_DPU_OP_ATTR], self.force_precision, quantized,
+                                         produced, self.default_precision)
+            return precision, f"the input of a {node.attrs[FOR_DPU_OP_ATTR]} in its precision"
         if engine in (Engine.DMA, Engine.NONE):
             if data:
                 return produced, FOLLOWS_INPUT

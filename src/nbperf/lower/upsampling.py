@@ -42,6 +42,7 @@ USEFUL_MACS_ATTR = "nbperf_useful_macs"  # the published MAC count, when the DPU
 SE_GEOMETRY_ATTR = "nbperf_se"  # SeGeometry of an SE op
 SE_SPARSE_ATTR = "nbperf_se_sparse"  # its inserted zeros reach the DPU as sparse input
 UPSAMPLING = "Upsampling"  # the compiler's IE.Upsampling: a zero-inserted, padded copy (DMA)
+FOR_DPU_OP_ATTR = "nbperf_for_dpu_op"  # a copy that runs in the precision of the DPU op it feeds
 SE_POINTER_BYTES = 4  # one 32-bit pointer per storage element (StorageElementTableOp, si32)
 CHANNEL_ALIGNMENT = 16  # NCEInvariant::VPU_CHANNEL_ALIGNMENT: channels expanded to 16 first
 DIMENSION_LIMIT = 8192  # NCEInvariant::VPU_DIMENSION_LIMIT
@@ -197,7 +198,9 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_pr
         "the SE path does not take it (grouped, non-constant weights or a kernel over 11)"
     b.nodes.append(Node(f"{node.name}/upsampling", UPSAMPLING, (x,), (up,),
                         {REASON_ATTR: f"the zero-inserted, padded input of {node.name} ({why})",
-                         "strides": [sh, sw], "pads": list(pads)}, domain=NBPERF_DOMAIN))
+                         "strides": [sh, sw], "pads": list(pads),
+                         # it copies the transposed conv's input, which is quantized where that is
+                         FOR_DPU_OP_ATTR: node.op_type}, domain=NBPERF_DOMAIN))
     reason = f"a dense stride-1 conv over the materialised {rows}x{cols} zero-inserted input ({why})"
     b.emit(replace(node, inputs=(up, *node.inputs[1:])), **{
         LOWERING_ATTR: "upsampled", REASON_ATTR: reason, USEFUL_MACS_ATTR: macs})
