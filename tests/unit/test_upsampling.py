@@ -3,6 +3,7 @@ ops, the materialised zero-inserted input, strided copies, DepthToSpace as a tra
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,17 @@ def test_the_materialised_input_is_copied_in_the_precision_of_the_conv_it_feeds(
     upsampling, conv = (op for op in ops if op.op_type in ("Upsampling", "ConvTranspose"))
     assert upsampling.precision == conv.precision == "int8"
     assert not any(op.op_type == "Quantize" and "upsampled" in op.name for op in ops)
+
+
+def test_the_subpixel_what_if_leaves_the_compilers_own_d2s_transposed_conv_alone(tmp_path):
+    (op,) = _lower(tmp_path, _d2s(), replace(NPU4000, subpixel=True)).ops
+    assert op.op_type == "ConvTranspose" and "SE pointers" in op.lowering
+
+
+def test_a_depth_first_d2s_dma_gathers_runs_of_block_elements(tmp_path):
+    """DepthToSpaceDMA moves depth-first data in runs of ``block`` elements (priced like a permute,
+    one run per CMX clock); blocks-first runs are whole channel groups, a strided copy."""
+    (crd,) = _lower(tmp_path, _d2s(c=64, block=2), LoweringOptions()).ops
+    assert crd.engine is Engine.DMA and crd.permuted == crd.elements // 2 and crd.permute_planes == 32
+    (dcr,) = _lower(tmp_path, _d2s(c=64, block=2, mode="DCR"), LoweringOptions()).ops
+    assert dcr.permuted == 0

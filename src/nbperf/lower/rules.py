@@ -594,8 +594,22 @@ def lower_dma(node: Node, ctx: LowerContext) -> NpuOp:
             return lower_view(node, ctx)
         if kind == "permute":
             permuted, planes = out_elements, permute_planes(shape, perm)
+    if node.op_type == "DepthToSpace" and str(node.attrs.get("mode", "DCR")).upper() == "CRD":
+        permuted, planes = _depth_first_d2s_runs(node, ctx, out_elements)
     return _base(node, ctx, Engine.DMA, elements=out_elements, weight_bytes=gathered, permuted=permuted,
                  permute_planes=planes)
+
+
+def _depth_first_d2s_runs(node: Node, ctx: LowerContext, out_elements: int) -> tuple[int, int]:
+    """A depth-first (CRD) DepthToSpace on NHWC data as the compiler's DepthToSpaceDMA moves it:
+    input channels / block DMAs over the ports, each gathering runs of only ``block`` contiguous
+    elements (VPUIP/transforms/passes/unroll_depth_to_space_dma.cpp, DEPTH_FIRST). Priced like a
+    permute, one run per CMX clock (assumed: a run far under a CMX word costs a word access, as
+    VPUNN prices a permute's one-element words); blocks-first runs are whole output channel
+    groups, a strided copy."""
+    block = max(1, int(node.attrs.get("blocksize", 1)))
+    channels = nchw(ctx.tensor(node.inputs[0]).shape)[1]
+    return -(-out_elements // block), max(1, channels // block)
 
 
 def permute_planes(shape: tuple[int, ...], perm: list[int] | None) -> int:

@@ -115,7 +115,9 @@ def lower_upsampling(graph: Graph, options: LoweringOptions, force_precision: st
             if converted is None:
                 b.emit(node, **{REASON_ATTR: f"DMA copies: {why}"})
                 continue
-            node = converted
+            # the compiler's own transposed conv: lowered as such, never the sub-pixel what-if
+            _conv_transpose(b, converted, replace(options, subpixel=False), force_precision)
+            continue
         if node.op_type == "ConvTranspose" and node.domain in ("", "ai.onnx"):
             _conv_transpose(b, node, options, force_precision)
         elif node.op_type in ("Resize", "Upsample") and node.domain in ("", "ai.onnx"):
