@@ -133,6 +133,74 @@ def test_bad_arguments_are_value_errors():
         NetBuilder("w", weights="random")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("hw,kernel,stride,padding,output_padding", [
+    ((36, 44), 9, 2, 4, 1),  # FSRCNN's x2 deconvolution: exactly twice the input
+    ((36, 44), 4, 2, 1, 0),  # the usual learned x2 upsampler
+    ((7, 9), 3, 3, 0, 2),
+    ((8, 8), (3, 5), 1, 1, 0),
+    ((5, 6), 2, 2, 0, 0),  # a DepthToSpace-like kernel = stride
+])
+def test_conv_transpose_shapes_follow_onnx(hw, kernel, stride, padding, output_padding):
+    b = NetBuilder("deconv", (1, 8, *hw))
+    y = b.conv_transpose(b.input, 3, kernel, stride, padding=padding, output_padding=output_padding,
+                         name="up")
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    expected = tuple((size - 1) * stride - 2 * padding + k + output_padding
+                     for size, k in zip(hw, (kh, kw), strict=True))
+    assert b.shape(y) == (1, 3, *expected)
+    model = b.build()
+    onnx.checker.check_model(model, full_check=True)
+    assert _inferred_shapes(model)["up"] == b.shape(y)
+    node = model.graph.node[0]
+    assert node.op_type == "ConvTranspose" and list(node.input) == ["input", "up.w", "up.b"]
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    assert weights == {"up.w": [8, 3, kh, kw], "up.b": [3]}  # ONNX's [C_in, C_out / group, kh, kw]
+
+
+def test_conv_transpose_runs_in_onnxruntime_and_nbperf():
+    ort = pytest.importorskip("onnxruntime")
+    b = NetBuilder("fsrcnn_tail", (1, 16, 12, 20))
+    b.conv_transpose(b.prelu(b.input), 1, 9, 2, padding=4, output_padding=1, bias=False)
+    model = b.build()
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"input": np.ones((1, 16, 12, 20), np.float32)})
+    assert out.shape == (1, 1, 24, 40)
+    est = nbperf.estimate(nbperf.load(b.build()), "npu4000")
+    assert est.unknown_ops == ()
+    assert est.macs == 16 * 12 * 20 * 1 * 9 * 9  # every input pixel through the whole kernel
+    assert "ConvTranspose" in {t.op.op_type for t in est.schedule.tasks}
+
+
+def test_conv_transpose_rejects_what_onnx_forbids():
+    b = NetBuilder("bad_deconv", (1, 4, 8, 8))
+    with pytest.raises(ValueError, match="output_padding"):
+        b.conv_transpose(b.input, 4, 3, 2, output_padding=2)
+    with pytest.raises(ValueError, match="no output"):
+        b.conv_transpose(b.input, 4, 1, 1, padding=4)
+
+
+def test_prelu_slopes_per_channel_or_one_and_nbperf_fuses_only_one():
+    b = NetBuilder("prelu", (1, 16, 8, 8))
+    per_channel = b.prelu(b.conv(b.input, 16, 3, name="a"), name="a/prelu")
+    shared = b.prelu(b.conv(per_channel, 16, 3, name="b"), 0.1, per_channel=False, name="b/prelu")
+    model = b.build([shared])
+    onnx.checker.check_model(model, full_check=True)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    slopes = {n.name: inits[n.input[1]] for n in model.graph.node if n.op_type == "PRelu"}
+    assert slopes["a/prelu"].shape == (16, 1, 1) and np.all(slopes["a/prelu"] == 0.25)
+    assert slopes["b/prelu"].shape == (1,) and np.allclose(slopes["b/prelu"], 0.1)
+    assert _inferred_shapes(model)["b/prelu"] == b.shape(shared) == (1, 16, 8, 8)
+    # the slopes are real values even in a weightless model
+    external = NetBuilder("prelu_ext", (1, 16, 8, 8), weights="external")
+    external.prelu(external.input)
+    (slope,) = external.build().graph.initializer
+    assert slope.data_location == onnx.TensorProto.DEFAULT and len(slope.raw_data) == 16 * 4
+    est = nbperf.estimate(nbperf.load(model), "npu4000")
+    engines = {t.op.name: t.op.engine.value for t in est.schedule.tasks}
+    assert engines["a/prelu"] == "SHAVE"  # a per-channel PReLU stays a SHAVE kernel
+    assert "b/prelu" not in engines  # a one-slope PReLU is fused into the conv (a LeakyReLU)
+
+
 def test_conv_macs_reported_by_nbperf_match_the_builder_shapes():
     b = NetBuilder("convs", (1, 8, 32, 32))
     x = b.conv(b.input, 16, 3, stride=2)

@@ -177,6 +177,35 @@ class NetBuilder:
             y = self.batchnorm(y, name=f"{name}/bn")
         return self.activation(y, act, name=f"{name}/{act}") if act else y
 
+    def conv_transpose(self, x: str, out_channels: int, kernel: int | tuple[int, int] = 2, stride: int = 2, *,
+                       padding: int = 0, output_padding: int = 0, bias: bool = True, name: str | None = None
+                       ) -> str:
+        """A 2-D transposed convolution (ONNX ConvTranspose, PyTorch's ConvTranspose2d).
+
+        ``kernel``: size (square, or (kh, kw)); ``stride``: both spatial axes; ``padding``: removed
+        from both sides of each axis of the full output; ``output_padding``: added at the end of
+        each axis (fewer than ``stride``, as ONNX and PyTorch require). Output size, per axis:
+        ``(size - 1) * stride - 2 * padding + kernel + output_padding`` (FSRCNN's x2 deconvolution:
+        9x9, stride 2, padding 4, output_padding 1 gives exactly twice the input). Weights
+        [in_channels, out_channels, kh, kw] as ONNX lays them out; ``bias``: a bias per output
+        channel. No groups or dilation.
+        """
+        n, cin, h, w = self._shapes[x]
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        if stride < 1 or padding < 0 or not 0 <= output_padding < stride:
+            raise ValueError(f"conv_transpose on {x}: needs stride >= 1, padding >= 0 and "
+                             f"0 <= output_padding < stride, not {stride}, {padding}, {output_padding}")
+        name = self._name("ConvTranspose", name)
+        out = [(size - 1) * stride - 2 * padding + k + output_padding for size, k in ((h, kh), (w, kw))]
+        if min(out) < 1:
+            raise ValueError(f"conv_transpose {name}: padding {padding} leaves no output of a {h}x{w} input")
+        inputs = [x, self.weight(f"{name}.w", [cin, out_channels, kh, kw])]
+        if bias:
+            inputs.append(self.weight(f"{name}.b", [out_channels]))
+        return self._op("ConvTranspose", inputs, name, (n, out_channels, *out), kernel_shape=[kh, kw],
+                        strides=[stride, stride], dilations=[1, 1], group=1, pads=[padding] * 4,
+                        output_padding=[output_padding, output_padding])
+
     def batchnorm(self, x: str, eps: float = 1e-5, name: str | None = None) -> str:
         """BatchNormalization over dimension 1 (inference form: scale, bias, mean, variance)."""
         name = self._name("BatchNormalization", name)
@@ -204,6 +233,17 @@ class NetBuilder:
         """Clip to [0, 6] (what ONNX exporters write for ReLU6; nbperf fuses it into the DPU op)."""
         lo, hi = self.const(np.array(0.0, self.dtype)), self.const(np.array(6.0, self.dtype))
         return self._op("Clip", [x, lo, hi], self._name("Clip", name), self._shapes[x])
+
+    def prelu(self, x: str, slope: float = 0.25, *, per_channel: bool = True, name: str | None = None) -> str:
+        """PRelu: x where x >= 0, slope * x elsewhere, with learned slopes (PyTorch's PReLU, whose
+        slopes start at 0.25). ``per_channel``: one slope per channel, a [C, 1, 1] initializer, as
+        ``nn.PReLU(num_parameters=C)`` exports it; else one slope for every element, a [1] one. The
+        slopes are small constants and carry their value whatever ``weights`` says. nbperf fuses a
+        one-slope PRelu into the DPU op before it (as a LeakyReLU); a per-channel one runs on its own."""
+        c = self.channels(x)
+        shape = (c, 1, 1) if per_channel else (1,)
+        slopes = self.const(np.full(shape, slope, self.dtype))
+        return self._op("PRelu", [x, slopes], self._name("PRelu", name), self._shapes[x])
 
     def sigmoid(self, x: str, name: str | None = None) -> str:
         return self._op("Sigmoid", [x], self._name("Sigmoid", name), self._shapes[x])
