@@ -20,7 +20,7 @@ from nbperf.lower import Engine, lower
 from nbperf.lower.upsampling import LoweringOptions, _interpolate_form, se_geometry, se_size
 from nbperf.strategy.candidates import candidates
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "models"
+FSRCNN = Path(__file__).resolve().parents[2] / "examples" / "models" / "fsrcnn_x2_540p.onnx"
 NPU4000, NPU3720 = LoweringOptions.of(load_arch("npu4000")), LoweringOptions.of(load_arch("npu3720"))
 
 
@@ -103,14 +103,16 @@ def test_without_se_pointers_the_zero_inserted_input_is_a_dma(tmp_path):
     assert "materialised" in _layer(est, "up")["lowering"]
 
 
-def test_the_se_table_is_counted_in_cmx(tmp_path):
-    (op,) = _lower(tmp_path, _conv_transpose(), NPU4000).ops
-    npu = _lower(tmp_path, _conv_transpose(), NPU4000)
+@pytest.mark.parametrize("model,table", [(_conv_transpose(), "up/se_table"), (_resize(), "resize/se_table")])
+def test_the_se_table_is_counted_in_cmx(tmp_path, model, table):
+    npu = _lower(tmp_path, model, NPU4000)
+    (op,) = npu.ops
+    assert table in op.inputs and npu.tensor_bytes[table] >= op.se_table_bytes > 0
     arch = load_arch("npu4000")
     with_table = {c.strategy: c.cmx_bytes_per_tile for c in candidates(op, npu.tensor_bytes, arch) if c.legal}
-    empty = dict(npu.tensor_bytes, **{"up/se_table": 0})
+    empty = dict(npu.tensor_bytes, **{table: 0})
     without = {c.strategy: c.cmx_bytes_per_tile for c in candidates(op, empty, arch) if c.legal}
-    assert all(with_table[s] > without[s] for s in with_table)
+    assert with_table and all(with_table[s] > without[s] for s in with_table)
 
 
 # --- Resize ----------------------------------------------------------------------------------
@@ -211,9 +213,8 @@ def test_the_one_hot_transposed_conv_is_a_depth_first_depth_to_space():
 
 # --- the shared FSRCNN -----------------------------------------------------------------------
 
-@pytest.mark.skipif(not (SHARED / "fsrcnn_x2_540p.onnx").exists(), reason="../shared/models is absent")
 def test_fsrcnn_names_why_its_last_layer_costs_what_it_does():
-    model = nbperf.load(SHARED / "fsrcnn_x2_540p.onnx")
+    model = nbperf.load(FSRCNN)  # the shipped copy of ../shared/models/fsrcnn_x2_540p.onnx
     on_4000 = _layer(nbperf.estimate(model, "npu4000"), "/up/ConvTranspose")
     assert "56->1 channels padded to 64->16" in on_4000["why"] and "SE pointers" in on_4000["why"]
     assert on_4000["channel_padding_share"] == pytest.approx(1 - 56 / (64 * 16), abs=1e-4)
