@@ -306,3 +306,53 @@ def test_a_depth_first_d2s_dma_gathers_runs_of_block_elements(tmp_path):
     assert crd.engine is Engine.DMA and crd.permuted == crd.elements // 2 and crd.permute_planes == 32
     (dcr,) = _lower(tmp_path, _d2s(c=64, block=2, mode="DCR"), LoweringOptions()).ops
     assert dcr.permuted == 0
+
+
+# --- every form, any geometry: an estimate, the useful MACs, no internal error -----------------
+
+PARTS = [("npu4000", ()), ("npu3720", ()), ("npu3720", ("compiler.se_pointer_ops=true",)),
+         ("npu4000", ("compiler.deconv_as_subpixel_conv=true",))]
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.sampled_from([1, 3, 8, 16, 24]), k=st.sampled_from([1, 2, 16]), hw=st.integers(2, 12),
+       kernel=st.integers(1, 5), stride=st.integers(1, 3), pad=st.integers(0, 3), out_pad=st.integers(0, 2),
+       part=st.sampled_from(PARTS), precision=st.sampled_from([None, "int8"]))
+def test_any_conv_transpose_estimates_with_its_useful_macs(c, k, hw, kernel, stride, pad, out_pad, part,
+                                                         precision):
+    out_pad = min(out_pad, stride - 1)
+    out = (hw - 1) * stride - 2 * pad + kernel + out_pad
+    if out < 1:
+        return
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[kernel, kernel],
+                            strides=[stride, stride], pads=[pad] * 4, output_padding=[out_pad, out_pad])
+    model = chain_model([node], [_info("x", [1, c, hw, hw])], [_info("y", [1, k, out, out])],
+                        [weight("w", (c, k, kernel, kernel))])
+    arch, overrides = part
+    est = nbperf.estimate(model, arch, arch_overrides=overrides, precision=precision)
+    assert est.latency_ms > 0 and est.unknown_ops == ()
+    assert est.macs == c * hw * hw * k * kernel * kernel  # every input pixel x kernel x K
+
+
+@settings(max_examples=40, deadline=None)
+@given(mode=st.sampled_from(["nearest", "linear", "cubic"]),
+       coord=st.sampled_from(["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners",
+                              "tf_half_pixel_for_nn"]),
+       c=st.sampled_from([1, 8, 16, 24]), hw=st.integers(2, 10), scale=st.integers(1, 4),
+       part=st.sampled_from(PARTS), precision=st.sampled_from([None, "int8"]))
+def test_any_resize_estimates(mode, coord, c, hw, scale, part, precision):
+    arch, overrides = part
+    est = nbperf.estimate(_resize(mode, coord, c, hw, scale), arch, arch_overrides=overrides,
+                          precision=precision)
+    assert est.latency_ms > 0 and est.unknown_ops == ()
+
+
+@settings(max_examples=30, deadline=None)
+@given(out_c=st.sampled_from([1, 3, 8, 16]), block=st.integers(1, 4), hw=st.integers(1, 8),
+       mode=st.sampled_from(["DCR", "CRD"]), part=st.sampled_from(PARTS),
+       precision=st.sampled_from([None, "int8"]))
+def test_any_depth_to_space_estimates_moving_data_only(out_c, block, hw, mode, part, precision):
+    arch, overrides = part
+    est = nbperf.estimate(_d2s(out_c * block * block, hw, block, mode), arch, arch_overrides=overrides,
+                          precision=precision)
+    assert est.latency_ms > 0 and est.unknown_ops == () and est.macs == 0
