@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from markdown_table import table  # studies/markdown_table.py, beside this script
 from onnx import TensorProto, helper, numpy_helper
 
 import nbperf
@@ -201,26 +202,6 @@ def run(model: Model) -> Study:
 
 
 # -- tables -----------------------------------------------------------------------------------
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A markdown table; numeric columns right-aligned."""
-    numeric = [all(_is_number(r[i]) for r in rows) and bool(rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |",
-             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, (int, float)):
-        return True
-    text = str(value).replace(",", "").rstrip("x%")
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
 
 def kb(nbytes: float) -> str:
     return f"{nbytes / 1e3:,.1f}"

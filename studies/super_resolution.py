@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
+from markdown_table import table  # studies/markdown_table.py, beside this script
 
 import nbperf
 from nbperf.nas import NetBuilder
@@ -199,26 +200,6 @@ def run(setup: Setup) -> Study:
 
 
 # -- tables -----------------------------------------------------------------------------------
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A markdown table; numeric columns right-aligned."""
-    numeric = [all(_is_number(r[i]) for r in rows) and bool(rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |",
-             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, (int, float)):
-        return True
-    text = str(value).replace(",", "").rstrip("x%")
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
 
 def duration_us(rec: dict[str, Any]) -> float:
     return rec["end_us"] - rec["start_us"]

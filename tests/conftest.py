@@ -37,6 +37,8 @@ def shared_models() -> Path:
 def load_study(file_name: str) -> ModuleType:
     """A study script of ``studies/`` as a module (they are scripts, not a package)."""
     path = REPO_ROOT / "studies" / file_name
+    if str(path.parent) not in sys.path:  # as when run as a script: its helpers beside it import
+        sys.path.append(str(path.parent))
     name = f"study_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
