@@ -30,7 +30,9 @@ from nbperf.lower.upsampling import (
     LOWERING_ATTR,
     REASON_ATTR,
     SE_GEOMETRY_ATTR,
+    SE_KERNEL_ATTR,
     SE_SPARSE_ATTR,
+    SE_STRIDE_ATTR,
     UPSAMPLING,
     USEFUL_MACS_ATTR,
     SeGeometry,
@@ -326,15 +328,15 @@ def lower_se_interpolate(node: Node, ctx: LowerContext) -> NpuOp:
     table. Its useful MACs: each output element's kernel window over its own channel."""
     n, c, h, w = nchw(ctx.tensor(node.inputs[0]).shape)
     _, k, ho, wo = nchw(ctx.tensor(node.outputs[0]).shape)
-    kh, kw = node.attrs["nbperf_kernel"]
-    sh, sw = node.attrs["nbperf_stride"]
+    kh, kw = node.attrs[SE_KERNEL_ATTR]
+    sh, sw = node.attrs[SE_STRIDE_ATTR]
     se: SeGeometry = node.attrs[SE_GEOMETRY_ATTR]
     work = DpuWork(DpuKind.CONV, out_w=wo, out_h=ho, out_k=k, in_k=c, kernel_h=kh, kernel_w=kw,
                    stride_h=sh, stride_w=sw, batch=n, in_h=h, in_w=w)
-    precision = ctx.precision_of(node)
-    weights = c * k * kh * kw * PRECISION_BYTES[precision] + WEIGHT_TABLE_BYTES_PER_CHANNEL * k
-    return _base(node, ctx, Engine.DPU, dpu=work, macs=n * k * ho * wo * kh * kw, weight_bytes=weights,
-                 se_table_bytes=_se_bytes(se))
+    op = _base(node, ctx, Engine.DPU, dpu=work, macs=n * k * ho * wo * kh * kw, se_table_bytes=_se_bytes(se))
+    # The compiler makes these weights: no tensor of the file to measure or compress.
+    return replace(op, weight_bytes=c * k * kh * kw * PRECISION_BYTES[op.precision]
+                   + WEIGHT_TABLE_BYTES_PER_CHANNEL * k)
 
 
 @register("MatMul", "Gemm")

@@ -41,6 +41,7 @@ REASON_ATTR = "nbperf_lowering_reason"  # why, in one sentence for the report
 USEFUL_MACS_ATTR = "nbperf_useful_macs"  # the published MAC count, when the DPU form differs
 SE_GEOMETRY_ATTR = "nbperf_se"  # SeGeometry of an SE op
 SE_SPARSE_ATTR = "nbperf_se_sparse"  # its inserted zeros reach the DPU as sparse input
+SE_KERNEL_ATTR, SE_STRIDE_ATTR = "nbperf_kernel", "nbperf_stride"  # an NCE interpolate's conv
 UPSAMPLING = "Upsampling"  # the compiler's IE.Upsampling: a zero-inserted, padded copy (DMA)
 FOR_DPU_OP_ATTR = "nbperf_for_dpu_op"  # a copy that runs in the precision of the DPU op it feeds
 SE_POINTER_BYTES = 4  # one 32-bit pointer per storage element (StorageElementTableOp, si32)
@@ -310,7 +311,7 @@ def _resize(b: _Rewriter, node: Node, options: LoweringOptions) -> None:
                       "kernel")
             b.emit(replace(node, inputs=(x, table)), **{
                 LOWERING_ATTR: "se", SE_GEOMETRY_ATTR: geometry, REASON_ATTR: reason,
-                "nbperf_kernel": kernel, "nbperf_stride": stride})
+                SE_KERNEL_ATTR: kernel, SE_STRIDE_ATTR: stride})
             return
     exact = all(o % i == 0 for i, o in zip(shape_in[2:], shape_out[2:], strict=True))
     if mode in _NEAREST and coord == "asymmetric" and exact:
