@@ -36,6 +36,7 @@ from nbperf.lower.upsampling import (
     UPSAMPLING,
     USEFUL_MACS_ATTR,
     SeGeometry,
+    int_list_attr,
 )
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "nbperf"})
@@ -236,11 +237,6 @@ def _weight_tensor(node: Node, ctx: LowerContext) -> Tensor | None:
     return ctx.graph.tensors[max(weights, key=lambda i: ctx.graph.tensors[i].elements)] if weights else None
 
 
-def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
-    value = node.attrs.get(attr)
-    return [int(v) for v in value] if value else default
-
-
 def _weight_bytes(ctx: LowerContext, node: Node, precision: Precision, out_channels: int) -> int:
     const = sum(ctx.npu_bytes(i, precision) for i in node.inputs if ctx.is_const(i))
     return const + WEIGHT_TABLE_BYTES_PER_CHANNEL * out_channels
@@ -263,9 +259,9 @@ def _conv_geometry(node: Node, ctx: LowerContext) -> ConvGeometry:
 def lower_conv(node: Node, ctx: LowerContext) -> NpuOp:
     (n, c, h, w), k, ho, wo, kh, kw = _conv_geometry(node, ctx)
     w_shape = ctx.tensor(node.inputs[1]).shape
-    strides = _ints(node, "strides", [1, 1])
+    strides = int_list_attr(node, "strides", [1, 1])
     strides = strides if len(strides) > 1 else [1, *strides]  # 1-D: rows do not move
-    dilations = _ints(node, "dilations", [1, 1])
+    dilations = int_list_attr(node, "dilations", [1, 1])
     if CONV3D_PLANES_ATTR in node.attrs:  # unrolled 3-D conv: one 2-D conv per depth tap
         x = ctx.tensor(node.inputs[0]).shape
         n, c, h, w = int(node.attrs[CONV3D_PLANES_ATTR]), x[1], x[3], x[4]
@@ -376,8 +372,8 @@ def lower_pool(node: Node, ctx: LowerContext) -> NpuOp:
     if node.op_type.startswith("Global"):
         kh, kw, sh, sw = h, w, 1, 1
     else:
-        kernel = _ints(node, "kernel_shape", [1, 1])
-        strides = _ints(node, "strides", [1] * len(kernel))
+        kernel = int_list_attr(node, "kernel_shape", [1, 1])
+        strides = int_list_attr(node, "strides", [1] * len(kernel))
         # A 1-D window spans columns only (its input is N x C x 1 x L), not kernel x kernel.
         kh, sh = (kernel[0], strides[0]) if len(kernel) > 1 else (1, 1)
         kw, sw = kernel[-1], strides[-1]
@@ -462,7 +458,7 @@ def _software_pool(node: Node, ctx: LowerContext) -> bool:
 def _lower_shave_pool(node: Node, ctx: LowerContext) -> NpuOp:
     """A SHAVE pool reduces each output's window: output elements x window elements at the
     reduction class rate (assumed: VPUNN has no profiled pool row for VPU 2.7 / 4.0)."""
-    window = math.prod(_ints(node, "kernel_shape", [1]))
+    window = math.prod(int_list_attr(node, "kernel_shape", [1]))
     elements = ctx.tensor(node.outputs[0]).elements * window
     return _base(node, ctx, Engine.SHAVE, shave_class="reduction", elements=elements)
 

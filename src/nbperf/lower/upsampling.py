@@ -112,14 +112,8 @@ def lower_upsampling(graph: Graph, options: LoweringOptions, force_precision: st
     b = _Rewriter(graph)
     for node in graph.nodes:
         if node.op_type == "DepthToSpace" and node.domain in ("", "ai.onnx"):
-            converted, why = _d2s_as_transposed_conv(b, node, options, force_precision)
-            if converted is None:
-                b.emit(node, **{REASON_ATTR: f"DMA copies: {why}"})
-                continue
-            # the compiler's own transposed conv: lowered as such, never the sub-pixel what-if
-            _conv_transpose(b, converted, replace(options, subpixel=False), force_precision)
-            continue
-        if node.op_type == "ConvTranspose" and node.domain in ("", "ai.onnx"):
+            _depth_to_space(b, node, options, force_precision)
+        elif node.op_type == "ConvTranspose" and node.domain in ("", "ai.onnx"):
             _conv_transpose(b, node, options, force_precision)
         elif node.op_type in ("Resize", "Upsample") and node.domain in ("", "ai.onnx"):
             _resize(b, node, options)
@@ -152,7 +146,8 @@ class _Rewriter:
         return name
 
 
-def _ints(node: Node, attr: str, default: list[int]) -> list[int]:
+def int_list_attr(node: Node, attr: str, default: list[int]) -> list[int]:
+    """An integer-list attribute of ``node``, or ``default`` when absent or empty."""
     value = node.attrs.get(attr)
     return [int(v) for v in value] if value else default
 
@@ -164,11 +159,11 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_pr
         return
     n, c, h, width = b.shape(x)
     kh, kw = b.shape(w)[2:]
-    sh, sw = [*_ints(node, "strides", [1, 1]), 1, 1][:2]
-    top, left, bottom, right = [*_ints(node, "pads", [0, 0, 0, 0]), 0, 0, 0, 0][:4]
-    out_pad_h, out_pad_w = [*_ints(node, "output_padding", [0, 0]), 0, 0][:2]
+    sh, sw = [*int_list_attr(node, "strides", [1, 1]), 1, 1][:2]
+    top, left, bottom, right = [*int_list_attr(node, "pads", [0, 0, 0, 0]), 0, 0, 0, 0][:4]
+    out_pad_h, out_pad_w = [*int_list_attr(node, "output_padding", [0, 0]), 0, 0][:2]
     group = int(node.attrs.get("group", 1))
-    dilated = any(d != 1 for d in _ints(node, "dilations", [1, 1]))
+    dilated = any(d != 1 for d in int_list_attr(node, "dilations", [1, 1]))
     # The compiler's padding of the zero-inserted input (createUpsampling, TransposedConvolutionToNCE).
     pads = (kh - 1 - top, kw - 1 - left, kh - 1 - bottom + out_pad_h, kw - 1 - right + out_pad_w)
     auto_pad = str(node.attrs.get("auto_pad", "NOTSET")).upper() not in ("NOTSET", "VALID")
@@ -219,7 +214,7 @@ def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, begin: tuple[i
     x, w = node.inputs[0], node.inputs[1]
     n, c, h, width = b.shape(x)
     kh, kw = b.shape(w)[2:]
-    k, s = b.shape(w)[1], int(_ints(node, "strides", [1, 1])[0])
+    k, s = b.shape(w)[1], int(int_list_attr(node, "strides", [1, 1])[0])
     ch, cw = -(-kh // s), -(-kw // s)
     rows, cols = h + ch - 1, width + cw - 1
     macs = node.attrs.get(USEFUL_MACS_ATTR, n * c * h * width * k * kh * kw)
@@ -243,15 +238,21 @@ def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, begin: tuple[i
                  USEFUL_MACS_ATTR: macs}, domain=node.domain), **{REASON_ATTR: reason})
     d2s = Node(f"{node.name}/depth_to_space", "DepthToSpace", (phases,), (shuffled,),
                {"blocksize": s, "mode": "CRD"}, domain=node.domain)
-    converted, why = _d2s_as_transposed_conv(b, d2s, options, force_precision)
-    if converted is None:
-        b.emit(d2s, **{REASON_ATTR: f"DMA copies: {why}"})
-    else:
-        _conv_transpose(b, converted, replace(options, subpixel=False), force_precision)
+    _depth_to_space(b, d2s, options, force_precision)
     # The transposed conv's own padding: its output starts ``pad`` rows into the full result.
     b.emit(Node(f"{node.name}/crop", "Slice", (shuffled,), node.outputs,
                 {REASON_ATTR: f"the crop of the sub-pixel result to {b.shape(node.outputs[0])[2:]} "
                  f"(from row {begin[0]}, column {begin[1]})"}, domain=node.domain))
+
+
+def _depth_to_space(b: _Rewriter, node: Node, options: LoweringOptions, force_precision: str | None) -> None:
+    """A DepthToSpace as the compiler's transposed conv (lowered as such, never as the sub-pixel
+    what-if), or left to DMA with the reason."""
+    converted, why = _d2s_as_transposed_conv(b, node, options, force_precision)
+    if converted is None:
+        b.emit(node, **{REASON_ATTR: f"DMA copies: {why}"})
+    else:
+        _conv_transpose(b, converted, replace(options, subpixel=False), force_precision)
 
 
 def _d2s_as_transposed_conv(b: _Rewriter, node: Node, options: LoweringOptions,
