@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 import onnx
-from markdown_table import table  # studies/markdown_table.py, beside this script
 from onnx import TensorProto, helper, numpy_helper
+from study_output import shown, table  # studies/study_output.py, beside this script
 
 import nbperf
 from nbperf.lower.rules import WEIGHT_SET_ALIGNMENT_BYTES, WEIGHT_SPARSITY_THRESHOLD
@@ -536,13 +536,6 @@ def plot_weight_bytes(study: Study, path: Path) -> None:
 PLOTS = (("sparsity-layer-latency.png", plot_layer_latency), ("sparsity-weight-bytes.png", plot_weight_bytes))
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the PNGs go")
@@ -553,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, plot in PLOTS:
         plot(study, args.out_dir / name)
-        print(f"wrote {_shown(args.out_dir / name)}")
+        print(f"wrote {shown(args.out_dir / name)}")
     return 0
 
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from markdown_table import table  # studies/markdown_table.py, beside this script
+from study_output import shown, table  # studies/study_output.py, beside this script
 
 import nbperf
 from nbperf.nas import NetBuilder
@@ -245,6 +245,14 @@ def points_in_order(study: Study):
                     yield (net, res.label, arch, precision), study.points[net, res.label, arch, precision]
 
 
+def low_points(study: Study):
+    """((network, arch, precision), point) at the low resolution, in table order."""
+    for net, _ in NETWORKS:
+        for arch in ARCHS:
+            for precision in PRECISIONS:
+                yield (net, arch, precision), study.points[net, study.low.label, arch, precision]
+
+
 def totals_table(study: Study) -> str:
     header = ["network", "resolution", "arch", "precision", "GMACs", "latency ms", "FPS", "real time (30/60)",
               "to 30 FPS", "to 60 FPS", "throughput FPS", "throughput real time", "throughput runs",
@@ -331,33 +339,30 @@ def group_table(study: Study) -> str:
     header = ["network", "arch", "precision", "group", "layers", "time ms", "latency share", "bound",
               "GMACs", "MAC util (layer time)"]
     rows = []
-    for net, _ in NETWORKS:
-        for arch in ARCHS:
-            for precision in PRECISIONS:
-                p = study.points[net, study.low.label, arch, precision]
-                groups: dict[str, list[dict[str, Any]]] = {}
-                for rec in p.base["layers"]:
-                    groups.setdefault(group_of(rec["name"]), []).append(rec)
-                latency_us = p.base["latency_ms"] * 1e3
-                small: list[dict[str, Any]] = []
-                for name, recs in sorted(groups.items(), key=lambda g: -sum(duration_us(r) for r in g[1])):
-                    t = sum(duration_us(r) for r in recs)
-                    if t < GROUP_SHARE * latency_us:
-                        small += recs
-                        continue
-                    macs = sum(r["macs"] for r in recs)
-                    bounds: dict[str, int] = {}
-                    for r in recs:
-                        bounds[bound_label(r)] = bounds.get(bound_label(r), 0) + 1
-                    bound = ", ".join(label if n == len(recs) else f"{label} ({n})"
-                                      for label, n in bounds.items())
-                    util = f"{macs / (t * 1e-6 * p.peak_macs_per_s):.1%}" if macs and t else "-"
-                    rows.append([net, arch, precision, name, len(recs), f"{t / 1e3:.3f}",
-                                 f"{t / latency_us:.1%}", bound, f"{macs / 1e9:.2f}", util])
-                if small:
-                    t, macs = sum(duration_us(r) for r in small), sum(r["macs"] for r in small)
-                    rows.append([net, arch, precision, "the rest", len(small), f"{t / 1e3:.3f}",
-                                 f"{t / latency_us:.1%}", "", f"{macs / 1e9:.2f}", ""])
+    for (net, arch, precision), p in low_points(study):
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for rec in p.base["layers"]:
+            groups.setdefault(group_of(rec["name"]), []).append(rec)
+        latency_us = p.base["latency_ms"] * 1e3
+        small: list[dict[str, Any]] = []
+        for name, recs in sorted(groups.items(), key=lambda g: -sum(duration_us(r) for r in g[1])):
+            t = sum(duration_us(r) for r in recs)
+            if t < GROUP_SHARE * latency_us:
+                small += recs
+                continue
+            macs = sum(r["macs"] for r in recs)
+            bounds: dict[str, int] = {}
+            for r in recs:
+                bounds[bound_label(r)] = bounds.get(bound_label(r), 0) + 1
+            bound = ", ".join(label if n == len(recs) else f"{label} ({n})"
+                              for label, n in bounds.items())
+            util = f"{macs / (t * 1e-6 * p.peak_macs_per_s):.1%}" if macs and t else "-"
+            rows.append([net, arch, precision, name, len(recs), f"{t / 1e3:.3f}",
+                         f"{t / latency_us:.1%}", bound, f"{macs / 1e9:.2f}", util])
+        if small:
+            t, macs = sum(duration_us(r) for r in small), sum(r["macs"] for r in small)
+            rows.append([net, arch, precision, "the rest", len(small), f"{t / 1e3:.3f}",
+                         f"{t / latency_us:.1%}", "", f"{macs / 1e9:.2f}", ""])
     return table(header, rows)
 
 
@@ -384,30 +389,27 @@ def change_table(study: Study) -> str:
     header = ["network", "arch", "precision", "what-if", "speedup", "layer changed most", "base us",
               "what-if us", "bound: base → what-if"]
     rows = []
-    for net, _ in NETWORKS:
-        for arch in ARCHS:
-            for precision in PRECISIONS:
-                p = study.points[net, study.low.label, arch, precision]
-                base = {r["name"]: r for r in p.base["layers"]}
-                for label in what_if_labels(study):
-                    speedup, rec = p.what_ifs[label]
-                    other = {r["name"]: r for r in rec["layers"]}
-                    names = set(base) | set(other)
+    for (net, arch, precision), p in low_points(study):
+        base = {r["name"]: r for r in p.base["layers"]}
+        for label in what_if_labels(study):
+            speedup, rec = p.what_ifs[label]
+            other = {r["name"]: r for r in rec["layers"]}
+            names = set(base) | set(other)
 
-                    def change(name: str, base=base, other=other) -> float:
-                        before = duration_us(base[name]) if name in base else 0.0
-                        after = duration_us(other[name]) if name in other else 0.0
-                        return abs(before - after)
+            def change(name: str, base=base, other=other) -> float:
+                before = duration_us(base[name]) if name in base else 0.0
+                after = duration_us(other[name]) if name in other else 0.0
+                return abs(before - after)
 
-                    name = max(sorted(names), key=change)
-                    if change(name) < 0.05:
-                        rows.append([net, arch, precision, label, f"{speedup:.3f}x", "(none)", "-", "-", "-"])
-                        continue
-                    b, o = base.get(name), other.get(name)
-                    rows.append([net, arch, precision, label, f"{speedup:.3f}x", name,
-                                 f"{duration_us(b):,.1f}" if b else "(absent)",
-                                 f"{duration_us(o):,.1f}" if o else "(absent)",
-                                 f"{bound_label(b) if b else '-'} → {bound_label(o) if o else '-'}"])
+            name = max(sorted(names), key=change)
+            if change(name) < 0.05:
+                rows.append([net, arch, precision, label, f"{speedup:.3f}x", "(none)", "-", "-", "-"])
+                continue
+            b, o = base.get(name), other.get(name)
+            rows.append([net, arch, precision, label, f"{speedup:.3f}x", name,
+                         f"{duration_us(b):,.1f}" if b else "(absent)",
+                         f"{duration_us(o):,.1f}" if o else "(absent)",
+                         f"{bound_label(b) if b else '-'} → {bound_label(o) if o else '-'}"])
     return table(header, rows)
 
 
@@ -425,11 +427,9 @@ def render(study: Study) -> str:
         f"### Time by layer group at {study.low.label} (alike layers summed, layer-serial)", "",
         group_table(study), "",
     ]
-    for net, _ in NETWORKS:
-        for arch in ARCHS:
-            for precision in PRECISIONS:
-                parts += [f"### {net}, {study.low.label}, {arch}, {precision}: the {TOP_LAYERS} slowest "
-                          "layers", "", top_table(study, net, arch, precision), ""]
+    for net, arch, precision in (key for key, _ in low_points(study)):
+        parts += [f"### {net}, {study.low.label}, {arch}, {precision}: the {TOP_LAYERS} slowest "
+                  "layers", "", top_table(study, net, arch, precision), ""]
     points = what_ifs("npu4000", study.setup.what_ifs)
     parts += ["### What-ifs: latency-mode speedup over the base part", "",
               "Points: " + "; ".join(f"{label}: `{point}`" for label, point in points)
@@ -517,13 +517,6 @@ def plot_layers(study: Study, path: Path) -> None:
 PLOTS = (("super-resolution-fps.png", plot_fps), ("super-resolution-layers.png", plot_layers))
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the PNGs go")
@@ -535,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, plot in PLOTS:
         plot(study, args.out_dir / name)
-        print(f"wrote {_shown(args.out_dir / name)}")
+        print(f"wrote {shown(args.out_dir / name)}")
     return 0
 
 

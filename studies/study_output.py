@@ -1,9 +1,13 @@
-"""The markdown tables the study scripts print (imported by them; not a study itself)."""
+"""What the study scripts print: markdown tables, and the paths of the files they wrote
+(imported by them; not a study itself)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -25,3 +29,11 @@ def _is_number(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository root when it is inside it (as the docs cite it)."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
