@@ -170,14 +170,14 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_pr
     if dilated or min(pads) < 0 or "output_shape" in node.attrs or auto_pad:
         b.nodes.append(node)  # forms neither rewrite takes as they stand: the dense conv rule
         return
-    if options.subpixel and group == 1 and sh == sw > 1 and b.tensors[w].is_constant:
-        _subpixel(b, node, options, (top, left), force_precision)
+    const_w = b.tensors[w].is_constant
+    macs = node.attrs.get(USEFUL_MACS_ATTR, n * c * h * width * (b.shape(w)[1]) * kh * kw)
+    if options.subpixel and group == 1 and sh == sw > 1 and const_w:
+        _subpixel(b, node, options, sh, macs, (top, left), force_precision)
         return
     rows = h + (sh - 1) * (h - 1) + pads[0] + pads[2]
     cols = width + (sw - 1) * (width - 1) + pads[1] + pads[3]
-    const_w = b.tensors[w].is_constant
     supported = group == 1 and const_w and max(kh, kw) <= MAX_POOL_KERNEL
-    macs = node.attrs.get(USEFUL_MACS_ATTR, n * c * h * width * (b.shape(w)[1]) * kh * kw)
     if options.se_pointer_ops and supported:
         geometry = se_geometry(n, c, rows, cols, h * width, options.se_size_power_of_two)
         table = b.se_tensor(node, geometry)
@@ -204,20 +204,19 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_pr
         LOWERING_ATTR: "upsampled", REASON_ATTR: reason, USEFUL_MACS_ATTR: macs})
 
 
-def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, begin: tuple[int, int],
+def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, s: int, macs: int, begin: tuple[int, int],
               force_precision: str | None) -> None:
-    """What-if: the sub-pixel form of a stride-s transposed conv. Each of the s x s output phases
-    is a stride-1 conv of kernel ceil(k / s) over the input padded by that kernel less one; the
+    """What-if: the sub-pixel form of a stride-``s`` transposed conv (``macs``: its useful MACs).
+    Each of the s x s output phases is a stride-1 conv of kernel ceil(k / s) over the input padded by that kernel less one; the
     phases are the conv's s^2 x K output channels, which a depth-first DepthToSpace interleaves,
     and a crop removes the transposed conv's padding. No MAC runs on an inserted zero; the
     kernels' padding to a multiple of s adds zero weights."""
     x, w = node.inputs[0], node.inputs[1]
     n, c, h, width = b.shape(x)
     kh, kw = b.shape(w)[2:]
-    k, s = b.shape(w)[1], int(int_list_attr(node, "strides", [1, 1])[0])
+    k = b.shape(w)[1]
     ch, cw = -(-kh // s), -(-kw // s)
     rows, cols = h + ch - 1, width + cw - 1
-    macs = node.attrs.get(USEFUL_MACS_ATTR, n * c * h * width * k * kh * kw)
     zeros = b.tensors[w].zero_fraction
     weights = f"{node.name}/subpixel_weights"
     b.tensors[weights] = Tensor(weights, (k * s * s, c, ch, cw), b.tensors[w].dtype, is_constant=True,
