@@ -207,10 +207,10 @@ def _conv_transpose(b: _Rewriter, node: Node, options: LoweringOptions, force_pr
 def _subpixel(b: _Rewriter, node: Node, options: LoweringOptions, s: int, macs: int, begin: tuple[int, int],
               force_precision: str | None) -> None:
     """What-if: the sub-pixel form of a stride-``s`` transposed conv (``macs``: its useful MACs).
-    Each of the s x s output phases is a stride-1 conv of kernel ceil(k / s) over the input padded by that kernel less one; the
-    phases are the conv's s^2 x K output channels, which a depth-first DepthToSpace interleaves,
-    and a crop removes the transposed conv's padding. No MAC runs on an inserted zero; the
-    kernels' padding to a multiple of s adds zero weights."""
+    Each of the s x s output phases is a stride-1 conv of kernel ceil(k / s) over the input padded
+    by that kernel less one; the phases are the conv's s^2 x K output channels, which a
+    depth-first DepthToSpace interleaves, and a crop removes the transposed conv's padding. No MAC
+    runs on an inserted zero; the kernels' padding to a multiple of s adds zero weights."""
     x, w = node.inputs[0], node.inputs[1]
     n, c, h, width = b.shape(x)
     kh, kw = b.shape(w)[2:]
