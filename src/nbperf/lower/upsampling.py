@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbperf.frontend.ir import Graph, Node, Tensor
 from nbperf.lower.patterns import MAX_POOL_KERNEL, NBPERF_DOMAIN
+
+if TYPE_CHECKING:
+    from nbperf.arch.model import ArchSpec
 
 LOWERING_ATTR = "nbperf_lowering"  # how a node was lowered: "se", "upsampled", "strided_concat"
 REASON_ATTR = "nbperf_lowering_reason"  # why, in one sentence for the report
@@ -62,7 +65,7 @@ class LoweringOptions:
     subpixel: bool = False  # what-if: strided ConvTranspose -> conv + DepthToSpace + crop
 
     @classmethod
-    def of(cls, arch: Any) -> LoweringOptions:
+    def of(cls, arch: ArchSpec) -> LoweringOptions:
         c = arch.compiler
         return cls(c.se_pointer_ops, c.se_size_power_of_two, c.se_sparse_input,
                    c.d2s_as_transposed_conv_min_channels, c.d2s_as_transposed_conv_max_block,
