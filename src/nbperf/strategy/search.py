@@ -190,9 +190,14 @@ def _cheaper(a: float, b: float) -> bool:
 
 
 def _undominated(states: dict[State, float]) -> dict[State, float]:
-    """Drop every state another one beats: the same tensors in the same places, as much CMX free
-    and DMA idle time (the next op can only prefetch more), at no higher cost. Exact: the future
-    of a state depends on free CMX and idle time only through those monotone tests."""
+    """Drop every state another one beats whatever comes next. States with the same tensors in the
+    same places differ only in free CMX and DMA idle time, and those matter to the next op alone:
+    whether its first loads prefetch (they fit the free CMX) and how much of them hides (at most the
+    idle time); its time differs by that hidden share and everything after it is the same (how long
+    the DMA idles during an op, and the CMX it leaves free, do not depend on what hid). So ``s`` can
+    gain on ``b`` at most its extra idle time where ``b`` has as much free CMX (``b`` prefetches
+    whenever ``s`` does), and at most its whole idle time otherwise; ``b`` beats ``s`` when it is
+    cheaper by that much. Exact."""
     groups: dict[tuple[object, int], list[tuple[float, State]]] = {}
     for state, cost in states.items():
         groups.setdefault((state.live, state.resident_bytes), []).append((cost, state))
@@ -201,12 +206,20 @@ def _undominated(states: dict[State, float]) -> dict[State, float]:
     kept: dict[State, float] = {}
     for members in groups.values():
         members.sort(key=lambda cs: cs[0])
-        best: list[State] = []
+        best: list[tuple[float, State]] = []
         for cost, state in members:
-            if not any(b.free_bytes >= state.free_bytes and b.idle_dma_ns >= state.idle_dma_ns for b in best):
-                best.append(state)
+            if not any(not _cheaper(cost, b_cost + _gain(state, b)) for b_cost, b in best):
+                best.append((cost, state))
                 kept[state] = cost
     return kept
+
+
+def _gain(state: State, other: State) -> int:
+    """The most ``state`` can save on the next op over ``other`` (the same live tensors): the extra
+    part of its first loads that hides."""
+    if other.free_bytes >= state.free_bytes:
+        return max(0, state.idle_dma_ns - other.idle_dma_ns)
+    return state.idle_dma_ns
 
 
 def search_exhaustive(problem: Problem) -> tuple[list[int], float]:
