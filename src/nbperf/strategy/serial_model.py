@@ -133,9 +133,23 @@ class _InputPart(NamedTuple):
 
     moves: tuple[tuple[int, Move], ...]  # (position in op.inputs, move)
     move_ns: float
-    in_place: int  # footprint bytes it does not add, being used where it is
+    in_place: tuple[int, ...]  # positions whose footprint it does not add, being used where it is
     held: Held | None  # where it is after the op (None: dead)
     resident_delta: int
+
+
+class _Placed(NamedTuple):
+    """The part of a step that the live tensors and the candidate's layouts fix, when nothing is
+    spilled (see ``SerialModel._placed``)."""
+
+    pre_ns: float  # input moves, early ones included
+    in_place: tuple[int, ...]  # input positions used where they are (their footprint is not added)
+    updates: list[tuple[str, Held | None]]  # each input's place after the op (None: dead)
+    parts: list[_InputPart]
+    live: frozenset[tuple[str, Held]]  # the live tensors after the op
+    resident: int  # CMX they take
+    from_ddr: int  # a copy's bytes read from DDR
+    early_raw: float  # moves of inputs made before the op just before
 
 
 class _StepCore(NamedTuple):
@@ -153,6 +167,26 @@ class _StepCore(NamedTuple):
     early_raw: float  # moves of inputs made before the op just before, if they prefetch
     part: _OpPart
     copy: bool
+
+
+class _Timing(NamedTuple):
+    """What a step's core fixes of its time and of the state after (``SerialModel._time_parts``)."""
+
+    base_ns: float  # the step's time with none of its first loads hidden
+    first_ns: float  # its first loads: at most this much hides behind the op before
+    hides: bool  # it has first loads that may run during the op before (room allowing)
+    after: State
+
+
+class _OpTiming(NamedTuple):
+    """The state-independent part of a step's time (``SerialModel._op_timing``)."""
+
+    base_ns: float  # the op with none of its first loads hidden (a copy: reading from CMX)
+    base_ddr_ns: float  # the same when a copy reads an input from DDR
+    first_ns: float  # its own first loads (weights, a tiled op's first sub-tile)
+    loads: bool  # it has first loads of its own
+    copy: bool
+    idle_ns: int  # how long the DMA idles while it runs, as the state after keeps it
 
 
 class SerialModel:
@@ -188,8 +222,12 @@ class SerialModel:
         self._op_costs: dict[tuple[object, ...], tuple[Candidate, OpCost]] = {}
         self._op_parts: dict[tuple[int, int], _OpPart] = {}
         self._input_parts: dict[tuple[object, ...], _InputPart] = {}
-        self._cores: dict[tuple[object, ...], _StepCore] = {}  # one op's step cores by candidate and place
-        self._cores_at = -1
+        self._interned: dict[tuple[object, ...], int] = {}  # (needs, output layout) -> a small id
+        self._layouts: dict[tuple[int, int], int] = {}  # (op, candidate id) -> its layouts' id
+        self._placements: dict[tuple[object, ...], _Placed] = {}
+        self._op_timings: dict[tuple[int, int], _OpTiming] = {}
+        self._timings: dict[tuple[object, ...], _Timing] = {}  # one op's step timings by candidate and place
+        self._timings_at = -1
 
     def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> None:
         """The candidates each op may take; lets states keep free CMX only as precisely as matters."""
@@ -328,59 +366,94 @@ class SerialModel:
     # -- one step ---------------------------------------------------------------------------
     def step(self, index: int, cand: Candidate, state: State) -> tuple[Step, State]:
         """Op ``index`` under ``cand`` from ``state``: its cost in detail and the state after it."""
-        _, after, step = self._run(index, cand, state, detail=True)
-        assert step is not None
+        _, after, step = self._run(index, cand, state)
         return step, after
 
     def advance(self, index: int, cand: Candidate, state: State) -> tuple[float, State]:
         """``step`` for the search: only the time and the state after (the same computation)."""
-        time_ns, after, _ = self._run(index, cand, state, detail=False)
-        return time_ns, after
+        base_ns, first_ns, hides, after = self._timing(index, cand, state)
+        if hides and cand.cmx_bytes_per_tile <= state.free_bytes:
+            return base_ns - min(first_ns, state.idle_dma_ns), after
+        return base_ns, after
 
-    def _run(self, index: int, cand: Candidate, state: State,
-             detail: bool) -> tuple[float, State, Step | None]:
-        """One step: the part fixed by where the tensors are (cached: the search asks for it from
-        states that differ only in free CMX and idle DMA time), then what those two decide (whether
-        the first loads prefetch, and how much of them hides)."""
+    def _timing(self, index: int, cand: Candidate, state: State) -> _Timing:
+        """What ``state``'s live tensors fix of the step's time and of the state after (cached: the
+        search asks for it from states that differ only in free CMX and idle DMA time)."""
         key = (index, id(cand), state.live, state.resident_bytes)
-        if self._cores_at != index:  # the search goes op by op: keep one op's cores
-            self._cores.clear()
-            self._cores_at = index
-        core = self._cores.get(key)
-        if core is None:
-            core = self._cores[key] = self._core(index, cand, state)
-        (pre_ns, spill_ns, spill_bytes, evicted, used, live, resident, parts, from_ddr, early_raw, part,
-         copy) = core
-        cost = part.cost
-        hidden = 0.0  # DMA done while the op before ran
-        prefetched = False
-        early_ns = early_raw  # moves of inputs made before the op just before: they may run during it
-        if part.fixed_ns is not None:  # tiled: its first load prefetches like weights, room allowing
-            prefetched = bool(cost.head_ns or early_ns) and self._fits_free(cand, state)
-            early_ns = early_ns if prefetched else 0.0
-            hidden = min(cost.head_ns + early_ns, state.idle_dma_ns) if prefetched else 0.0
-            op_ns, own_ns = part.fixed_ns + early_ns - hidden, cost.stream_ns + early_ns
-        elif copy:  # a data-movement op is its own DMA
-            own_ns = part.copy_ddr_ns if from_ddr else part.copy_ns
-            op_ns = own_ns
+        if self._timings_at != index:  # the search goes op by op: keep one op's timings
+            self._timings.clear()
+            self._placements.clear()
+            self._timings_at = index
+        found = self._timings.get(key)
+        if found is None:
+            found = self._timings[key] = self._time_parts(index, cand, state)
+        return found
+
+    def _time_parts(self, index: int, cand: Candidate, state: State) -> _Timing:
+        """The step's time before any of its first loads hide, those first loads, whether they may
+        run while the op before computed (given the room), and the state after."""
+        placed = self._placed(index, cand, state)
+        op = self._op_timing(index, cand)
+        in_place = sum(cand.in_tile_bytes[p] for p in placed.in_place) if placed.in_place else 0
+        used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
+        if used <= self.capacity:
+            pre_ns, live, resident, early, from_ddr = (placed.pre_ns, placed.live, placed.resident,
+                                                       placed.early_raw, placed.from_ddr)
         else:
-            # The DPU starts once its weights and inputs are in CMX. Prefetched (room for them while
-            # the op before ran), part of their loads hid in the DMA time that op left idle; the rest
-            # comes first.
-            prefetched = bool(cand.weight_ddr_bytes or early_ns) and self._fits_free(cand, state)
-            early_ns = early_ns if prefetched else 0.0
-            first = cost.weights_ns + early_ns
-            hidden = min(first, state.idle_dma_ns) if prefetched else 0.0
-            own_ns = part.own_ns + early_ns
-            op_ns = first - hidden + max(cost.compute.ns, part.own_ns - cost.weights_ns)
-        pre_ns -= early_ns  # prefetched early moves are in the op's time
-        idle = 0 if copy else int(max(0.0, op_ns - (own_ns - hidden)) // 10) * 10
+            core = self._spilling_core(index, cand, state, placed, self._op_part(index, cand), used)
+            pre_ns, live, resident, early, from_ddr = (core.pre_ns + core.spill_ns, core.live, core.resident,
+                                                       core.early_raw, core.from_ddr)
+            used = core.used
+        free = self._free_key(index, max(0, self.capacity - used))
+        return _Timing(pre_ns + (op.base_ddr_ns if from_ddr else op.base_ns), op.first_ns + early,
+                       not op.copy and (op.loads or early > 0), State(live, free, resident, op.idle_ns))
+
+    def _op_timing(self, index: int, cand: Candidate) -> _OpTiming:
+        """The state-independent part of a step's time (cached per candidate). How long the DMA
+        idles while the op runs does not depend on what hid: the hidden loads shorten the op and
+        its DMA alike."""
+        key = (index, id(cand))
+        found = self._op_timings.get(key)
+        if found is not None:
+            return found
+        part = self._op_part(index, cand)
+        cost = part.cost
+        copy = self.ops[index].engine is Engine.DMA
+        if copy:  # a data-movement op is its own DMA
+            base, base_ddr, first, loads, idle = part.copy_ns, part.copy_ddr_ns, 0.0, False, 0
+        elif part.fixed_ns is not None:  # tiled: the sub-tile pipeline, its first load may hide
+            base = base_ddr = part.fixed_ns
+            first, loads = cost.head_ns, bool(cost.head_ns)
+            idle = int(max(0.0, part.fixed_ns - cost.stream_ns) // 10) * 10
+        else:  # weights load, then the DPU computes alongside its stores
+            stores = part.own_ns - cost.weights_ns
+            busy = max(cost.compute.ns, stores)
+            base = base_ddr = cost.weights_ns + busy
+            first, loads = cost.weights_ns, bool(cand.weight_ddr_bytes)
+            idle = int(max(0.0, busy - stores) // 10) * 10
         if self._idle_caps is not None:
             idle = min(idle, self._idle_caps[index + 1] if index + 1 < len(self._idle_caps) else 0)
-        after = State(live, self._free_key(index, max(0, self.capacity - used)), resident, idle)
-        time_ns = pre_ns + spill_ns + op_ns
-        if not detail:
-            return time_ns, after, None
+        found = self._op_timings[key] = _OpTiming(base, base_ddr, first, loads, copy, idle)
+        return found
+
+    def _run(self, index: int, cand: Candidate, state: State) -> tuple[float, State, Step]:
+        """One step in detail: the part fixed by where the tensors are, then what free CMX and idle
+        DMA time decide (whether the first loads prefetch, and how much of them hides)."""
+        base_ns, first_ns, hides, after = self._timing(index, cand, state)
+        core = self._core(index, cand, state)
+        (pre_ns, spill_ns, spill_bytes, evicted, used, _, _, parts, from_ddr, early_raw, part, copy) = core
+        cost = part.cost
+        prefetched = hides and self._fits_free(cand, state)
+        hidden = min(first_ns, state.idle_dma_ns) if prefetched else 0.0  # DMA done while the op before ran
+        early_ns = early_raw if prefetched else 0.0  # moves of inputs made before the op just before
+        if part.fixed_ns is not None:
+            own_ns = cost.stream_ns + early_ns
+        elif copy:
+            own_ns = part.copy_ddr_ns if from_ddr else part.copy_ns
+        else:
+            own_ns = part.own_ns + early_ns
+        time_ns = base_ns - hidden
+        op_ns = time_ns - (pre_ns - early_ns) - spill_ns  # prefetched early moves are in the op's time
         moves = tuple(m for _, m in sorted(pm for ip in parts for pm in ip.moves))
         tiled = cand.tiling is not None and not copy
         step = Step(
@@ -396,85 +469,129 @@ class SerialModel:
 
     def _core(self, index: int, cand: Candidate, state: State) -> _StepCore:
         """The part of a step that ``state``'s live tensors fix: moves, spills, footprint, and the
-        places afterwards (from parts cached per candidate and per place of each input)."""
-        op, arch = self.ops[index], self.arch
-        held = dict(state.live)
+        places afterwards. Without a spill it is the part its layouts fix (``_placed``, shared by
+        the tilings of one strategy) and the candidate's footprint."""
+        placed = self._placed(index, cand, state)
         part = self._op_part(index, cand)
-        pre_ns, in_place, resident = 0.0, 0, state.resident_bytes
+        in_place = sum(cand.in_tile_bytes[p] for p in placed.in_place) if placed.in_place else 0
+        used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
+        copy = self.ops[index].engine is Engine.DMA
+        if used <= self.capacity:
+            return _StepCore(placed.pre_ns, 0.0, 0, [], used, placed.live, placed.resident, placed.parts,
+                             placed.from_ddr, placed.early_raw, part, copy)
+        return self._spilling_core(index, cand, state, placed, part, used)
+
+    def _placed(self, index: int, cand: Candidate, state: State) -> _Placed:
+        """Moves of the inputs into the layouts ``cand`` needs, and the places afterwards when
+        nothing is spilled: cached per live tensors and per the candidate's needs and output layout
+        (its tilings share them)."""
+        layouts = self._layouts.get((index, id(cand)))
+        if layouts is None:
+            layouts = self._layouts[index, id(cand)] = self._interned.setdefault(
+                (cand.needs, cand.out_dist), len(self._interned))
+        key = (index, layouts, state.live, state.resident_bytes)
+        found = self._placements.get(key)
+        if found is not None:
+            return found
+        held = dict(state.live)
+        pre_ns, resident = 0.0, state.resident_bytes
+        in_place: list[int] = []
         updates: list[tuple[str, Held | None]] = []
         parts: list[_InputPart] = []
         for t, positions in self._positions[index]:
             h = held.get(t)
-            key = (index, id(cand), t, h)
-            ip = self._input_parts.get(key)
+            part_key = (index, layouts, t, h)
+            ip = self._input_parts.get(part_key)
             if ip is None:
-                ip = self._input_part(index, cand, t, positions, h)
-                self._input_parts[key] = ip
+                ip = self._input_parts[part_key] = self._input_part(index, cand, t, positions, h)
             pre_ns += ip.move_ns
-            in_place += ip.in_place
+            in_place.extend(ip.in_place)
             resident += ip.resident_delta
             updates.append((t, ip.held))
             parts.append(ip)
-        # CMX on the fullest tile: what is resident, plus the op's footprint less the inputs used
-        # where they are; spill the tensors needed furthest in the future while it does not fit.
-        used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
+        copy = self.ops[index].engine is Engine.DMA
+        from_ddr = sum(self.nbytes(t) for t, _ in self._positions[index] if held.get(t) is None
+                       or held[t].dist is Dist.DDR) if copy else 0
+        early_raw = self._early_moves(index, parts) if not copy else 0.0
+        part = self._op_part(index, cand)
+        for t, h in (*updates, *part.outputs):
+            if h is None:
+                held.pop(t, None)
+            else:
+                held[t] = h
+        found = _Placed(pre_ns, tuple(in_place), updates, parts, frozenset(held.items()),
+                        resident + part.resident_delta, from_ddr, early_raw)
+        self._placements[key] = found
+        return found
+
+    def _early_moves(self, index: int, parts: list[_InputPart]) -> float:
+        """The moves of op ``index``'s inputs made before the op just before it."""
+        early = self.early_inputs[index]
+        if not early:
+            return 0.0
+        return sum(ip.move_ns for (t, _), ip in zip(self._positions[index], parts, strict=True) if t in early)
+
+    def _spilling_core(self, index: int, cand: Candidate, state: State, placed: _Placed, part: _OpPart,
+                       used: int) -> _StepCore:
+        """``_core`` when the op does not fit beside what is resident: spill the tensors needed
+        furthest in the future while it does not fit."""
+        arch = self.arch
+        held = dict(state.live)
+        pre_ns = placed.pre_ns
+        resident = placed.resident - part.resident_delta
+        updates, parts = list(placed.updates), list(placed.parts)
+        copy = self.ops[index].engine is Engine.DMA
         evicted: list[str] = []
         spill_bytes = 0
         spill_ns = 0.0
-        copy = op.engine is Engine.DMA
-        if used > self.capacity:
-            keep = () if copy else self.ins[index]  # a copy may read its own inputs from DDR
-            victims = sorted((t for t, h in held.items() if h.dist is not Dist.DDR and t not in keep),
-                             key=lambda t: (-self.next_use(t, index), t))
-            for t in victims:
-                if used <= self.capacity:
-                    break
-                h = held[t]
-                size = self.tile_bytes(t, h.dist)
-                used -= size
-                resident -= size
-                evicted.append(t)
-                if not h.in_ddr:
-                    spill_bytes += self.nbytes(t)
-                    spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
-                                                   direction=Direction.OUT)
-                held[t] = Held(Dist.DDR, True)
-            if copy and evicted:  # an evicted input of the copy is in DDR afterwards (or dead)
-                gone = set(evicted)
-                for k, ((t, h), ip) in enumerate(zip(updates, parts, strict=True)):
-                    if t in gone:
-                        resident -= ip.resident_delta  # its size already left with the eviction
-                        updates[k] = (t, Held(Dist.DDR, True) if h is not None else None)
-            # Still over: the op's own inputs overflow. Like the emulator, send the largest resident
-            # one through DDR and load just what the op needs of it (a spill and a reload).
-            order = sorted(range(len(parts)), key=lambda k: (-self._held_size(held, updates[k][0]), k))
-            for k in order if not copy else ():
-                if used <= self.capacity:
-                    break
-                t, positions = self._positions[index][k]
-                h = held[t]
-                if h.dist is Dist.DDR:
-                    continue
-                old = parts[k]
-                new = self._input_part(index, cand, t, positions, Held(Dist.DDR, True))
-                size = self.tile_bytes(t, h.dist)
-                used += old.in_place - size
-                pre_ns += new.move_ns - old.move_ns
-                resident += new.resident_delta - old.resident_delta - size
-                if not h.in_ddr:
-                    spill_bytes += self.nbytes(t)
-                    spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
-                                                   direction=Direction.OUT)
-                held[t] = Held(Dist.DDR, True)
-                parts[k], updates[k] = new, (t, new.held)
-                evicted.append(t)
+        keep = () if copy else self.ins[index]  # a copy may read its own inputs from DDR
+        victims = sorted((t for t, h in held.items() if h.dist is not Dist.DDR and t not in keep),
+                         key=lambda t: (-self.next_use(t, index), t))
+        for t in victims:
+            if used <= self.capacity:
+                break
+            h = held[t]
+            size = self.tile_bytes(t, h.dist)
+            used -= size
+            resident -= size
+            evicted.append(t)
+            if not h.in_ddr:
+                spill_bytes += self.nbytes(t)
+                spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
+                                               direction=Direction.OUT)
+            held[t] = Held(Dist.DDR, True)
+        if copy and evicted:  # an evicted input of the copy is in DDR afterwards (or dead)
+            gone = set(evicted)
+            for k, ((t, h), ip) in enumerate(zip(updates, parts, strict=True)):
+                if t in gone:
+                    resident -= ip.resident_delta  # its size already left with the eviction
+                    updates[k] = (t, Held(Dist.DDR, True) if h is not None else None)
+        # Still over: the op's own inputs overflow. Like the emulator, send the largest resident
+        # one through DDR and load just what the op needs of it (a spill and a reload).
+        order = sorted(range(len(parts)), key=lambda k: (-self._held_size(held, updates[k][0]), k))
+        for k in order if not copy else ():
+            if used <= self.capacity:
+                break
+            t, positions = self._positions[index][k]
+            h = held[t]
+            if h.dist is Dist.DDR:
+                continue
+            old = parts[k]
+            new = self._input_part(index, cand, t, positions, Held(Dist.DDR, True))
+            size = self.tile_bytes(t, h.dist)
+            used += sum(cand.in_tile_bytes[p] for p in old.in_place) - size
+            pre_ns += new.move_ns - old.move_ns
+            resident += new.resident_delta - old.resident_delta - size
+            if not h.in_ddr:
+                spill_bytes += self.nbytes(t)
+                spill_ns += self.coster.dma_ns(self.nbytes(t), Path.DDR, segments(h.dist, arch.tiles),
+                                               direction=Direction.OUT)
+            held[t] = Held(Dist.DDR, True)
+            parts[k], updates[k] = new, (t, new.held)
+            evicted.append(t)
         from_ddr = sum(self.nbytes(t) for t, _ in self._positions[index] if held.get(t) is None
                        or held[t].dist is Dist.DDR) if copy else 0
-        early_raw = 0.0
-        if not copy and self.early_inputs[index]:
-            early = self.early_inputs[index]
-            early_raw = sum(ip.move_ns for (t, _), ip in zip(self._positions[index], parts, strict=True)
-                            if t in early)
+        early_raw = self._early_moves(index, parts) if not copy else 0.0
         for t, h in (*updates, *part.outputs):
             if h is None:
                 held.pop(t, None)
@@ -519,19 +636,20 @@ class SerialModel:
 
     def _input_part(self, index: int, cand: Candidate, tensor: str, positions: tuple[int, ...],
                     h: Held | None) -> _InputPart:
-        """One input's part of a step: its moves, the footprint it saves by being used where it is,
-        and where it is afterwards: dead, or loaded into CMX in the layout it was loaded into, or
+        """One input's part of a step: its moves, the positions whose footprint it saves by being used
+        where it is, and where it is afterwards: dead, or loaded into CMX in the layout it was loaded into, or
         with a copy in DDR after a round trip."""
         dma = self.ops[index].engine is Engine.DMA
         resident = h is not None and h.dist is not Dist.DDR
         moves: list[tuple[int, Move]] = []
-        in_place, after = 0, h
+        in_place: list[int] = []
+        after = h
         for position in positions:
             need = cand.needs[position]
             m = self.input_move(index, tensor, h, need)
             moves.append((position, m))
             if not dma and m.kind is MoveKind.NONE and resident and need is not Need.DDR:
-                in_place += cand.in_tile_bytes[position]
+                in_place.append(position)
             in_cmx = after is not None and after.dist is not Dist.DDR
             if m.kind is MoveKind.LOAD and need in DIST_OF_NEED and not in_cmx:
                 after = Held(DIST_OF_NEED[need], True)
@@ -541,7 +659,7 @@ class SerialModel:
             after = None
         size_before = self.tile_bytes(tensor, h.dist) if h is not None else 0
         size_after = self.tile_bytes(tensor, after.dist) if after is not None else 0
-        return _InputPart(tuple(moves), sum(m.ns for _, m in moves), in_place, after,
+        return _InputPart(tuple(moves), sum(m.ns for _, m in moves), tuple(in_place), after,
                           size_after - size_before)
 
     @staticmethod
