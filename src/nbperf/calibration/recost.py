@@ -26,7 +26,7 @@ class FixedPlan:
         self.backend = get_backend(estimate.cost_model)
         forced = dict(estimate.provenance.strategies) if estimate.provenance is not None else {}
         coster = TaskCoster(self.arch, self.backend, shared=True)
-        self.problem = Problem(estimate.graph, self.arch, coster, forced)
+        self.problem = Problem(estimate.graph, self.arch, coster, forced, estimate.plan.policy)
         self.picks: list[int] = []
         for choice in self.problem.choices:
             chosen = estimate.plan.placements[choice.op.name].chosen

@@ -258,9 +258,10 @@ class _Sizer:
 
 
 def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
-               swizzled: frozenset[str] = frozenset()) -> list[Candidate]:
+               swizzled: frozenset[str] = frozenset(), finer: bool = True) -> list[Candidate]:
     """Every strategy for ``op`` on ``arch``, legal or not, with footprint and tiling where legal;
-    ``swizzled``: the activations the compiler swizzles (``strategy.swizzling``)."""
+    ``swizzled``: the activations the compiler swizzles (``strategy.swizzling``); ``finer``: also
+    the tilings the compiler does not make, offered to the optimal search (``Candidate.finer``)."""
     sizer = _Sizer(op, tensor_bytes, arch, swizzled)
     if op.engine is Engine.DPU and op.dpu is not None:
         raw = _dpu_candidates(op, op.dpu, arch)
@@ -270,14 +271,14 @@ def candidates(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec,
         return _dma_candidates(op, sizer, arch)
     out: list[Candidate] = []
     for raw_cand, fracs in raw:
-        for cand in _finish(raw_cand, fracs, op, sizer, arch) if raw_cand.legal else [raw_cand]:
+        for cand in _finish(raw_cand, fracs, op, sizer, arch, finer) if raw_cand.legal else [raw_cand]:
             if cand.legal and cand.tiling is not None and cand.strategy is Strategy.SOK \
                     and any(c.strategy is Strategy.SOK and c.tiling == cand.tiling for c in out):
                 continue  # tiled through DDR, both SOK output layouts are the same candidate
             out.append(cand)
             if cand.legal and cand.fits:
-                out.extend(_pipeline_weights(cand, fracs, op, sizer, arch))
-                out.extend(_streamed(cand, fracs, op, sizer, arch))
+                out.extend(c for c in _pipeline_weights(cand, fracs, op, sizer, arch) if finer or not c.finer)
+                out.extend(_streamed(cand, fracs, op, sizer, arch) if finer else ())
     return out
 
 
@@ -466,7 +467,8 @@ def _dma_candidates(op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]
     return out
 
 
-def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
+def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
+            finer: bool = True) -> list[Candidate]:
     """Footprint, fit and, when it does not fit, tilings of a legal candidate."""
     ins, weights, outs = sizer.inputs(f), sizer.weights(f), sizer.outputs(f)
     if op.inplace_input is not None and op.inplace_input in op.inputs \
@@ -485,10 +487,11 @@ def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpe
         return [replace(c, legal=False, cmx_bytes_per_tile=footprint,
                         reason=f"HKSwitch needs input/{arch.tiles} + weights + output = {need} B "
                                f"per tile, over the CMX budget of {arch.isolated_budget_bytes} B")]
-    return _tile_further(base, f, op, sizer, arch)
+    return _tile_further(base, f, op, sizer, arch, finer)
 
 
-def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec) -> list[Candidate]:
+def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpec,
+                  finer: bool = True) -> list[Candidate]:
     """Split the tile's share into sub-tiles that fit, streaming through DDR.
 
     Like the compiler: over output channels first when weights outweigh activations, else over
@@ -522,7 +525,9 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
         return sizer.fit(sub(n_rows, n_k)) <= arch.isolated_budget_bytes
 
     split = _smallest_split(fits_isolated, max_rows, max_k, k_first=weights > acts)
-    inner = _inner_splits(c, op, sizer, arch, sub, max_rows, max_k, needed=split is None, than=split)
+    inner = _inner_splits(c, op, sizer, arch, sub, max_rows, max_k, needed=split is None, than=split) \
+        if finer or split is None else []
+    inner = [t for t in inner if finer or not t.finer]
     if split is None and op.row_elements and work is None:
         return _chunked_rows(c, op, sizer, arch, sub)
     if split is None:
@@ -554,7 +559,7 @@ def _tile_further(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: A
             # fills. Offered to the optimal search, so a part with twice the CMX (whose compiler
             # count, or whose streamed offer on half its CMX, is half) keeps every split a smaller
             # part is offered, and never costs more.
-            finer_counts = [m for m in (2 * n, 4 * n) if m <= limit]
+            finer_counts = [m for m in (2 * n, 4 * n) if m <= limit] if finer else []
             if finer_counts:
                 return [_tiled(c, op, sizer, work, sub, arch, n_rows, n_k, next_bytes),
                         *(replace(_tiled(c, op, sizer, work, sub, arch, *((1, m) if over_k else (m, 1)),

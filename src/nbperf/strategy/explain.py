@@ -52,7 +52,7 @@ class LayerExplanation:
 def explain_layer(graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, layer: str, policy: str = "optimal",
                   overrides: dict[str, str] | None = None, price: Pricer | None = None,
                   priced_by: str = "layer-serial") -> LayerExplanation:
-    problem = Problem(graph, arch, coster, overrides)
+    problem = Problem(graph, arch, coster, overrides, policy)
     names = [c.op.name for c in problem.choices]
     if layer not in names:
         close = difflib.get_close_matches(layer, names, n=1, cutoff=0.3)

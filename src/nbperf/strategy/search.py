@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from nbperf.arch.model import ArchSpec
@@ -47,21 +48,17 @@ class Problem:
     """The strategy search problem of one graph on one arch."""
 
     def __init__(self, graph: NpuGraph, arch: ArchSpec, coster: TaskCoster,
-                 overrides: dict[str, str] | None = None) -> None:
+                 overrides: dict[str, str] | None = None, policy: str = "optimal") -> None:
         self.graph, self.arch, self.coster = graph, arch, coster
         self.notes: list[str] = []
         ops = [op for op in graph.ops if not op.is_free]
         forced = _parse_overrides(overrides or {}, ops)
         self.choices: list[OpChoices] = []
-        same: dict[tuple[object, ...], list[Candidate]] = {}  # ops alike but for names (repeated blocks)
+        # The compiler's rule never takes the finer tilings nbperf adds: its ops consider without them.
+        arch_key = (arch.model_dump_json(exclude=_NOT_READ_BY_CANDIDATES), policy != "compiler")
         swizzled = swizzled_activations(graph, arch)
         for op in ops:
-            key = (_shape_signature(op, graph.tensor_bytes),
-                   tuple(t in swizzled for t in (*op.inputs, *op.outputs)))
-            if key not in same:
-                same[key] = sorted(candidates(op, graph.tensor_bytes, arch, swizzled),
-                                   key=lambda c: PREFERENCE.index(c.strategy))
-            considered = same[key]
+            considered = _offers(op, graph.tensor_bytes, arch, swizzled, arch_key)
             allowed = [c for c in considered if c.legal]
             want = forced.get(op.name) or forced.get("all")
             if want is not None:
@@ -79,8 +76,15 @@ class Problem:
                 raise InfeasibleError(f"{op.name} ({op.op_type}) fits no strategy: {worst.reason}")
             self.choices.append(OpChoices(op, tuple(allowed), tuple(considered)))
         self.model = SerialModel(graph, arch, coster, ops)
-        self.model.set_candidates([c.allowed for c in self.choices])
         self.repeats = Repeats(self.model)
+
+    def consider(self, picks: list[int] | None = None) -> None:
+        """Tell the serial model which candidates the search may take: every allowed one, or only
+        ``picks`` (a plan priced as it is; the states it reaches round the same either way)."""
+        per_op = [c.allowed for c in self.choices] if picks is None else \
+            [(c.allowed[p],) for c, p in zip(self.choices, picks, strict=True)]
+        if self.model.set_candidates(per_op):
+            self.repeats.store.clear()  # its steps were rounded for other candidates
 
     def step(self, index: int, pick: int, state: State) -> tuple[Step, State]:
         """Op ``index`` under its ``pick``-th allowed candidate, from ``state``, and the state after."""
@@ -89,6 +93,10 @@ class Problem:
     def replay(self, picks: list[int]) -> list[tuple[Step, State]]:
         """The steps of one full assignment (an index into each op's ``allowed``), each with the
         state after it, in order."""
+        taken = self.model.candidates
+        if taken is None or any(c.allowed[p] not in among for c, p, among in zip(self.choices, picks, taken,
+                                                                                  strict=True)):
+            self.consider()
         state = self.model.initial_state()
         steps = []
         for index, pick in enumerate(picks):
@@ -99,6 +107,34 @@ class Problem:
     def evaluate(self, picks: list[int]) -> float:
         """The objective of one full assignment: its layer-serial time in ns."""
         return sum(step.time_ns for step, _ in self.replay(picks))
+
+
+# The arch sections candidates never read (strategy.candidates, .swizzling, .distribution read the
+# tile count, CMX and compiler sections): arch points that differ only here share candidates. Any
+# section not named here keys the cache, so a new section is safe by default.
+_NOT_READ_BY_CANDIDATES = {"description", "dpu", "shave", "dma", "barriers", "inference_overhead_us",
+                           "runtime", "calibration"}
+_OFFERS_KEPT = 4096  # candidate lists kept per process (assumed: a NAS loop's distinct layer shapes)
+_offered: OrderedDict[tuple[object, ...], list[Candidate]] = OrderedDict()
+
+
+def _offers(op: NpuOp, tensor_bytes: dict[str, int], arch: ArchSpec, swizzled: frozenset[str],
+            arch_key: tuple[str, bool]) -> list[Candidate]:
+    """``op``'s candidates in ``PREFERENCE`` order, shared by every op alike but for names (the
+    repeated blocks of a graph, the same layer in the networks of a NAS loop) on arch points alike in
+    what candidates read (a sweep over MACs or DDR bandwidth): the same objects, priced once each."""
+    key = (_shape_signature(op, tensor_bytes), tuple(t in swizzled for t in (*op.inputs, *op.outputs)),
+           arch_key)
+    found = _offered.get(key)
+    if found is None:
+        found = sorted(candidates(op, tensor_bytes, arch, swizzled, finer=arch_key[1]),
+                       key=lambda c: PREFERENCE.index(c.strategy))
+        _offered[key] = found
+        if len(_offered) > _OFFERS_KEPT:
+            _offered.popitem(last=False)
+    else:
+        _offered.move_to_end(key)
+    return found
 
 
 def _shape_signature(op: NpuOp, tensor_bytes: dict[str, int]) -> tuple[object, ...]:
@@ -135,6 +171,7 @@ def search_optimal(problem: Problem, force: dict[int, int] | None = None) -> tup
     ``force`` pins op index -> pick (used to price alternatives when explaining a choice).
     """
     force = force or {}
+    problem.consider()
     frontier: dict[State, float] = {problem.model.initial_state(): 0.0}
     backs: list[dict[State, tuple[State, int]]] = []
     exact = True
@@ -274,7 +311,7 @@ def search_compiler(problem: Problem) -> list[int]:
 def choose_strategies(graph: NpuGraph, arch: ArchSpec, coster: TaskCoster, policy: str = "optimal",
                       overrides: dict[str, str] | None = None) -> StrategyPlan:
     """Pick a strategy for every op of ``graph`` (``policy``: "optimal" or "compiler")."""
-    problem = Problem(graph, arch, coster, overrides)
+    problem = Problem(graph, arch, coster, overrides, policy)
     picks, objective, exact = solve(problem, policy)
     return build_plan(problem, picks, policy, objective, exact)
 
@@ -289,6 +326,7 @@ def solve(problem: Problem, policy: str,
     picks = search_compiler(problem)
     for index, pick in (force or {}).items():
         picks[index] = pick
+    problem.consider(picks)  # the states of this one plan: no other candidate needs pricing
     return picks, problem.evaluate(picks), True
 
 

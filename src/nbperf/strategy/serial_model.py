@@ -216,6 +216,7 @@ class SerialModel:
         # keeps only the largest of these at or below its free bytes: states that differ below that
         # behave the same from then on, so the search may merge them (``set_candidates``).
         self._thresholds: list[tuple[int, ...]] | None = None
+        self._candidates: list[tuple[Candidate, ...]] | None = None
         self._idle_caps: list[int] | None = None
         self._sizes: dict[tuple[str, Dist], int] = {}
         self._moves: dict[tuple[str, Dist, Need, int], Move] = {}
@@ -229,8 +230,15 @@ class SerialModel:
         self._timings: dict[tuple[object, ...], _Timing] = {}  # one op's step timings by candidate and place
         self._timings_at = -1
 
-    def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> None:
-        """The candidates each op may take; lets states keep free CMX only as precisely as matters."""
+    def set_candidates(self, per_op: list[tuple[Candidate, ...]]) -> bool:
+        """The candidates each op may take; lets states keep free CMX only as precisely as matters.
+        Returns whether they changed (the timings of states from before no longer hold)."""
+        if per_op == self._candidates:
+            return False
+        self._candidates = list(per_op)
+        self._op_timings.clear()
+        self._timings.clear()
+        self._timings_at = -1
         self._thresholds = [tuple(sorted({c.cmx_bytes_per_tile for c in cands
                                           if self._prefetches(c) or self.early_inputs[i]}))
                             for i, cands in enumerate(per_op)]
@@ -243,6 +251,7 @@ class SerialModel:
         self._idle_caps = [math.ceil((max((max(cost.weights_ns, cost.head_ns) for c in cands
                                            if (cost := self.op_cost(i, c))), default=0) + moves[i]) / 10) * 10
                            for i, cands in enumerate(per_op)]
+        return True
 
     def _free_key(self, index: int, free: int) -> int:
         """``free`` as the next op's prefetch test sees it (the largest threshold it meets)."""
@@ -661,6 +670,11 @@ class SerialModel:
         size_after = self.tile_bytes(tensor, after.dist) if after is not None else 0
         return _InputPart(tuple(moves), sum(m.ns for _, m in moves), tuple(in_place), after,
                           size_after - size_before)
+
+    @property
+    def candidates(self) -> list[tuple[Candidate, ...]] | None:
+        """The candidates per op given to ``set_candidates`` (None before)."""
+        return self._candidates
 
     @staticmethod
     def _fits_free(cand: Candidate, state: State) -> bool:
