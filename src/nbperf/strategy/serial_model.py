@@ -224,7 +224,7 @@ class SerialModel:
         self._op_parts: dict[tuple[int, int], _OpPart] = {}
         self._input_parts: dict[tuple[object, ...], _InputPart] = {}
         self._interned: dict[tuple[object, ...], int] = {}  # (needs, output layout) -> a small id
-        self._layouts: dict[tuple[int, int], int] = {}  # (op, candidate id) -> its layouts' id
+        self._layouts: dict[int, int] = {}  # candidate id -> its layouts' id (candidates live in the problem)
         self._placements: dict[tuple[object, ...], _Placed] = {}
         self._op_timings: dict[tuple[int, int], _OpTiming] = {}
         self._timings: dict[tuple[object, ...], _Timing] = {}  # one op's step timings by candidate and place
@@ -388,7 +388,7 @@ class SerialModel:
     def _timing(self, index: int, cand: Candidate, state: State) -> _Timing:
         """What ``state``'s live tensors fix of the step's time and of the state after (cached: the
         search asks for it from states that differ only in free CMX and idle DMA time)."""
-        key = (index, id(cand), state.live, state.resident_bytes)
+        key = (id(cand), state.live, state.resident_bytes)  # of op ``index``: the cache holds one op
         if self._timings_at != index:  # the search goes op by op: keep one op's timings
             self._timings.clear()
             self._placements.clear()
@@ -494,11 +494,11 @@ class SerialModel:
         """Moves of the inputs into the layouts ``cand`` needs, and the places afterwards when
         nothing is spilled: cached per live tensors and per the candidate's needs and output layout
         (its tilings share them)."""
-        layouts = self._layouts.get((index, id(cand)))
+        layouts = self._layouts.get(id(cand))
         if layouts is None:
-            layouts = self._layouts[index, id(cand)] = self._interned.setdefault(
-                (cand.needs, cand.out_dist), len(self._interned))
-        key = (index, layouts, state.live, state.resident_bytes)
+            layouts = self._layouts[id(cand)] = self._interned.setdefault((cand.needs, cand.out_dist),
+                                                                          len(self._interned))
+        key = (layouts, state.live, state.resident_bytes)  # of op ``index``: the cache holds one op
         found = self._placements.get(key)
         if found is not None:
             return found
