@@ -23,6 +23,13 @@ def test_presets_are_shipped():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_presets_read_the_same_with_libyaml(name):
+    """Presets parse with libyaml where PyYAML has it; user files with the pure-Python parser."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert yaml.load(preset_text(name), Loader=loader) == yaml.safe_load(preset_text(name))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_preset_values_match_public_constants(name):
     arch, want = load_arch(name), EXPECTED[name]
     assert arch.name == name
