@@ -7,8 +7,9 @@ Prints three tables:
 - per arch point, the wall time of ``nbperf.estimate`` on a model loaded once (``nbperf.load``),
   with the strategy stage alone, for both strategy policies (goal: median at most 10 ms on ResNet-50),
   also split into each point's first estimate and the later rounds;
-- a sweep of ResNet-50 over 36 arch points (MACs x tiles x DDR bandwidth) on the local process
-  pool (all cores, math model, no throughput/hint figures): estimates per minute (goal: 3,000);
+- sweeps of ResNet-50 over arch points (MACs x tiles x DDR bandwidth: 36 with the optimal policy,
+  144 with the compiler's) on the local process pool (all cores, math model, no throughput/hint
+  figures), pool start included: estimates per minute (goal: 3,000);
 - ``nbperf --version`` and ``nbperf estimate MODEL -q`` wall times, as a fresh process (goal: the
   estimate under 0.5 s on an idle machine).
 """
@@ -57,20 +58,21 @@ def in_process(model_path: Path, repeat: int) -> None:
 
 
 def pooled(model_path: Path) -> None:
-    macs = [1024, 2048, 4096]
-    tiles = [2, 4, 6, 8]
-    bandwidth = [32, 64, 128]
-    grid = [f"dpu.macs_per_tile={','.join(map(str, macs))}", f"tiles={','.join(map(str, tiles))}",
-            f"dma.ddr_bandwidth_gbps={','.join(map(str, bandwidth))}"]
-    total = len(macs) * len(tiles) * len(bandwidth)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "r.csv"
-        start = time.perf_counter()
-        run = nbperf.sweep([model_path], "npu4000", grid, out=out, modes=False)
-        wall = time.perf_counter() - start
-    print(f"\nnbperf.sweep, {model_path.name} x {total} points, process pool, math model, no modes")
-    print(f"{'points':>7} {'wall s':>8} {'per minute':>11} {'failed':>7}")
-    print(f"{run.ran:>7} {wall:>8.2f} {60 * run.ran / wall:>11,.0f} {len(run.failed):>7}")
+    print(f"\nnbperf.sweep, {model_path.name} over MACs x tiles x DDR bandwidth, process pool, math model, "
+          "no modes")
+    print(f"{'policy':<9} {'points':>7} {'wall s':>8} {'per minute':>11} {'failed':>7}")
+    for policy, macs, bandwidth in (("optimal", [1024, 2048, 4096], [32, 64, 128]),
+                                    ("compiler", [1024, 1536, 2048, 3072, 4096, 8192],
+                                     [16, 32, 45, 64, 96, 128])):
+        tiles = [2, 4, 6, 8]
+        grid = [f"dpu.macs_per_tile={','.join(map(str, macs))}", f"tiles={','.join(map(str, tiles))}",
+                f"dma.ddr_bandwidth_gbps={','.join(map(str, bandwidth))}", f"policy={policy}"]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "r.csv"
+            start = time.perf_counter()
+            run = nbperf.sweep([model_path], "npu4000", grid, out=out, modes=False)
+            wall = time.perf_counter() - start
+        print(f"{policy:<9} {run.ran:>7} {wall:>8.2f} {60 * run.ran / wall:>11,.0f} {len(run.failed):>7}")
 
 
 def cli(model_path: Path, repeat: int) -> None:
