@@ -31,7 +31,7 @@ FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "mar
                      "subprocess", "pty", "code", "codeop"}
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "execfile", "input"}
 FORBIDDEN_ATTRS = {  # module attribute -> why
-    ("yaml", "load"): "yaml.load can construct Python objects; use yaml.safe_load",
+    ("yaml", "load"): "yaml.load can construct Python objects; use yaml.safe_load or a safe Loader",
     ("yaml", "unsafe_load"): "unsafe YAML", ("yaml", "full_load"): "unsafe YAML",
     ("yaml", "Loader"): "unsafe YAML", ("yaml", "UnsafeLoader"): "unsafe YAML",
     ("yaml", "FullLoader"): "unsafe YAML",
@@ -49,9 +49,28 @@ def _python_files() -> list[Path]:
     return files
 
 
+SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader"}
+
+
+def _safe_yaml_loads(tree: ast.AST) -> set[int]:
+    """The ``yaml.load`` attribute nodes called with ``Loader=yaml.SafeLoader`` or
+    ``Loader=yaml.CSafeLoader`` spelled out: those build plain data only."""
+    safe: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "yaml":
+            loaders = [k.value for k in node.keywords if k.arg == "Loader"]
+            if len(loaders) == 1 and isinstance(loaders[0], ast.Attribute) \
+                    and isinstance(loaders[0].value, ast.Name) and loaders[0].value.id == "yaml" \
+                    and loaders[0].attr in SAFE_YAML_LOADERS:
+                safe.add(id(node.func))
+    return safe
+
+
 def _violations(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: list[str] = []
+    safe_loads = _safe_yaml_loads(tree)
 
     def where(node: ast.AST) -> str:
         return f"{path.relative_to(SRC)}:{getattr(node, 'lineno', '?')}"
@@ -78,7 +97,8 @@ def _violations(path: Path) -> list[str]:
                     found.append(f"{where(node)} calls numpy.load with allow_pickle")
                 if func.value.id == "onnx" and "load_external_data" not in false:
                     found.append(f"{where(node)} calls onnx.load without load_external_data=False")
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and id(node) not in safe_loads:
             why = FORBIDDEN_ATTRS.get((node.value.id, node.attr))
             if why:
                 found.append(f"{where(node)} uses {node.value.id}.{node.attr} ({why})")
@@ -98,9 +118,13 @@ def test_the_ast_check_catches_what_it_looks_for(tmp_path, monkeypatch):
         "import pickle\nfrom marshal import loads\nimport yaml, onnx, numpy as np\n"
         "eval('1')\nexec('x = 1')\nyaml.load('a', Loader=yaml.Loader)\nonnx.load('m.onnx')\n"
         "np.load('a.npy', allow_pickle=True)\nimport os\nos.system('true')\n"
+        "yaml.load('a', Loader=yaml.CSafeLoader)\nyaml.load('a', yaml.SafeLoader)\n"
     )
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
-    text = "\n".join(_violations(bad))
+    violations = _violations(bad)
+    text = "\n".join(violations)
+    assert not [v for v in violations if "bad.py:11 " in v], "yaml.load with Loader=yaml.CSafeLoader is safe"
+    assert "bad.py:12 uses yaml.load" in text, "a Loader passed by position is not checked: reported"
     for expected in ("imports pickle", "imports from marshal", "calls eval()", "calls exec()", "yaml.load",
                      "yaml.Loader", "onnx.load without load_external_data=False",
                      "numpy.load with allow_pickle", "os.system"):

@@ -96,14 +96,12 @@ def _preset_point(name: str, overrides: tuple[str, ...]) -> ArchSpec:
     return _build(copy.deepcopy(_preset_data(name)), name, overrides)
 
 
-# The shipped presets parse with libyaml where PyYAML has it (a tenth of the pure-Python parser's
-# 11 ms, a CLI run's share); user files keep the pure-Python parser and its error messages.
-_PRESET_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 @functools.cache
 def _preset_data(name: str) -> dict[str, Any]:
-    return _parse(preset_text(name), name, _PRESET_LOADER)
+    # The shipped presets parse with libyaml's safe loader where PyYAML has it (a tenth of the
+    # pure-Python parser's 11 ms, a CLI run's share); user files keep the pure-Python parser and its
+    # error messages.
+    return _parse(preset_text(name), name, libyaml=yaml.__with_libyaml__)
 
 
 def _build(data: dict[str, Any], origin: str, overrides: list[str] | tuple[str, ...]) -> ArchSpec:
@@ -112,10 +110,10 @@ def _build(data: dict[str, Any], origin: str, overrides: list[str] | tuple[str, 
     return validate_arch(data, origin)
 
 
-def _parse(text: str, origin: str, loader: type = yaml.SafeLoader) -> dict[str, Any]:
+def _parse(text: str, origin: str, libyaml: bool = False) -> dict[str, Any]:
     """The YAML mapping of an arch description, or one clear error."""
     try:
-        data = yaml.load(text, Loader=loader)  # a safe loader: pure-Python or libyaml
+        data = yaml.load(text, Loader=yaml.CSafeLoader) if libyaml else yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
