@@ -216,10 +216,10 @@ def estimate(
                                f"does not fit a {tiles}-tile compile ({exc.message}); all tiles")
         return LatencyHint(tiles, hinted.latency_ns)
 
-    sources = layer_sources(npu_graph, plan, coster, backend)
     dmas = dma_sources(npu_graph, spec, plan, backend, depth)
     return Estimate(model=loaded.name, arch=spec, precision=_precision(timed.tasks, npu_graph),
-                    cost_sources=sources, dma_sources=dmas, cost_model=backend_name, graph=npu_graph,
+                    cost_sources_of=lambda: layer_sources(npu_graph, plan, coster, backend),
+                    dma_sources=dmas, cost_model=backend_name, graph=npu_graph,
                     plan=plan, schedule=timed, emulation=emulation,
                     barriers=None if emulation is None else (barriers or spec.barriers), prefetch_depth=depth,
                     stage_seconds=stages, mode=mode, throughput_of=throughput_of,

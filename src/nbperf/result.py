@@ -118,8 +118,9 @@ class Estimate:
     # the LATENCY hint's default compile, on first use (it estimates again when that is fewer tiles)
     latency_hint_of: Callable[[Estimate], LatencyHint] | None = field(default=None, compare=False,
                                                                       repr=False)
-    # per DPU layer, who priced its workloads (the backend, or the math model it fell back to)
-    cost_sources: dict[str, LayerSources] = field(default_factory=dict, compare=False, repr=False)
+    # computes ``cost_sources`` on first use (reports need it, a sweep or NAS loop does not)
+    cost_sources_of: Callable[[], dict[str, LayerSources]] | None = field(default=None, compare=False,
+                                                                          repr=False)
     # who priced the plan's DMA transfers, when the cost model prices DMAs (None: the DMA model did)
     dma_sources: LayerSources | None = field(default=None, compare=False, repr=False)
 
@@ -160,6 +161,11 @@ class Estimate:
     def latency_ns(self) -> float:
         """Latency mode: one synchronous request, device schedule plus host work."""
         return self.schedule.makespan_ns + self.host_ns
+
+    @cached_property
+    def cost_sources(self) -> dict[str, LayerSources]:
+        """Per DPU layer, who priced its workloads (the backend, or the math model it fell back to)."""
+        return self.cost_sources_of() if self.cost_sources_of is not None else {}
 
     @cached_property
     def throughput(self) -> Throughput:

@@ -77,6 +77,7 @@ class Problem:
             self.choices.append(OpChoices(op, tuple(allowed), tuple(considered)))
         self.model = SerialModel(graph, arch, coster, ops)
         self.repeats = Repeats(self.model)
+        self._replayed: tuple[tuple[int, ...], list[tuple[Step, State]]] | None = None
 
     def consider(self, picks: list[int] | None = None) -> None:
         """Tell the serial model which candidates the search may take: every allowed one, or only
@@ -85,6 +86,7 @@ class Problem:
             [(c.allowed[p],) for c, p in zip(self.choices, picks, strict=True)]
         if self.model.set_candidates(per_op):
             self.repeats.store.clear()  # its steps were rounded for other candidates
+            self._replayed = None
 
     def step(self, index: int, pick: int, state: State) -> tuple[Step, State]:
         """Op ``index`` under its ``pick``-th allowed candidate, from ``state``, and the state after."""
@@ -97,11 +99,14 @@ class Problem:
         if taken is None or any(c.allowed[p] not in among for c, p, among in zip(self.choices, picks, taken,
                                                                                   strict=True)):
             self.consider()
+        if self._replayed is not None and self._replayed[0] == tuple(picks):
+            return self._replayed[1]  # the plan just priced (its objective, then its steps)
         state = self.model.initial_state()
         steps = []
         for index, pick in enumerate(picks):
             step, state = self.step(index, pick, state)
             steps.append((step, state))
+        self._replayed = (tuple(picks), steps)
         return steps
 
     def evaluate(self, picks: list[int]) -> float:
