@@ -16,6 +16,7 @@ from nbperf.lower.npu_ops import NpuGraph
 from nbperf.schedule.emulator import Emulation
 from nbperf.schedule.timeline import Schedule, ScheduleKind, TimedTask
 from nbperf.strategy.plan import StrategyPlan
+from nbperf.strategy.swizzling import stored_weight_bytes, swizzles_weights
 
 MODES = ("latency", "throughput")
 
@@ -207,7 +208,7 @@ class Estimate:
     @property
     def weight_ddr_dense_bytes(self) -> int:
         """``weight_ddr_bytes`` had no weight been compressed (the same re-reads of raw weights)."""
-        return sum(dense_weight_ddr_bytes(t) for t in self.schedule.tasks)
+        return sum(dense_weight_ddr_bytes(t, self.arch) for t in self.schedule.tasks)
 
     @property
     def activation_ddr_bytes(self) -> int:
@@ -259,9 +260,13 @@ class Estimate:
         return pandas.DataFrame([layer_record(t, self) for t in self.schedule.tasks])
 
 
-def dense_weight_ddr_bytes(task: TimedTask) -> int:
-    """The weight bytes ``task`` reads from DDR, had its weights not been compressed."""
+def dense_weight_ddr_bytes(task: TimedTask, arch: ArchSpec) -> int:
+    """The weight bytes ``task`` reads from DDR, had its weights not been compressed (the same
+    reads, each piece padded as stored)."""
     op = task.op
     if op.weight_dense_bytes and op.weight_bytes:
-        return round(task.weight_ddr_bytes * op.weight_dense_bytes / op.weight_bytes)
+        parts, swizzled = task.candidate.weight_parts, swizzles_weights(op, arch)
+        stored = stored_weight_bytes(op.weight_bytes, parts, arch, swizzled)
+        dense = stored_weight_bytes(op.weight_dense_bytes, parts, arch, swizzled)
+        return round(task.weight_ddr_bytes * dense / stored)
     return task.weight_ddr_bytes

@@ -208,20 +208,28 @@ def estimates() -> list[nbperf.Estimate]:
     return [nbperf.estimate(RESNET, "npu4000"), nbperf.estimate(MOBILENET, "npu4000")]
 
 
+_FITS: dict[int, object] = {}
+
+
+def _fit(estimates: list[nbperf.Estimate], seed: int):
+    """The fit of synthetic measurements made with known factors and 10% log-normal noise."""
+    if seed not in _FITS:
+        samples = []
+        for est in estimates:
+            rows = synthetic_layers(est, TRUTH, 0.1, seed)
+            classes = {op.name: op_class(op) for op in est.graph.ops}
+            samples.append(Sample(est.model, FixedPlan(est),
+                                  {n: t for n, t, c in rows if c.startswith("dpu.")}, classes))
+        _FITS[seed] = fit(samples, holdout=0.25)
+    return _FITS[seed]
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_calibration_recovers_known_factors(estimates, seed):
     """Synthetic measurements made with known factors and 10% log-normal noise, the first ten seeds:
     the classes with at least 20 training layers (conv, eltwise) come back within 5%; every fitted
-    class lies within three of its stated standard errors; and depthwise, 13 training layers of
-    which few follow their compute, says it is known less well than conv (so 5% is not promised
-    there: benchmarks/bench_calibrate.py has the spread)."""
-    samples = []
-    for est in estimates:
-        rows = synthetic_layers(est, TRUTH, 0.1, seed)
-        classes = {op.name: op_class(op) for op in est.graph.ops}
-        samples.append(Sample(est.model, FixedPlan(est), {n: t for n, t, c in rows if c.startswith("dpu.")},
-                              classes))
-    result = fit(samples, holdout=0.25)
+    class lies within three of its stated standard errors."""
+    result = _fit(estimates, seed)
     fitted = {c.op_class: c for c in result.classes if c.status == "fitted"}
     assert set(fitted) == {"dpu.conv", "dpu.dwconv", "dpu.eltwise"}
     for c in fitted.values():
@@ -230,9 +238,18 @@ def test_calibration_recovers_known_factors(estimates, seed):
         if c.layers >= 20:
             assert error <= 0.05, c
         assert error <= 3 * c.rel_stderr, c
-    assert fitted["dpu.dwconv"].rel_stderr > fitted["dpu.conv"].rel_stderr
     assert result.held_after.mape_pct < result.held_before.mape_pct
     assert result.held_after.within_10_pct > result.held_before.within_10_pct
+
+
+def test_depthwise_says_it_is_known_less_well_than_conv(estimates):
+    """Depthwise, 13 training layers of which few follow their compute, states a larger standard
+    error than conv over the first ten seeds (so 5% is not promised there:
+    benchmarks/bench_calibrate.py has the spread); one seed alone may draw the other way."""
+    fits = [{c.op_class: c for c in _fit(estimates, seed).classes} for seed in range(10)]
+    depthwise = sum(f["dpu.dwconv"].rel_stderr for f in fits) / len(fits)
+    conv = sum(f["dpu.conv"].rel_stderr for f in fits) / len(fits)
+    assert depthwise > 1.5 * conv
 
 
 def test_cli_calibrate_writes_an_overlay_estimate_takes(capsys, tmp_path, estimates):

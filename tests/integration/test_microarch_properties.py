@@ -239,8 +239,11 @@ def test_twice_the_macs_per_tile_is_never_slower(arch, schedule, net, cmx):
 # Holds under the serial schedule. Known failures, emulator only: the serial objective improves
 # (npu3720: -143 ns, fc Clustering -> SOK; npu4000: -514 ns, dw Clustering -> SOK) and the emulator
 # times the new plan slower (+859 ns; +1175 ns). With the base plan's strategies forced the bigger part
-# emulates faster than the base (67475 < 67543 ns; 61553 < 61783 ns).
-@pytest.mark.parametrize(("arch", "schedule"), cases(EMULATOR_PLANS))
+# emulates faster than the base (67475 < 67543 ns; 61553 < 61783 ns). Since swizzled weights move
+# padded (each tile's segment rounded up to 1 KB), the npu4000 pin keeps dw on Clustering with twice
+# the bandwidth (61848 -> 61598 ns emulated) and no drawn example fails there: known limit on npu3720
+# only (strict xfail).
+@pytest.mark.parametrize(("arch", "schedule"), cases({("npu3720", "emulator"): EMULATED_PLAN}))
 @PROPERTY
 @given(net=NETS, cmx=CMX_SCALES)
 @example(net=_pin(3, 4, 8, 1, 1, 16, 1, 256), cmx=1.0)  # emulator, npu3720

@@ -3,6 +3,8 @@ swizzling-aware CMX fit check, and the DPU cycles a part without swizzling pays.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from onnx import TensorProto, helper
 from tests.onnx_builders import chain_model, weight
@@ -11,7 +13,7 @@ import nbperf
 from nbperf.arch import load_arch
 from nbperf.cost.inventory import dpu_rows
 from nbperf.errors import ArchError
-from nbperf.strategy.swizzling import fit_bytes, stored_bytes, swizzled_activations
+from nbperf.strategy.swizzling import fit_bytes, stored_bytes, stored_weight_bytes, swizzled_activations
 
 NPU4000 = load_arch("npu4000")
 NPU3720 = load_arch("npu3720")
@@ -33,6 +35,34 @@ def test_fit_check_places_every_buffer_at_a_swizzling_address():
     assert fit_bytes([40000, 1000, 70000], NPU4000) == expected
     assert fit_bytes([40000, 1000, 70000], load_arch("vpu2.0")) == 111000  # no swizzling: the sum
     assert fit_bytes([], NPU4000) == 0
+
+
+def test_swizzled_weights_move_padded_per_tile_segment():
+    """A swizzled constant is padded to the swizzling size alignment in DDR too, each tile's segment
+    of split weights on its own."""
+    assert stored_weight_bytes(1100, 1, NPU4000, swizzled=True) == 2048
+    assert stored_weight_bytes(6000, 6, NPU4000, swizzled=True) == 6 * 1024  # 1000 B per tile
+    assert stored_weight_bytes(6000, 6, NPU3720, swizzled=True) == 6 * 1024  # 1000 -> 1024 on 512 B
+    assert stored_weight_bytes(1100, 1, NPU4000, swizzled=False) == 1100
+    assert stored_weight_bytes(1100, 1, load_arch("vpu2.0"), swizzled=True) == 1100
+    assert stored_weight_bytes(0, 6, NPU4000, swizzled=True) == 0
+
+
+def test_a_depthwise_layers_weight_dma_moves_the_padding():
+    """A 64-channel 3x3 depthwise conv has 64 x 9 x 2 B of fp16 weights plus its weight table: each
+    plan moves them padded to 1 KB per segment on npu4000, exactly as many bytes unswizzled."""
+    from tests.onnx_builders import conv_model
+
+    model = nbperf.load(conv_model(64, 64, 28, 3, group=64))
+    on = nbperf.estimate(model, "npu4000")
+    off = nbperf.estimate(model, "npu4000", arch_overrides=["compiler.weights_swizzling=false"])
+    conv_on = next(t for t in on.schedule.tasks if t.op.name == "conv")
+    conv_off = next(t for t in off.schedule.tasks if t.op.name == "conv")
+    raw = conv_on.op.weight_bytes
+    assert conv_off.weight_ddr_bytes == raw
+    segments = conv_on.candidate.weight_segments
+    per_segment = math.ceil(raw / segments)
+    assert conv_on.weight_ddr_bytes == segments * math.ceil(per_segment / 1024) * 1024 > raw
 
 
 def _chain():

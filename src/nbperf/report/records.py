@@ -52,7 +52,7 @@ def layer_record(task: TimedTask, estimate: Estimate) -> dict[str, Any]:
         "input_bytes": op.input_bytes,
         "output_bytes": op.output_bytes,
         "weight_ddr_bytes": task.weight_ddr_bytes,
-        "weight_ddr_dense_bytes": dense_weight_ddr_bytes(task),
+        "weight_ddr_dense_bytes": dense_weight_ddr_bytes(task, estimate.arch),
         "activation_ddr_bytes": task.ddr_bytes - task.weight_ddr_bytes,
         "transition_dma_bytes": task.transition_dma_bytes,
         "transition_ddr_bytes": task.transition_ddr_bytes,

@@ -23,7 +23,7 @@ from enum import StrEnum
 from nbperf.arch.model import ArchSpec
 from nbperf.lower.npu_ops import DpuKind, DpuWork, Engine, NpuOp
 from nbperf.strategy.distribution import DIST_OF_NEED, Dist, Need
-from nbperf.strategy.swizzling import align, fit_bytes, stored_bytes, swizzles_weights
+from nbperf.strategy.swizzling import align, fit_bytes, stored_bytes, stored_weight_bytes, swizzles_weights
 
 MAX_PIPELINE_TILING_FACTOR = 3  # tiling.hpp MAX_PREFETCH_TILING_TIME: sub-tiles grow at most 3x to pipeline
 LARGE_CONST_RATIO = 0.25  # tiling.hpp LARGE_CONST_THRESHOLD_RATIO: weights over this CMX share are pipelined
@@ -138,6 +138,14 @@ class Candidate:
     stream_out_bytes: int = 0  # activations a tiled op writes to DDR
     copy_bytes: int = 0  # data-movement ops: bytes the copy writes
     finer: bool = False  # more sub-tiles than the compiler's count: offered to the optimal search only
+
+    @property
+    def weight_parts(self) -> int:
+        """The pieces its weights are stored and moved in (each padded on its own when swizzled):
+        one per tile's segment when split over the tiles, per channel block and per input-channel
+        chunk when tiled."""
+        t = self.tiling
+        return self.weight_segments * (t.channels * t.inner if t is not None else 1)
 
     @property
     def subtiles(self) -> int:
@@ -312,7 +320,9 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
         block = sizer.weights(replace(f, weights=f.weights / n))
         tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True, blocks_weights=True)
         return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
-                       cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block)
+                       cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block,
+                       weight_ddr_bytes=stored_weight_bytes(op.weight_bytes, c.weight_segments * n, arch,
+                                                            sizer.weights_swizzled))
 
     for n in counts:
         first = blocks(n, finer)
@@ -477,8 +487,9 @@ def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpe
     footprint = sum(ins) + weights + outs
     need = sizer.fit(f, with_outputs=outs > 0)
     segments = c.tiles_used if c.strategy is Strategy.SOK and op.weight_bytes else 1
+    weight_ddr = stored_weight_bytes(op.weight_bytes, segments, arch, sizer.weights_swizzled)
     base = replace(c, in_tile_bytes=ins, weight_tile_bytes=weights, out_tile_bytes=outs,
-                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=op.weight_bytes, weight_segments=segments,
+                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=weight_ddr, weight_segments=segments,
                    fit_bytes_per_tile=need, swizzled=sizer.swizzled_buffers())
     if need <= arch.isolated_budget_bytes:
         return [replace(base, fits=True)]
@@ -613,7 +624,7 @@ def _inner_splits(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: C
     options: list[tuple[int, int, int, int, bool, int]] = []
     n_inner = 2
     while n_inner <= max_inner:
-        best = _least_traffic_split(op, sizer, arch, sub, work, max_rows, max_k, n_inner)
+        best = _least_traffic_split(op, sizer, arch, sub, work, max_rows, max_k, n_inner, c.weight_segments)
         if best is not None:
             options.append((*best, n_inner))
         n_inner *= 2
@@ -627,8 +638,8 @@ def _inner_splits(c: Candidate, op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: C
 
 
 def _least_traffic_split(op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: Callable[..., _Fractions],
-                         work: DpuWork, max_rows: int, max_k: int,
-                         n_inner: int) -> tuple[int, int, int, int, bool] | None:
+                         work: DpuWork, max_rows: int, max_k: int, n_inner: int,
+                         segments: int) -> tuple[int, int, int, int, bool] | None:
     """(DDR bytes, sub-tiles, rows, channels, pipelined) of the row x channel split with ``n_inner``
     chunks that moves the fewest bytes: pipelined (a sub-tile plus the next one's operands fit the
     pipelined budget) where any is, else fitting the tiling budget alone."""
@@ -642,7 +653,7 @@ def _least_traffic_split(op: NpuOp, sizer: _Sizer, arch: ArchSpec, sub: Callable
         while n_rows <= max_rows:
             n_k = _first_fit(lambda m, r=n_rows, p=pipelined, b=budget: footprint(r, m, p) <= b, 1, max_k)
             if n_k is not None:
-                moved = sum(_stream_bytes(op, sizer, work, n_rows, n_k, True, n_inner)[:3])
+                moved = sum(_stream_bytes(op, sizer, work, n_rows, n_k, True, n_inner, segments)[:3])
                 option = (moved, n_rows * n_k * n_inner, n_rows, n_k, pipelined)
                 best = option if best is None or option < best else best
                 if n_k == 1:
@@ -666,7 +677,7 @@ def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
         over = TiledOver.HKC if n_rows > 1 and n_k > 1 else TiledOver.C
     streams = per_channel(op) or n_rows > 1 or n_inner > 1
     stream_in, stream_like, weight_reads, rows_outer = _stream_bytes(op, sizer, work, n_rows, n_k, streams,
-                                                                     n_inner)
+                                                                     n_inner, c.weight_segments)
     batch = work.batch if work is not None and work.flat_spatial else 1
     by_block = n_k > 1 or n_inner > 1 or (bool(stream_like) and min(n_rows, batch) > 1)
     two_outputs = pipelined and \
@@ -685,7 +696,7 @@ def _tiled(c: Candidate, op: NpuOp, sizer: _Sizer, work: DpuWork | None,
 
 
 def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n_k: int,
-                  streams: bool, n_inner: int = 1) -> tuple[int, int, int, bool]:
+                  streams: bool, n_inner: int = 1, segments: int = 1) -> tuple[int, int, int, bool]:
     """(data activation bytes, activation-as-weights bytes, weight bytes read from DDR, rows in the
     outer loop) of a tiled op.
 
@@ -694,7 +705,8 @@ def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n
     Activations used as weights (attention K, V) stream like weights but are activation bytes; in
     a batched matmul each belongs to one batch item, read again only by row blocks within it. Cut
     into partial sums, neither operand can stay: the input is read once per channel block and the
-    weights once per row block.
+    weights once per row block. Swizzled weights move padded, each block of each tile's segment
+    (``segments``) on its own.
     """
     overlap = 1.0
     if work is not None and n_rows > 1 and not work.flat_spatial:
@@ -702,7 +714,7 @@ def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n
         overlap = 1 + halo_rows(work, "H") * (n_rows - 1) / max(1, in_rows)
     data = sum(sizer.data_bytes) * overlap if streams else 0
     like = sum(sizer.like_bytes)
-    w = op.weight_bytes
+    w = stored_weight_bytes(op.weight_bytes, segments * n_k * n_inner, sizer.arch, sizer.weights_swizzled)
     batch = work.batch if work is not None and work.flat_spatial else 1
     if batch > 1 and like:  # K / V and weight tables per batch item
         reads = n_rows / min(n_rows, batch)

@@ -1,5 +1,6 @@
-"""What swizzling costs in CMX: which buffers the compiler swizzles, their padded sizes, and the
-compiler's CMX fit check of a DPU op, which places every buffer at a swizzling address.
+"""What swizzling costs in CMX and DMA: which buffers the compiler swizzles, their padded sizes (in
+CMX, and in DDR for weights), and the compiler's CMX fit check of a DPU op, which places every
+buffer at a swizzling address.
 
 The NPU compiler swizzles (key 5, its only key) the weights of DPU ops other than element-wise,
 and an activation written by a DPU op whose every reader is a DPU op (``swizzling.cpp:555-647``
@@ -10,6 +11,7 @@ swizzling size alignment. Its DPU gain is priced in the cost model (``dpu.unswiz
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from nbperf.arch.model import ArchSpec
@@ -50,6 +52,19 @@ def stored_bytes(nbytes: int, arch: ArchSpec, swizzled: bool) -> int:
     if swizzled and arch.cmx.swizzling_size_alignment_bytes:
         alignment = max(alignment, arch.cmx.swizzling_size_alignment_bytes)
     return align(nbytes, alignment)
+
+
+def stored_weight_bytes(nbytes: int, parts: int, arch: ArchSpec, swizzled: bool) -> int:
+    """DDR bytes of a DPU op's weights as the compiler stores and moves them: a swizzled constant is
+    padded to the swizzling size alignment (``Const::SwizzleConstantAttr::inferOutputType``,
+    ``const/attributes/swizzle_transform.cpp:129-135``), each tile's segment on its own when the
+    weights are split over the tiles (a distributed buffer aligns per cluster,
+    ``VPUIP/IR/types/distributed_buffer.cpp:841``); the segments are taken equal (assumed: the last
+    tile's may be a block smaller)."""
+    alignment = arch.cmx.swizzling_size_alignment_bytes
+    if not swizzled or nbytes <= 0 or not alignment:
+        return nbytes
+    return parts * align(math.ceil(nbytes / parts), alignment)
 
 
 def fit_bytes(buffers: Iterable[int], arch: ArchSpec) -> int:
