@@ -401,18 +401,15 @@ class SerialModel:
     def _time_parts(self, index: int, cand: Candidate, state: State) -> _Timing:
         """The step's time before any of its first loads hide, those first loads, whether they may
         run while the op before computed (given the room), and the state after."""
-        placed = self._placed(index, cand, state)
+        placed, used, spilled = self._fit(index, cand, state)
         op = self._op_timing(index, cand)
-        in_place = sum(cand.in_tile_bytes[p] for p in placed.in_place) if placed.in_place else 0
-        used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
-        if used <= self.capacity:
+        if spilled is None:
             pre_ns, live, resident, early, from_ddr = (placed.pre_ns, placed.live, placed.resident,
                                                        placed.early_raw, placed.from_ddr)
         else:
-            core = self._spilling_core(index, cand, state, placed, self._op_part(index, cand), used)
-            pre_ns, live, resident, early, from_ddr = (core.pre_ns + core.spill_ns, core.live, core.resident,
-                                                       core.early_raw, core.from_ddr)
-            used = core.used
+            pre_ns, live, resident, early, from_ddr = (spilled.pre_ns + spilled.spill_ns, spilled.live,
+                                                       spilled.resident, spilled.early_raw, spilled.from_ddr)
+            used = spilled.used
         free = self._free_key(index, max(0, self.capacity - used))
         return _Timing(pre_ns + (op.base_ddr_ns if from_ddr else op.base_ns), op.first_ns + early,
                        not op.copy and (op.loads or early > 0), State(live, free, resident, op.idle_ns))
@@ -480,15 +477,22 @@ class SerialModel:
         """The part of a step that ``state``'s live tensors fix: moves, spills, footprint, and the
         places afterwards. Without a spill it is the part its layouts fix (``_placed``, shared by
         the tilings of one strategy) and the candidate's footprint."""
+        placed, used, spilled = self._fit(index, cand, state)
+        if spilled is not None:
+            return spilled
+        return _StepCore(placed.pre_ns, 0.0, 0, [], used, placed.live, placed.resident, placed.parts,
+                         placed.from_ddr, placed.early_raw, self._op_part(index, cand),
+                         self.ops[index].engine is Engine.DMA)
+
+    def _fit(self, index: int, cand: Candidate, state: State) -> tuple[_Placed, int, _StepCore | None]:
+        """The step's placed part, the CMX it uses on the fullest tile, and, when that is over the
+        capacity, the step with its spills (None when it fits)."""
         placed = self._placed(index, cand, state)
-        part = self._op_part(index, cand)
         in_place = sum(cand.in_tile_bytes[p] for p in placed.in_place) if placed.in_place else 0
         used = state.resident_bytes + cand.cmx_bytes_per_tile - in_place
-        copy = self.ops[index].engine is Engine.DMA
         if used <= self.capacity:
-            return _StepCore(placed.pre_ns, 0.0, 0, [], used, placed.live, placed.resident, placed.parts,
-                             placed.from_ddr, placed.early_raw, part, copy)
-        return self._spilling_core(index, cand, state, placed, part, used)
+            return placed, used, None
+        return placed, used, self._spilling_core(index, cand, state, placed, self._op_part(index, cand), used)
 
     def _placed(self, index: int, cand: Candidate, state: State) -> _Placed:
         """Moves of the inputs into the layouts ``cand`` needs, and the places afterwards when
