@@ -237,6 +237,10 @@ class _Sizer:
         return tuple(self._a(b * (f.like if i in self.op.weight_inputs else f.data), s)
                      for i, b, s in zip(self.op.inputs, self.in_bytes, self.in_swizzled, strict=True))
 
+    def stored_weights(self, parts: int) -> int:
+        """DDR bytes of the op's weights stored in ``parts`` pieces (``Candidate.weight_parts``)."""
+        return stored_weight_bytes(self.op.weight_bytes, parts, self.arch, self.weights_swizzled)
+
     def weights(self, f: _Fractions) -> int:
         return self._a(self.op.weight_bytes * f.weights, self.weights_swizzled)
 
@@ -321,8 +325,7 @@ def _pipeline_weights(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer,
         tiling = Tiling(TiledOver.K, 1, n, True, False, block, keeps_output=True, blocks_weights=True)
         return replace(c, tiling=tiling, weight_tile_bytes=block, finer=finer,
                        cmx_bytes_per_tile=sum(c.in_tile_bytes) + c.out_tile_bytes + 2 * block,
-                       weight_ddr_bytes=stored_weight_bytes(op.weight_bytes, c.weight_segments * n, arch,
-                                                            sizer.weights_swizzled))
+                       weight_ddr_bytes=sizer.stored_weights(c.weight_segments * n))
 
     for n in counts:
         first = blocks(n, finer)
@@ -487,9 +490,9 @@ def _finish(c: Candidate, f: _Fractions, op: NpuOp, sizer: _Sizer, arch: ArchSpe
     footprint = sum(ins) + weights + outs
     need = sizer.fit(f, with_outputs=outs > 0)
     segments = c.tiles_used if c.strategy is Strategy.SOK and op.weight_bytes else 1
-    weight_ddr = stored_weight_bytes(op.weight_bytes, segments, arch, sizer.weights_swizzled)
     base = replace(c, in_tile_bytes=ins, weight_tile_bytes=weights, out_tile_bytes=outs,
-                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=weight_ddr, weight_segments=segments,
+                   cmx_bytes_per_tile=footprint, weight_ddr_bytes=sizer.stored_weights(segments),
+                   weight_segments=segments,
                    fit_bytes_per_tile=need, swizzled=sizer.swizzled_buffers())
     if need <= arch.isolated_budget_bytes:
         return [replace(base, fits=True)]
@@ -714,7 +717,7 @@ def _stream_bytes(op: NpuOp, sizer: _Sizer, work: DpuWork | None, n_rows: int, n
         overlap = 1 + halo_rows(work, "H") * (n_rows - 1) / max(1, in_rows)
     data = sum(sizer.data_bytes) * overlap if streams else 0
     like = sum(sizer.like_bytes)
-    w = stored_weight_bytes(op.weight_bytes, segments * n_k * n_inner, sizer.arch, sizer.weights_swizzled)
+    w = sizer.stored_weights(segments * n_k * n_inner)
     batch = work.batch if work is not None and work.flat_spatial else 1
     if batch > 1 and like:  # K / V and weight tables per batch item
         reads = n_rows / min(n_rows, batch)
