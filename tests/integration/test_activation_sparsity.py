@@ -80,6 +80,37 @@ def test_below_the_compilers_threshold_or_16_channels_inputs_stay_dense():
     assert op(narrow, "conv2").op.dpu.input_sparsity == 0
 
 
+def _fed_by(producer: str, channels: int = 32, hw: int = 14) -> onnx.ModelProto:
+    """conv1 -> ReLU -> r1 -> {producer} -> s -> conv2, with ``producer``: "skip" (r1 read by conv2
+    and by an Add after it), "sigmoid" (a SHAVE kernel writes s) or "conv" (a conv writes s)."""
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array((rng.standard_normal((channels, channels, 3, 3)) * 0.05)
+                                       .astype(np.float32), f"w{i}") for i in (1, 2, 3)]
+    def conv(x: str, w: str, y: str, name: str) -> onnx.NodeProto:
+        return helper.make_node("Conv", [x, w], [y], name=name, kernel_shape=[3, 3], pads=[1] * 4)
+
+    nodes = [conv("x", "w1", "c1", "conv1"), helper.make_node("Relu", ["c1"], ["r1"], name="relu1")]
+    if producer == "skip":
+        nodes += [conv("r1", "w2", "c2", "conv2"), helper.make_node("Add", ["c2", "r1"], ["y"], name="add")]
+    else:
+        middle = (helper.make_node("Sigmoid", ["r1"], ["s"], name="mid") if producer == "sigmoid"
+                  else conv("r1", "w3", "s", "mid"))
+        nodes += [middle, conv("s", "w2", "y", "conv2")]
+    shape = [1, channels, hw, hw]
+    graph = helper.make_graph(nodes, producer, [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(("producer", "tensor", "sparse"), [("conv", "s", True), ("sigmoid", "s", False),
+                                                            ("skip", "r1", False)])
+def test_an_input_arrives_sparse_only_from_a_dpu_op_written_for_it_alone(producer, tensor, sparse):
+    """The compiler's Sparsify fuses into a producing NCE op whose output has no other reader;
+    under the default profile S0 an unfused one is removed and the input stays dense."""
+    result = nbperf.estimate(_fed_by(producer), "npu3720", activation_sparsity={tensor: 0.6})
+    assert op(result, "conv2").op.dpu.input_sparsity == (0.6 if sparse else 0.0)
+
+
 def test_given_shares_by_tensor_or_node_name():
     by_tensor = nbperf.estimate(two_convs(), "npu3720", activation_sparsity={"r1": 0.6})
     by_node = nbperf.estimate(two_convs(), "npu3720", activation_sparsity={"relu1": 0.6})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from nbperf.arch.model import PRECISION_BYTES, Precision
 from nbperf.frontend.ir import Graph, Node, Tensor
@@ -57,6 +58,15 @@ class LowerContext:
     weight_sparsity: float | Mapping[str, float] | None = None
     activation_sparsity: Mapping[str, float] = field(default_factory=dict)  # share of zeros per tensor
     unmeasured: list[str] = field(default_factory=list)  # DPU ops whose weights are absent and assumed dense
+    dpu_outputs: set[str] = field(default_factory=set)  # tensors written by a DPU op so far
+
+    @cached_property
+    def readers(self) -> dict[str, int]:
+        """How many nodes read each tensor (a graph output counts one more: the host reads it)."""
+        counts = {t: len(nodes) for t, nodes in self.graph.consumers().items()}
+        for t in self.graph.outputs:
+            counts[t] = counts.get(t, 0) + 1
+        return counts
 
     def arrives_in(self, tensor: str) -> Precision:
         """The precision ``tensor`` reaches its readers in: its producer's, or for a graph input
@@ -130,6 +140,8 @@ def _base(node: Node, ctx: LowerContext, engine: Engine, **fields: object) -> Np
     outputs = tuple(o for o in node.outputs if o)
     for o in outputs:
         ctx.produced[o] = precision
+        if engine is Engine.DPU:
+            ctx.dpu_outputs.add(o)
     if engine is Engine.DPU and fields.get("dpu") is not None and fields.get("weight_bytes"):
         fields.update(_compressed_weights(node, ctx, precision, fields))  # type: ignore[arg-type]
         weight = _weight_tensor(node, ctx)
@@ -221,14 +233,26 @@ SPARSE_INPUT_MIN_CHANNELS = 16
 
 def _sparse_input(tensor: str, ctx: LowerContext, work: DpuWork) -> dict[str, object]:
     """A convolution's or matmul's activation input as the compiler feeds it: sparse, with its
-    share of zeros, when the statistics pass the compiler's threshold; else dense (no change).
-    Whether sparse inputs save cycles is the arch's (``dpu.input_sparsity_cycles``)."""
+    share of zeros, when the statistics pass the compiler's threshold and a DPU op writes it for
+    this reader alone; else dense (no change). Whether sparse inputs save cycles is the arch's
+    (``dpu.input_sparsity_cycles``)."""
     share = ctx.activation_sparsity.get(tensor, 0.0)
     if (share < ACTIVATION_SPARSITY_THRESHOLD or work.kind not in {DpuKind.CONV, DpuKind.MATMUL}
-            or work.in_k < SPARSE_INPUT_MIN_CHANNELS):
+            or work.in_k < SPARSE_INPUT_MIN_CHANNELS or not _writes_sparse(tensor, ctx)):
         return {}
     inserted = work.inserted_zeros  # an SE input: its real data's zeros come on top of the inserted ones
     return {"dpu": replace(work, input_sparsity=inserted + (1 - inserted) * share)}
+
+
+def _writes_sparse(tensor: str, ctx: LowerContext) -> bool:
+    """Whether the compiler's Sparsify before a reader of ``tensor`` fuses into its producer, which
+    then writes the output sparse: the producer is a DPU op with sparse outputs (every NCE op) and
+    ``tensor`` has no other reader (``fuseSparsify``, ``fuse_sparsity_ops.cpp``). A Sparsify left
+    unfused is removed under the default profile S0 (``RemoveExtraSparsifyOp``,
+    ``optimize_sparsity_ops.cpp``; ``act-sparsity-profile`` init "S0"), and the input stays
+    dense. Assumed: the producer is never in the super-dense mode that turns sparse outputs off
+    (its output would have too few channels for a sparse reader)."""
+    return tensor in ctx.dpu_outputs and ctx.readers.get(tensor, 0) == 1
 
 
 def _weight_tensor(node: Node, ctx: LowerContext) -> Tensor | None:
