@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from study_output import shown, table  # studies/study_output.py, beside this script
+
+# studies/study_output.py, beside this script
+from study_output import bound_label, duration_us, shown, table
 
 import nbperf
 from nbperf.lower.rules import WEIGHT_SET_ALIGNMENT_BYTES, WEIGHT_SPARSITY_THRESHOLD
@@ -219,21 +221,6 @@ def stage(name: str) -> str:
     if name.startswith("layer"):
         return name.split(".", 1)[0]
     return "head" if name in {"avgpool", "flatten", "fc"} else "stem"
-
-
-def duration_us(rec: dict[str, Any]) -> float:
-    return rec["end_us"] - rec["start_us"]
-
-
-def bound_label(rec: dict[str, Any]) -> str:
-    """The layer's bound; for a compute-bound DPU layer, what limits its compute (MAC array, CMX
-    reads, PPE); SHAVE compute is its own class."""
-    if rec["bound"] != "compute":
-        return rec["bound"]
-    if rec["engine"] == "SHAVE":
-        return "SHAVE"
-    return {"mac": "MAC", "cmx-read": "CMX-read", "ppe": "PPE"}.get(rec["compute_limit"] or "",
-                                                                   f"compute ({rec['compute_limit']})")
 
 
 def network_table(study: Study) -> str:

@@ -1,5 +1,5 @@
-"""What the study scripts print: markdown tables, and the paths of the files they wrote
-(imported by them; not a study itself)."""
+"""What the study scripts print: markdown tables, the paths of the files they wrote, and how they
+read a layer of an estimate's JSON (imported by them; not a study itself)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,19 @@ def shown(path: Path) -> str:
         return str(path.resolve().relative_to(REPO))
     except ValueError:
         return str(path)
+
+
+def duration_us(rec: dict[str, Any]) -> float:
+    """A layer record's time in the schedule."""
+    return rec["end_us"] - rec["start_us"]
+
+
+def bound_label(rec: dict[str, Any]) -> str:
+    """The layer's bound; for a compute-bound DPU layer, what limits its compute (MAC array, CMX
+    reads, PPE); SHAVE compute is its own class."""
+    if rec["bound"] != "compute":
+        return rec["bound"]
+    if rec["engine"] == "SHAVE":
+        return "SHAVE"
+    return {"mac": "MAC", "cmx-read": "CMX-read", "ppe": "PPE"}.get(rec["compute_limit"] or "",
+                                                                   f"compute ({rec['compute_limit']})")

@@ -47,7 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from study_output import shown, table  # studies/study_output.py, beside this script
+
+# studies/study_output.py, beside this script
+from study_output import bound_label, duration_us, shown, table
 
 import nbperf
 from nbperf.nas import NetBuilder
@@ -200,21 +202,6 @@ def run(setup: Setup) -> Study:
 
 
 # -- tables -----------------------------------------------------------------------------------
-
-def duration_us(rec: dict[str, Any]) -> float:
-    return rec["end_us"] - rec["start_us"]
-
-
-def bound_label(rec: dict[str, Any]) -> str:
-    """The layer's bound; for a compute-bound DPU layer, what limits its compute (MAC array, CMX
-    reads, PPE); SHAVE compute is its own class."""
-    if rec["bound"] != "compute":
-        return rec["bound"]
-    if rec["engine"] == "SHAVE":
-        return "SHAVE"
-    return {"mac": "MAC", "cmx-read": "CMX-read", "ppe": "PPE"}.get(rec["compute_limit"] or "",
-                                                                   f"compute ({rec['compute_limit']})")
-
 
 def lowering_label(rec: dict[str, Any]) -> str:
     """How an upsampling op was lowered, in a word or two (the record's sentence has the detail)."""
