@@ -373,11 +373,6 @@ class SerialModel:
         return OpCost(compute, 0.0, self.coster.dma_ns(sum(streams), Path.DDR, transfers), total, head)
 
     # -- one step ---------------------------------------------------------------------------
-    def step(self, index: int, cand: Candidate, state: State) -> tuple[Step, State]:
-        """Op ``index`` under ``cand`` from ``state``: its cost in detail and the state after it."""
-        _, after, step = self._run(index, cand, state)
-        return step, after
-
     def advance(self, index: int, cand: Candidate, state: State) -> tuple[float, State]:
         """``step`` for the search: only the time and the state after (the same computation)."""
         base_ns, first_ns, hides, after = self._timing(index, cand, state)
@@ -442,9 +437,10 @@ class SerialModel:
         found = self._op_timings[key] = _OpTiming(base, base_ddr, first, loads, copy, idle)
         return found
 
-    def _run(self, index: int, cand: Candidate, state: State) -> tuple[float, State, Step]:
-        """One step in detail: the part fixed by where the tensors are, then what free CMX and idle
-        DMA time decide (whether the first loads prefetch, and how much of them hides)."""
+    def step(self, index: int, cand: Candidate, state: State) -> tuple[Step, State]:
+        """Op ``index`` under ``cand`` from ``state``: its cost in detail and the state after it (the
+        part fixed by where the tensors are, then what free CMX and idle DMA time decide: whether
+        the first loads prefetch, and how much of them hides)."""
         base_ns, first_ns, hides, after = self._timing(index, cand, state)
         core = self._core(index, cand, state)
         (pre_ns, spill_ns, spill_bytes, evicted, used, _, _, parts, from_ddr, early_raw, part, copy) = core
@@ -471,7 +467,7 @@ class SerialModel:
             transition_cmx_bytes=sum(m.cmx_bytes for m in moves),
             spilled_bytes=spill_bytes + cand.stream_out_bytes, peak_cmx_bytes=used, prefetched=prefetched,
             early_ns=early_ns)
-        return time_ns, after, step
+        return step, after
 
     def _core(self, index: int, cand: Candidate, state: State) -> _StepCore:
         """The part of a step that ``state``'s live tensors fix: moves, spills, footprint, and the
